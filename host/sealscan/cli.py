@@ -1,0 +1,73 @@
+"""The `sealscan` command line: thin click commands over the library modules.
+
+Each command group lives in its own module and is registered in GROUPS below. Commands do
+no work of their own: they parse flags, call the library, and turn its typed errors into a
+one-line message and an exit code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from sealscan import __version__
+
+# Exit codes shared by every command (documented in README "Exit codes").
+EXIT_OK = 0
+EXIT_FAILURE = 1  # the operation ran and failed (check failed, device refused, ...)
+EXIT_USAGE = 2  # click's own code for bad flags
+EXIT_INPUT = 3  # an input file (board, key, image) is malformed
+
+
+class SealscanGroup(click.Group):
+    """Loads command groups lazily so `sealscan --help` stays fast and one broken optional
+    dependency does not take the whole CLI down."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            module_name, attr = self.lazy[name].split(":")
+            return getattr(importlib.import_module(module_name), attr)
+        return super().get_command(ctx, name)
+
+
+# name -> "module:click object". Later work adds groups here (flash, deploy, sim, upstream, ...).
+GROUPS = {
+    "boards": "sealscan.cli_boards:boards",
+    "firmware": "sealscan.cli_firmware:firmware",
+}
+
+
+@click.group(cls=SealscanGroup, lazy=GROUPS, context_settings={"help_option_names": ["-h",
+                                                                                   "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="sealscan")
+def cli() -> None:
+    """sealscan: privacy-preserving courier scanners.
+
+    Flash, deploy, provision and audit ESP32 handhelds that seal every sender identity in
+    RAM and push it upstream within 30 seconds, never writing it to flash.
+    """
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
+    """Print a one-line error to stderr and exit with `code`."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def main() -> None:
+    cli(prog_name="sealscan")

@@ -1,0 +1,11 @@
+"""Where the project's own trees are, for a source checkout (editable install)."""
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+FIRMWARE_DIR = Path(os.environ.get("SEALSCAN_FIRMWARE", REPO / "firmware"))
+BOARDS_DIR = Path(os.environ.get("SEALSCAN_BOARDS", REPO / "boards"))
+SHIMS_DIR = REPO / "simulator" / "shims"
+TYPINGS_DIR = Path(os.environ.get("SEALSCAN_TYPINGS", REPO / ".venv" / "typings"))
+BUILD_DIR = REPO / "build"
