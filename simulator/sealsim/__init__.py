@@ -1,0 +1,1 @@
+"""sealsim: run the unmodified sealscan firmware on the MicroPython unix port."""
