@@ -104,3 +104,15 @@ def test_literal_tokens_are_what_the_test_issuer_signs_here():
     issuer = codes.new_test_issuer(vectors.ISSUER_SEED)
     t = codes.parse_identity_token(vectors.TOKEN_OK)
     issuer.public_key.verify(t.signature, t.signed)
+
+
+def test_worked_example_in_the_spec_matches_the_vectors():
+    spec = (vectors.REPO / "docs" / "protocol.md").read_text()
+    c = next(c for _, c in CASES if c["name"] == "long-device-id")
+    a = next(c for _, c in CASES if c["name"] == "session-a")
+    for value in [c["enc"], c["chain_0"], c["ack_key"], c["records"][0]["key"],
+                  a["ack_key"], a["acks"][0]["mac"]]:
+        assert value in spec
+    sealed = c["records"][0]["sealed"]
+    flat = "".join(spec.split("Sealed record (89 bytes")[1].split("Batch")[0].split())
+    assert sealed[:60] in flat and sealed[-40:] in flat
