@@ -245,3 +245,25 @@ def test_cli_badge_and_config(tmp_path):
     r = runner.invoke(cli, ["codes", "badge", "--key-file", str(tmp_path / "bad.key"),
                             "--courier-id", "C", "--name", "L", "--carrier", "SF"])
     assert r.exit_code == 3
+
+
+def test_public_issuer_file_is_enough_to_verify(tmp_path, issuer):
+    runner = CliRunner()
+    key, pub = tmp_path / "issuer.json", tmp_path / "issuer.pub.json"
+    codes.save_issuer(issuer, key)
+    r = runner.invoke(cli, ["codes", "issuer-public", "--issuer-key", str(key), "--out",
+                            str(pub), "--json"])
+    assert r.exit_code == 0, r.output
+    assert "private" not in pub.read_text() and "private" not in r.output
+    trusted = codes.load_trusted_issuers(pub)
+    assert codes.verify_identity_token(token(issuer), trusted, NOW) == "ok"
+    assert codes.load_trusted_issuers(key).keys() == trusted.keys()
+    r = runner.invoke(cli, ["codes", "verify", token(issuer), "--issuer-key", str(pub),
+                            "--now", str(NOW)])
+    assert r.exit_code == 0 and r.output.startswith("ok:")
+    (tmp_path / "junk.json").write_text("[1]")
+    with pytest.raises(codes.MalformedCode):
+        codes.load_trusted_issuers(tmp_path / "junk.json")
+    r = runner.invoke(cli, ["codes", "verify", token(issuer), "--issuer-key",
+                            str(tmp_path / "junk.json")])
+    assert r.exit_code == 3

@@ -81,6 +81,24 @@ def test_every_single_byte_change_is_refused_with_the_right_error(sealed):
                 r.open_record(i, bad)
 
 
+def test_sender_keeps_no_earlier_key_material():
+    """After sealing record i the host sealer holds no chain_j (j <= i), no K_j, no plaintext."""
+    import hashlib
+    import hmac
+    s = SenderSession.start(upstream_pk(), DEVICE_ID, DEVICE_KEY, ikmE=b"\x04" * 32)
+    chain = s._chain
+    earlier = []
+    for n in range(3):
+        earlier += [chain, hmac.new(chain, b"\x01", hashlib.sha256).digest()[:16]]
+        chain = hmac.new(chain, b"\x02", hashlib.sha256).digest()
+        s.seal(record(n))
+        state = b"".join(v for v in vars(s).values() if isinstance(v, bytes))
+        for secret in earlier:
+            assert secret not in state
+        assert CANARY.encode() not in state
+        assert s._chain == chain  # only the next chain key is held
+
+
 def test_wrong_index_is_refused(sealed):
     s, recs = sealed
     r = receiver(s.enc)
