@@ -27,6 +27,8 @@ def codes_group() -> None:
 
 
 def _expiry(now: int, expires_in: int | None, expired: bool) -> int:
+    if expired and expires_in is not None:
+        raise click.UsageError("--expired and --expires-in exclude each other")
     if expired:
         return now - 1
     return now + (expires_in if expires_in is not None else 365 * _DAY)
