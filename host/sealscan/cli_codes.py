@@ -48,7 +48,10 @@ def _make_mac0_code(make: Any, key_file: Path, expires_in: int | None, expired: 
 
 def _emit(text: str, png: Path | None) -> None:
     if png is not None:
-        codes.write_qr_png(text, png)
+        try:
+            codes.write_qr_png(text, png)
+        except OSError as e:
+            fail(f"{png}: {e.strerror or e}")
     click.echo(text)
 
 
