@@ -1,0 +1,43 @@
+"""Structured logs: one JSON object per line on stderr.
+
+What may appear: event names, registered device ids, counts, status codes, reasons, latency.
+What never appears: any field of a record (identity token, name, id number, phone, waybill,
+courier id), request bodies, keys. A device id a client claims but the registry does not
+know is logged only as a short hash (a hostile client could put anything in it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+from typing import Any, TextIO
+
+LOGGER = logging.getLogger("sealscan.upstream")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {"ts": round(record.created, 3), "level": record.levelname.lower(),
+                               "event": record.getMessage()}
+        out.update(getattr(record, "fields", {}))
+        return json.dumps(out, sort_keys=True, default=str)
+
+
+def configure(stream: TextIO | None = None, level: str = "info") -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    LOGGER.handlers[:] = [handler]
+    LOGGER.setLevel(level.upper())
+    LOGGER.propagate = False
+
+
+def event(name: str, level: int = logging.INFO, **fields: Any) -> None:
+    if LOGGER.isEnabledFor(level):
+        LOGGER.log(level, name, extra={"fields": fields})
+
+
+def claimed_id(device_id: object) -> str:
+    """A short, non-reversible tag for an unregistered device id a client claimed."""
+    return "sha256:" + hashlib.sha256(repr(device_id).encode()).hexdigest()[:12]
