@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,26 @@ def serve(directory: Path, host: str | None, port: int | None, workers: int,
         fail(str(e), EXIT_INPUT)
     except (StorageError, OSError) as e:
         fail(str(e))
+
+
+@upstream.command("trust-issuer")
+@DIR_OPTION
+@click.argument("issuer_public", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def trust_issuer(directory: Path, issuer_public: Path) -> None:
+    """Trust an identity token issuer: ISSUER_PUBLIC is the JSON that
+    `sealscan codes issuer-public --json` prints (kid and Ed25519 public key only)."""
+    cfg = _config(directory)
+    try:
+        data = json.loads(issuer_public.read_text())
+        kid, pk = bytes.fromhex(data["kid"]), bytes.fromhex(data["ed25519_public"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        fail(f"{issuer_public}: not an issuer public key file ({type(e).__name__}: {e})",
+             EXIT_INPUT)
+    try:
+        cfg.trust_issuer(kid, pk)
+    except ConfigError as e:
+        fail(f"{issuer_public}: {e}", EXIT_INPUT)
+    click.echo(f"trusting issuer kid {data['kid']} ({data.get('issuer', 'unnamed')})")
 
 
 @upstream.command("import")

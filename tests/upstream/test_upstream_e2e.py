@@ -153,7 +153,7 @@ def test_limits_each_have_their_status(tmp_path):
 def test_too_many_records_is_413(cfg, devices, server):
     dev = devices[0]
     sealed = dev.seal([record() for _ in range(65)])
-    status, data = server.client().post_batch(dev.body(sealed))
+    status, data = server.client().post_batch(dev.raw_body([list(r) for r in sealed]))
     assert (status, cbor2.loads(data)) == (413, {"error": "too-many-records"})
 
 

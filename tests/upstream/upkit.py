@@ -15,8 +15,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cbor2
 from aiohttp import web
 
+from sealscan.codes import make_identity_token, new_test_issuer
 from sealscan.protocol import (
     Answer,
     Batch,
@@ -40,19 +42,27 @@ CANARY_WAYBILL = "SF9876543210123"
 CANARIES = (CANARY_NAME, CANARY_ID, CANARY_PHONE, CANARY_WAYBILL)
 
 
+# A TEST issuer every state made by make_state trusts (library-made tokens for bulk tests;
+# the verdict tests make theirs with the `sealscan codes identity` command).
+ISSUER = new_test_issuer(seed=bytes(range(32)))
+
+
 def make_state(tmp: Path, **limits: object) -> UpstreamConfig:
     init_state(tmp / "upstream")
     cfg = load_config(tmp / "upstream")
     if limits:
         cfg.limits = dataclasses.replace(Limits(), **limits)  # type: ignore[arg-type]
-        cfg.save()
+    cfg.trust_issuer(ISSUER.kid, ISSUER.public_bytes)
     return cfg
 
 
 def token(name: str = "张三", id_number: str = "440524188001010014",
           phone: str = "13800005678") -> bytes:
-    """An identity token's scanned text (bytes, prefix included)."""
-    return f"RNID1:{name}|{id_number}|{phone}".encode()
+    """A signed identity token's scanned text (bytes, prefix included)."""
+    now = int(time.time())
+    return make_identity_token(ISSUER, id_type=11, id_number=id_number, name=name,
+                               phone=phone, issued_at=now - 60,
+                               expires_at=now + 86400).encode()
 
 
 def record(tok: bytes | None = None, waybill: str = "SF1234567890123",
@@ -82,6 +92,13 @@ class SimDevice:
     def body(self, sealed: list[tuple[int, bytes]], device_id: str | None = None) -> bytes:
         assert self.session is not None
         return encode_batch(Batch(device_id or self.device_id, self.session.enc, sealed))
+
+    def raw_body(self, recs: object, **fields: object) -> bytes:
+        """A batch body built with plain cbor2, bypassing the library's checks (for hostile
+        bodies): fields override v/dev/enc."""
+        assert self.session is not None
+        m = {"v": 1, "dev": self.device_id, "enc": self.session.enc, "recs": recs, **fields}
+        return cbor2.dumps(m, canonical=True)
 
     def answer(self, data: bytes) -> Answer:
         """Decode an answer and check its MAC, as the device does before dropping anything."""
@@ -153,7 +170,8 @@ class ServerProcess:
     """`sealscan upstream serve` as a subprocess (for crash tests); stderr (the JSON log)
     goes to `log_path`."""
 
-    def __init__(self, cfg: UpstreamConfig, log_path: Path, fault: str | None = None):
+    def __init__(self, cfg: UpstreamConfig, log_path: Path, fault: str | None = None,
+                 workers: int = 1, port: int = 0, log_level: str = "info"):
         env = dict(os.environ)
         env.pop("SEALSCAN_UPSTREAM_FAULT", None)
         if fault:
@@ -161,7 +179,8 @@ class ServerProcess:
         self.log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sealscan", "upstream", "serve", "-d", str(cfg.directory),
-             "--host", "127.0.0.1", "--port", "0"],
+             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+             "--log-level", log_level],
             stdout=subprocess.PIPE, stderr=self.log, env=env)
         self.port = self._wait_listening(30.0)
 

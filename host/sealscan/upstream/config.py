@@ -86,6 +86,17 @@ class UpstreamConfig:
                 raise ConfigError(f"{self.directory / CONFIG_NAME}: issuers: {kid}: {e}") from e
         return out
 
+    def trust_issuer(self, kid: bytes, public_key: bytes) -> None:
+        """Trust an identity token issuer (kid, raw Ed25519 public key) and save."""
+        try:
+            Ed25519PublicKey.from_public_bytes(public_key)
+        except ValueError as e:
+            raise ConfigError(f"issuer public key: {e}") from e
+        if not kid:
+            raise ConfigError("issuer kid: empty")
+        self.issuers[kid.hex()] = public_key.hex()
+        self.save()
+
     def to_json(self) -> dict[str, Any]:
         return {"version": CONFIG_VERSION, "listen": {"host": self.host, "port": self.port},
                 "tls": {"cert": self.tls_cert, "key": self.tls_key},

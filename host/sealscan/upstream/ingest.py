@@ -31,16 +31,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import cbor2
 
-from sealscan.codes import MalformedCode, verify_identity_token
+from sealscan.codes import IDENTITY_PREFIX, CodeError, verify_identity_token
 from sealscan.protocol import (
     MAX_RECORDS,
-    Answer,
     AuthenticationFailed,
     MalformedBatch,
-    MalformedRecord,
     ProtocolError,
     ReceiverSession,
-    Record,
     decode_batch,
     encode_answer,
 )
@@ -52,10 +49,12 @@ from sealscan.upstream.storage import BatchCommit, CommitResult, OpenedRecord, S
 
 FAULT_ENV = "SEALSCAN_UPSTREAM_FAULT"
 FAULT_POINTS = ("after-receive", "before-commit", "after-commit")
-# Largest plaintext fields accepted (a record holds only these; anything bigger is hostile).
-FIELD_LIMITS = {"carrier": 16, "waybill": 64, "courier_id": 64, "identity_token": 2048}
-# Reasons a record cannot be accepted, sent in `rej` (never retried by the device).
-REJECT_REASONS = ("decrypt", "malformed", "index", "plaintext", "fields", "conflict")
+# Reasons a record cannot be accepted, sent in `rej` (never retried by the device):
+#   decrypt    the record does not open under this session and index (wrong key, tampered)
+#   malformed  not a COSE_Encrypt0 of v1, or its plaintext is not exactly the v1 record map
+#   fields     it opens, but field 4 is not an identity token (no RNID1: prefix)
+#   conflict   this (session, index) is stored already with other bytes
+REJECT_REASONS = ("decrypt", "malformed", "fields", "conflict")
 # Verdicts on the wire; a token that does not even parse is stored as "malformed" and
 # answered "bad-signature" (the courier sees a cross either way).
 WIRE_VERDICT = {"ok": "ok", "bad-signature": "bad-signature", "expired": "expired",
@@ -205,28 +204,22 @@ class Ingestor:
             logs.event("batch-refused", status=400, reason="session", device=device.device_id)
             return Reply.error(400, "session")
 
-        records: dict[int, bytes] = {}
-        for index, sealed in batch.records:
-            if records.setdefault(index, sealed) != sealed:
-                logs.event("batch-refused", status=400, reason="duplicate-index",
-                           device=device.device_id)
-                return Reply.error(400, "duplicate-index")
         opened: list[OpenedRecord] = []
         rej: dict[int, str] = {}
         authenticated = 0
         now = int(self.clock())
-        for index, sealed in records.items():
+        for index, sealed in batch.records:
             result = self._open(session, index, sealed, now)
             if isinstance(result, OpenedRecord):
                 opened.append(result)
                 authenticated += 1
             else:
                 rej[index] = result
-                authenticated += result not in ("decrypt", "malformed", "index")
+                authenticated += result not in ("decrypt", "malformed")
         if not authenticated:
             self.metrics.inc("rejects", "unauthenticated")
             logs.event("batch-refused", status=403, reason="unauthenticated",
-                       device=device.device_id, records=len(records))
+                       device=device.device_id, records=len(batch.records))
             return Reply.error(403, "unauthenticated")
 
         fault("before-commit")
@@ -246,8 +239,7 @@ class Ingestor:
         verdicts = {**res.duplicate, **res.stored}
         ack = sorted(verdicts)
         ver = {i: WIRE_VERDICT[verdicts[i]] for i in ack}
-        mac = session.answer_mac(ack, rej, ver)
-        body = encode_answer(Answer(ack=ack, rej=rej, ver=ver, mac=mac))
+        body = encode_answer(session.answer(ack, rej, ver))
 
         m = self.metrics
         m.inc("records", "stored", len(res.stored))
@@ -287,23 +279,17 @@ class Ingestor:
               now: int) -> OpenedRecord | str:
         """The stored form of one record, or the reason it is rejected."""
         try:
-            plaintext = session.open_record(index, sealed)
+            rec = session.open(index, sealed)  # decrypts, then decodes the plaintext strictly
         except AuthenticationFailed:
             return "decrypt"
-        except MalformedRecord:
+        except ProtocolError:  # MalformedRecord: the structure, or the plaintext fields
             return "malformed"
-        except ProtocolError:
-            return "index"
-        try:
-            rec = Record.decode(plaintext)
-        except ProtocolError:
-            return "plaintext"
-        if any(not getattr(rec, f) or len(getattr(rec, f)) > n for f, n in FIELD_LIMITS.items()):
+        if not rec.identity_token.startswith(IDENTITY_PREFIX.encode()):
             return "fields"
         try:
             verdict = verify_identity_token(rec.identity_token.decode("utf-8"), self.issuers,
                                             now)
-        except (MalformedCode, UnicodeDecodeError):
+        except (CodeError, UnicodeDecodeError):
             verdict = "malformed"
         return OpenedRecord(index, sealed, rec.capture_time, rec.carrier, rec.waybill,
                             rec.identity_token, rec.courier_id, verdict)

@@ -3,14 +3,16 @@
 What may appear: event names, registered device ids, counts, status codes, reasons, latency.
 What never appears: any field of a record (identity token, name, id number, phone, waybill,
 courier id), request bodies, keys. A device id a client claims but the registry does not
-know is logged only as a short hash (a hostile client could put anything in it).
+know is logged only as a keyed hash (a hostile client could put anything in it).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
+import os
 import sys
 from typing import Any, TextIO
 
@@ -38,6 +40,12 @@ def event(name: str, level: int = logging.INFO, **fields: Any) -> None:
         LOGGER.log(level, name, extra={"fields": fields})
 
 
+# Per-process secret: a claimed id could be an identity number, whose space is small enough
+# to brute-force a plain hash; a keyed hash only correlates within one process's log.
+_CLAIM_KEY = os.urandom(16)
+
+
 def claimed_id(device_id: object) -> str:
-    """A short, non-reversible tag for an unregistered device id a client claimed."""
-    return "sha256:" + hashlib.sha256(repr(device_id).encode()).hexdigest()[:12]
+    """A short tag for an unregistered device id a client claimed (not reversible)."""
+    return "claimed:" + hmac.new(_CLAIM_KEY, repr(device_id).encode(),
+                                 hashlib.sha256).hexdigest()[:12]

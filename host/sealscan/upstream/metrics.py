@@ -12,8 +12,7 @@ from collections.abc import MutableSequence
 
 STATUSES = ("200", "400", "403", "404", "405", "413", "429", "503")
 OUTCOMES = ("stored", "duplicate", "rejected")
-REJECT_REASONS = ("decrypt", "malformed", "index", "plaintext", "fields", "conflict",
-                  "unauthenticated")
+REJECT_REASONS = ("decrypt", "malformed", "fields", "conflict", "unauthenticated")
 VERDICTS = ("ok", "bad-signature", "expired", "unknown-issuer", "malformed")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
