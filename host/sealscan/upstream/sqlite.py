@@ -218,9 +218,11 @@ class SQLiteStorage(Storage):
         late = 0
         for r in b.records:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO records (device_id, enc, idx, sealed, capture_time, "
+                # ON CONFLICT of the key only: OR IGNORE would also swallow NOT NULL errors
+                "INSERT INTO records (device_id, enc, idx, sealed, capture_time, "
                 "carrier, waybill, identity_token, courier_id, verdict, committed_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (device_id, enc, idx) DO NOTHING",
                 (b.device_id, b.enc, r.index, r.sealed, r.capture_time, r.carrier, r.waybill,
                  r.identity_token, r.courier_id, r.verdict, now))
             if cur.rowcount == 1:
