@@ -38,6 +38,7 @@ from sealscan.protocol import (
     MalformedBatch,
     ProtocolError,
     ReceiverSession,
+    Record,
     decode_batch,
     encode_answer,
 )
@@ -279,7 +280,10 @@ class Ingestor:
               now: int) -> OpenedRecord | str:
         """The stored form of one record, or the reason it is rejected."""
         try:
-            rec = session.open(index, sealed)  # decrypts, then decodes the plaintext strictly
+            # open_record decrypts and checks the plaintext strictly as a v1 Record map, so
+            # a plain decode suffices to build it (session.open would decode twice)
+            m = cbor2.loads(session.open_record(index, sealed))
+            rec = Record(m[1], m[2], m[3], m[4], m[5])
         except AuthenticationFailed:
             return "decrypt"
         except ProtocolError:  # MalformedRecord: the structure, or the plaintext fields
