@@ -7,6 +7,7 @@ Identity data goes only where the user asked for it (the token on stdout, the PN
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -26,6 +27,8 @@ def codes_group() -> None:
 
 
 def _expiry(now: int, expires_in: int | None, expired: bool) -> int:
+    if expired and expires_in is not None:
+        raise click.UsageError("--expired and --expires-in exclude each other")
     if expired:
         return now - 1
     return now + (expires_in if expires_in is not None else 365 * _DAY)
@@ -45,7 +48,10 @@ def _make_mac0_code(make: Any, key_file: Path, expires_in: int | None, expired: 
 
 def _emit(text: str, png: Path | None) -> None:
     if png is not None:
-        codes.write_qr_png(text, png)
+        try:
+            codes.write_qr_png(text, png)
+        except OSError as e:
+            fail(f"{png}: {e.strerror or e}")
     click.echo(text)
 
 
@@ -91,16 +97,20 @@ def init_issuer(out: Path) -> None:
 
 @codes_group.command("issuer-public")
 @click.option("--issuer-key", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the public issuer file (what an upstream trusts) here.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def issuer_public(issuer_key: Path, as_json: bool) -> None:
+def issuer_public(issuer_key: Path, out: Path | None, as_json: bool) -> None:
     """Show an issuer's kid and public key (what an upstream needs to verify tokens)."""
     issuer = _load_issuer(issuer_key)
-    data = {"issuer": issuer.name, "kid": issuer.kid.hex(),
-            "ed25519_public": issuer.public_bytes.hex()}
+    data = codes.issuer_public_data(issuer)
+    if out is not None:
+        out.write_text(json.dumps(data, indent=2) + "\n")
     if as_json:
         emit_json(data)
     else:
-        click.echo(f"{issuer.name}  kid {issuer.kid!r}  public {data['ed25519_public']}")
+        click.echo(f"{issuer.name}  kid {issuer.kid.decode(errors='replace')}  "
+                   f"public {data['ed25519_public']}")
 
 
 @codes_group.command("init-key")
@@ -190,12 +200,15 @@ def config(key_file: Path, ssid: str, password: str, upstream_url: str, serial: 
 @click.argument("text")
 @click.option("--issuer-key", "issuer_keys", multiple=True,
               type=click.Path(dir_okay=False, path_type=Path),
-              help="Trusted issuer key file (repeatable).")
+              help="Trusted issuer: a public issuer file or an issuer key file (repeatable).")
 @_NOW
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def verify(text: str, issuer_keys: tuple[Path, ...], now: int | None, as_json: bool) -> None:
     """Check an identity token: prints the verdict and the masked claims."""
-    issuers = codes.issuer_public_keys(*(_load_issuer(p) for p in issuer_keys))
+    try:
+        issuers = codes.load_trusted_issuers(*issuer_keys)
+    except codes.MalformedCode as e:
+        fail(str(e), EXIT_INPUT)
     t = int(time.time()) if now is None else now
     try:
         token = codes.parse_identity_token(text)

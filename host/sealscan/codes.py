@@ -41,6 +41,7 @@ SIGN1_PROTECTED = bytes.fromhex("a10127")  # {1: -8} EdDSA
 MAC0_PROTECTED = bytes.fromhex("a10105")  # {1: 5} HMAC 256/256
 TEST_ISSUER_NAME = "TEST ISSUER - NOT FOR REAL IDENTITIES"
 ISSUER_FILE_FORMAT = "sealscan-test-issuer-v1"
+ISSUER_PUBLIC_FORMAT = "sealscan-issuer-public-v1"
 VERDICTS = ("ok", "bad-signature", "expired", "unknown-issuer")
 MAX_CODE_TEXT = 1200  # characters of scanned text; a token is ~300
 MAX_DECOMPRESSED = 1024
@@ -360,6 +361,35 @@ def load_issuer(path: Path) -> Issuer:
         return Issuer(str(data["issuer"]), kid, sk)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise MalformedCode(f"{path}: not an issuer key file ({e})") from None
+
+
+def issuer_public_data(issuer: Issuer) -> dict[str, str]:
+    """The public half of an issuer, as written by `codes issuer-public --out`."""
+    return {"format": ISSUER_PUBLIC_FORMAT, "issuer": issuer.name, "kid": issuer.kid.hex(),
+            "ed25519_public": issuer.public_bytes.hex()}
+
+
+def load_trusted_issuers(*paths: Path) -> dict[bytes, Ed25519PublicKey]:
+    """The `issuers` argument of verify_identity_token from issuer files: public files
+    (`codes issuer-public --out`) or full issuer key files. MalformedCode names a bad file."""
+    trusted: dict[bytes, Ed25519PublicKey] = {}
+    for path in paths:
+        try:
+            data = json.loads(Path(path).read_text())
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            if data.get("format") == ISSUER_FILE_FORMAT:
+                issuer = load_issuer(path)
+                trusted[issuer.kid] = issuer.public_key
+                continue
+            if data.get("format") != ISSUER_PUBLIC_FORMAT:
+                raise ValueError(f"format is neither {ISSUER_PUBLIC_FORMAT} nor "
+                                 f"{ISSUER_FILE_FORMAT}")
+            key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(data["ed25519_public"]))
+            trusted[bytes.fromhex(data["kid"])] = key
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise MalformedCode(f"{path}: not an issuer file ({e})") from None
+    return trusted
 
 
 def issuer_public_keys(*issuers: Issuer) -> dict[bytes, Ed25519PublicKey]:

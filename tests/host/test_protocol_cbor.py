@@ -38,6 +38,9 @@ def test_dumps_is_deterministic(value, encoded):
     "5a00000010",  # byte string longer than the input
     "1c",  # reserved additional info
     "81" * 20 + "00",  # nesting deeper than v1 ever uses
+    "81" * 100000 + "00",  # nesting deep enough to exhaust a recursive decoder
+    "5bffffffffffffffff", "9bffffffffffffffff", "bbffffffffffffffff",  # huge lengths
+    "9b00000000ffffffff" + "00" * 100, "7b7fffffffffffffff" + "61" * 100,
 ])
 def test_loads_strict_refuses(bad):
     with pytest.raises(MalformedBatch):
