@@ -197,3 +197,38 @@ def test_tls_port_does_not_speak_plain_http(cfg, devices, server):
     plain = BatchClient("127.0.0.1", server.port, None, timeout=10)
     with pytest.raises((ConnectionError, http.client.HTTPException)):
         plain.request("GET", "/v1/health", retry=False)
+
+
+def test_store_failure_is_503_and_nothing_acked_until_it_recovers(cfg, devices, server,
+                                                                   monkeypatch):
+    from sealscan.upstream.errors import StorageError
+    from sealscan.upstream.sqlite import SQLiteStorage
+
+    real = SQLiteStorage.commit_batches
+
+    def disk_full(self, *args, **kwargs):
+        raise StorageError("database or disk is full")
+
+    monkeypatch.setattr(SQLiteStorage, "commit_batches", disk_full)
+    dev = devices[0]
+    body = dev.body(dev.seal([record(), record()]))
+    client = server.client()
+    status, data = client.post_batch(body)
+    assert (status, cbor2.loads(data)) == (503, {"error": "storage"})
+    assert stored_count(cfg) == 0
+    monkeypatch.setattr(SQLiteStorage, "commit_batches", real)
+    assert dev.answer(client.post_batch(body)[1]).ack == [0, 1]  # the device's retry
+    assert stored_count(cfg) == 2
+
+
+def test_a_bug_is_never_a_500(cfg, devices, server, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr("sealscan.upstream.ingest.verify_identity_token", broken)
+    dev = devices[0]
+    client = server.client()
+    status, data = client.post_batch(dev.body(dev.seal([record()])))
+    assert (status, cbor2.loads(data)) == (503, {"error": "internal"})
+    assert stored_count(cfg) == 0
+    assert client.request("GET", "/v1/health")[0] == 200  # still serving
