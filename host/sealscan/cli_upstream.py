@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from sealscan.cli import EXIT_INPUT, emit_json, fail
+from sealscan.codes import TEST_ISSUER_NAME
 from sealscan.upstream import registry
 from sealscan.upstream.config import UpstreamConfig, init_state, load_config
 from sealscan.upstream.errors import (
@@ -89,7 +90,9 @@ def serve(directory: Path, host: str | None, port: int | None, workers: int,
 @upstream.command("trust-issuer")
 @DIR_OPTION
 @click.argument("issuer_public", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-def trust_issuer(directory: Path, issuer_public: Path) -> None:
+@click.option("--allow-test-issuer", is_flag=True,
+              help="Accept a TEST issuer (CI and demos only, never in production).")
+def trust_issuer(directory: Path, issuer_public: Path, allow_test_issuer: bool) -> None:
     """Trust an identity token issuer: ISSUER_PUBLIC is the JSON that
     `sealscan codes issuer-public --json` prints (kid and Ed25519 public key only)."""
     cfg = _config(directory)
@@ -99,6 +102,11 @@ def trust_issuer(directory: Path, issuer_public: Path) -> None:
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         fail(f"{issuer_public}: not an issuer public key file ({type(e).__name__}: {e})",
              EXIT_INPUT)
+    if kid.startswith(b"TEST-") or data.get("issuer") == TEST_ISSUER_NAME:
+        if not allow_test_issuer:
+            fail(f"{issuer_public}: a TEST issuer; it must not be trusted by a production "
+                 "upstream (--allow-test-issuer for CI and demos)")
+        click.echo("warning: trusting a TEST issuer (CI and demos only)", err=True)
     try:
         cfg.trust_issuer(kid, pk)
     except ConfigError as e:

@@ -88,7 +88,7 @@ def test_partly_bad_batch_rejects_only_the_bad_record(cfg, devices, server):
     assert stored_count(cfg) == 2
 
 
-def test_conflicting_retransmission_is_rejected(cfg, devices, server):
+def test_conflicting_retransmission_is_rejected(cfg, devices, server, caplog):
     # Same (session, index) with other bytes can only come from someone holding the key:
     # it is refused, and the stored record stays as it was. A twin sender with the same
     # ephemeral key material makes such a forgery.
@@ -108,6 +108,8 @@ def test_conflicting_retransmission_is_rejected(cfg, devices, server):
     recs = {r.index: r for _, r in store.load_records("dev-a")}
     assert recs[0].sealed == s0 and recs[0].waybill == "SF1111111111111"
     assert store.device_stats()[0].rejects == {"conflict": 1}
+    alerts = [r for r in caplog.records if r.getMessage() == "conflict"]
+    assert [(r.levelname, r.fields["device"]) for r in alerts] == [("WARNING", "dev-a")]
 
 
 def test_unknown_and_revoked_devices_are_refused(cfg, devices, server):

@@ -38,7 +38,11 @@ def make_issuer(tmp_path, name, trusted_by=None):
     if trusted_by is not None:
         pub = tmp_path / f"{name}.pub.json"
         pub.write_text(run("codes", "issuer-public", "--issuer-key", str(key), "--json"))
-        run("upstream", "trust-issuer", "-d", str(trusted_by.directory), str(pub))
+        refused = CliRunner().invoke(cli, ["upstream", "trust-issuer", "-d",
+                                           str(trusted_by.directory), str(pub)])
+        assert refused.exit_code == 1 and "TEST issuer" in refused.output
+        run("upstream", "trust-issuer", "-d", str(trusted_by.directory), str(pub),
+            "--allow-test-issuer")
     return key
 
 

@@ -237,6 +237,9 @@ class Ingestor:
 
         for index in res.conflict:
             rej[index] = "conflict"
+        if res.conflict:  # protocol 9.2: only a key holder or a repeated ikmE can do this
+            logs.event("conflict", logging.WARNING, device=device.device_id,
+                       records=len(res.conflict))
         verdicts = {**res.duplicate, **res.stored}
         ack = sorted(verdicts)
         ver = {i: WIRE_VERDICT[verdicts[i]] for i in ack}
