@@ -11,6 +11,7 @@ import ssl
 import pytest
 from upkit import ServerProcess, client_for, make_state, record, register
 
+from sealscan.upstream.client import BatchClient
 from sealscan.upstream.registry import open_store
 
 
@@ -75,3 +76,24 @@ def test_two_workers_share_port_store_and_metrics(tmp_path):
     store = open_store(cfg)
     assert store.count_records() == 48
     store.close()
+
+
+def test_plain_http_only_with_the_explicit_flag(tmp_path):
+    cfg = make_state(tmp_path)
+    dev, = register(cfg, "dev-a")
+    log = tmp_path / "upstream.log"
+    server = ServerProcess(cfg, log)  # default: TLS, plain HTTP is not understood
+    try:
+        plain = BatchClient("127.0.0.1", server.port, None, timeout=10)
+        with pytest.raises((ConnectionError, http.client.HTTPException)):
+            plain.post_batch(dev.body(dev.seal([record()])), retry=False)
+    finally:
+        server.stop()
+    server = ServerProcess(cfg, log, insecure_http=True)
+    try:
+        plain = BatchClient("127.0.0.1", server.port, None, timeout=10)
+        status, data = plain.post_batch(dev.body(dev.seal([record()])))
+    finally:
+        server.stop()
+    assert status == 200 and dev.answer(data).ack == [1]
+    assert "plain HTTP without TLS" in log.read_text()

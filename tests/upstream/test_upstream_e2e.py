@@ -1,7 +1,6 @@
 """Real HTTPS end to end: devices seal with the host sealer, the upstream acks only what it
 stored, exactly once."""
 
-import http.client
 import os
 import ssl
 
@@ -193,12 +192,6 @@ def test_client_refuses_a_server_with_another_certificate(cfg, devices, server):
     pinned.pin = "00" * 32
     with pytest.raises(ConfigError, match="pin"):
         pinned.request("GET", "/v1/health")
-
-
-def test_tls_port_does_not_speak_plain_http(cfg, devices, server):
-    plain = BatchClient("127.0.0.1", server.port, None, timeout=10)
-    with pytest.raises((ConnectionError, http.client.HTTPException)):
-        plain.request("GET", "/v1/health", retry=False)
 
 
 def test_store_failure_is_503_and_nothing_acked_until_it_recovers(cfg, devices, server,

@@ -171,7 +171,8 @@ class ServerProcess:
     goes to `log_path`."""
 
     def __init__(self, cfg: UpstreamConfig, log_path: Path, fault: str | None = None,
-                 workers: int = 1, port: int = 0, log_level: str = "info"):
+                 workers: int = 1, port: int = 0, log_level: str = "info",
+                 insecure_http: bool = False):
         env = dict(os.environ)
         env.pop("SEALSCAN_UPSTREAM_FAULT", None)
         if fault:
@@ -180,7 +181,7 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sealscan", "upstream", "serve", "-d", str(cfg.directory),
              "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-             "--log-level", log_level],
+             "--log-level", log_level, *(["--insecure-http"] if insecure_http else [])],
             stdout=subprocess.PIPE, stderr=self.log, env=env)
         self.port = self._wait_listening(30.0)
 
@@ -192,7 +193,7 @@ class ServerProcess:
             ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
             if ready:
                 line = self.proc.stdout.readline()
-                m = re.search(rb"listening on https://[^:]+:(\d+)", line)
+                m = re.search(rb"listening on https?://[^:]+:(\d+)", line)
                 if m:
                     return int(m.group(1))
             if self.proc.poll() is not None:

@@ -47,7 +47,8 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
     """The body, or None when it is larger than `limit` (read no further than that)."""
     if request.content_length is not None and request.content_length > limit:
         return None
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         chunk = await request.content.read(65536)
         if not chunk:
@@ -146,8 +147,7 @@ async def _run_worker(cfg: UpstreamConfig, opts: ServeOptions, rows: MutableSequ
     site = web.TCPSite(runner, host, port, ssl_context=ssl_ctx,
                        reuse_port=opts.workers > 1, backlog=1024)
     await site.start()
-    server = site._server
-    bound = server.sockets[0].getsockname()[1] if server and server.sockets else port
+    bound = runner.addresses[0][1] if runner.addresses else port
     scheme = "http" if opts.insecure_http else "https"
     if announce:
         print(f"listening on {scheme}://{host}:{bound} ({opts.workers} worker(s))", flush=True)
