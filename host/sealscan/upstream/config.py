@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.x509.oid import NameOID
 
+from sealscan.codes import MalformedCode, load_key_file, save_key_file
 from sealscan.upstream.errors import ConfigError
 
 CONFIG_NAME = "upstream.json"
@@ -136,13 +137,11 @@ def load_config(directory: Path | str) -> UpstreamConfig:
 
 
 def read_hex_key(path: Path) -> bytes:
+    """A 32-byte key file of 64 hex characters (the same format as the codes keys)."""
     try:
-        key = bytes.fromhex(path.read_text().strip())
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"{path}: {e}") from e
-    if len(key) != 32:
-        raise ConfigError(f"{path}: expected 32 bytes as hex, found {len(key)}")
-    return key
+        return load_key_file(path)
+    except MalformedCode as e:
+        raise ConfigError(str(e)) from None
 
 
 def _write_secret(path: Path, data: bytes) -> None:
@@ -206,7 +205,8 @@ def init_state(directory: Path | str, hosts: list[str] | None = None, port: int 
                           "the keys; every provisioned device then needs the new public key)")
     (directory / "tls").mkdir(parents=True, exist_ok=True)
     sk = X25519PrivateKey.generate()
-    _write_secret(directory / "upstream.key", sk.private_bytes_raw().hex().encode() + b"\n")
+    (directory / "upstream.key").unlink(missing_ok=True)  # only reached when new or --force
+    save_key_file(sk.private_bytes_raw(), directory / "upstream.key")
     pk_hex = sk.public_key().public_bytes_raw().hex()
     (directory / "upstream.pub").write_text(pk_hex + "\n")
     cert_pem, key_pem = make_tls_cert(hosts)
