@@ -39,7 +39,6 @@ CANARY_NAME = "欧阳金丝雀"
 CANARY_ID = "11010519491231002X"
 CANARY_PHONE = "13912345678"
 CANARY_WAYBILL = "SF9876543210123"
-CANARIES = (CANARY_NAME, CANARY_ID, CANARY_PHONE, CANARY_WAYBILL)
 
 
 # A TEST issuer every state made by make_state trusts (library-made tokens for bulk tests;
