@@ -46,6 +46,7 @@ GROUPS = {
     "boards": "sealscan.cli_boards:boards",
     "codes": "sealscan.cli_codes:codes_group",
     "firmware": "sealscan.cli_firmware:firmware",
+    "upstream": "sealscan.cli_upstream:upstream",
 }
 
 

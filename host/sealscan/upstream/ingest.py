@@ -1,0 +1,312 @@
+"""The batch handler's logic, independent of HTTP: body in, (status, CBOR body) out.
+
+Order of work for `POST /v1/batches` (docs/upstream.md has the table of answers):
+
+1. size limit (413), CBOR batch structure (400; more than MAX_RECORDS records: 413);
+2. registry: unknown or revoked device (403), per-device rate (429), store backlog (503);
+3. HPKE session for (device, key, enc) from an LRU cache, else `ReceiverSession` (400);
+4. every record: open (AES-CCM under K_i), decode the plaintext strictly, check its fields,
+   verify the identity token (Ed25519 against configured issuers, expiry). A record that
+   fails gets a `rej` reason; if NO record of the batch authenticates the sender has not
+   shown the device key: 403 "unauthenticated", and nothing is written;
+5. commit the batch in one transaction (dedup by (device, enc, index); a duplicate is acked
+   again with its stored verdict; the same index with other bytes is rejected "conflict");
+6. only then answer `{ack, rej, ver, mac}`, MAC'd with the session's ack key.
+
+Fault points for crash tests: with SEALSCAN_UPSTREAM_FAULT=<point> the process kills itself
+(SIGKILL, no cleanup) when a batch reaches <point>: "after-receive", "before-commit",
+"after-commit" (committed, answer not sent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import cbor2
+
+from sealscan.codes import IDENTITY_PREFIX, CodeError, verify_identity_token
+from sealscan.protocol import (
+    MAX_RECORDS,
+    AuthenticationFailed,
+    MalformedBatch,
+    ProtocolError,
+    ReceiverSession,
+    Record,
+    decode_batch,
+    encode_answer,
+)
+from sealscan.upstream import logs
+from sealscan.upstream.config import Limits
+from sealscan.upstream.errors import StorageError
+from sealscan.upstream.metrics import Metrics
+from sealscan.upstream.storage import BatchCommit, CommitResult, OpenedRecord, Storage
+
+FAULT_ENV = "SEALSCAN_UPSTREAM_FAULT"
+FAULT_POINTS = ("after-receive", "before-commit", "after-commit")
+# Reasons a record cannot be accepted, sent in `rej` (never retried by the device):
+#   decrypt    the record does not open under this session and index (wrong key, tampered)
+#   malformed  not a COSE_Encrypt0 of v1, or its plaintext is not exactly the v1 record map
+#   fields     it opens, but field 4 is not an identity token (no RNID1: prefix)
+#   conflict   this (session, index) is stored already with other bytes
+REJECT_REASONS = ("decrypt", "malformed", "fields", "conflict")
+# Verdicts on the wire; a token that does not even parse is stored as "malformed" and
+# answered "bad-signature" (the courier sees a cross either way).
+WIRE_VERDICT = {"ok": "ok", "bad-signature": "bad-signature", "expired": "expired",
+                "unknown-issuer": "unknown-issuer", "malformed": "bad-signature"}
+
+
+class Reply:
+    """An HTTP answer: status, CBOR body, and extra headers."""
+
+    __slots__ = ("status", "body", "headers")
+
+    def __init__(self, status: int, body: bytes, headers: dict[str, str] | None = None):
+        self.status, self.body, self.headers = status, body, headers or {}
+
+    @classmethod
+    def error(cls, status: int, reason: str, retry_after: int | None = None) -> Reply:
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return cls(status, cbor2.dumps({"error": reason}), headers)
+
+
+def fault(point: str) -> None:
+    if os.environ.get(FAULT_ENV) == point:
+        logs.event("fault-kill", logging.WARNING, point=point)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class RateLimiter:
+    """Token bucket per device: `rate` batches/s sustained, `burst` at once."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic):
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self.buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, device_id: str) -> bool:
+        now = self.clock()
+        tokens, last = self.buckets.get(device_id, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        if tokens < 1.0:
+            self.buckets[device_id] = (tokens, now)
+            return False
+        self.buckets[device_id] = (tokens - 1.0, now)
+        return True
+
+
+class GroupCommitter:
+    """Commits batches from one thread; batches that arrive while a commit runs go together
+    into the next transaction (group commit: one fsync for many batches). Each batch is
+    still all-or-nothing, and no caller is answered before its transaction committed."""
+
+    def __init__(self, storage: Storage, late_seconds: int, max_group: int = 512):
+        self.storage, self.late_seconds, self.max_group = storage, late_seconds, max_group
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="sealscan-commit")
+        self.queue: list[tuple[BatchCommit, asyncio.Future[CommitResult]]] = []
+        self.in_flight = 0
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def pending(self) -> int:
+        return len(self.queue) + self.in_flight
+
+    async def commit(self, batch: BatchCommit) -> CommitResult:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[CommitResult] = loop.create_future()
+        self.queue.append((batch, fut))
+        if self.task is None or self.task.done():
+            self.task = loop.create_task(self._drain())
+        return await fut
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.queue:
+            group, self.queue = self.queue[:self.max_group], self.queue[self.max_group:]
+            self.in_flight = len(group)
+            try:
+                results = await loop.run_in_executor(
+                    self.executor, self.storage.commit_batches, [b for b, _ in group],
+                    time.time(), self.late_seconds)
+            except Exception as e:  # StorageError, or anything else: nothing was committed
+                for _, fut in group:
+                    if not fut.done():
+                        fut.set_exception(e if isinstance(e, StorageError)
+                                          else StorageError(type(e).__name__))
+            else:
+                for (_, fut), res in zip(group, results, strict=True):
+                    if not fut.done():
+                        fut.set_result(res)
+            finally:
+                self.in_flight = 0
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+class Ingestor:
+    def __init__(self, storage: Storage, upstream_sk: bytes, issuers: dict, limits: Limits,
+                 metrics: Metrics | None = None, clock: Callable[[], float] = time.time):
+        self.storage, self.upstream_sk, self.issuers = storage, upstream_sk, issuers
+        self.limits, self.clock = limits, clock
+        self.metrics = metrics or Metrics()
+        self.rate = RateLimiter(limits.device_rate, limits.device_burst)
+        self.committer = GroupCommitter(storage, limits.late_seconds)
+        self.sessions: OrderedDict[tuple[str, bytes, bytes], ReceiverSession] = OrderedDict()
+
+    def close(self) -> None:
+        self.committer.close()
+
+    async def handle(self, body: bytes) -> Reply:
+        t0 = time.perf_counter()
+        reply = await self._handle(body, t0)
+        self.metrics.status(reply.status)
+        return reply
+
+    async def _handle(self, body: bytes, t0: float) -> Reply:
+        lim = self.limits
+        if len(body) > lim.max_body:
+            logs.event("batch-refused", status=413, reason="too-large", size=len(body))
+            return Reply.error(413, "too-large")
+        fault("after-receive")
+        try:
+            batch = decode_batch(body)
+        except MalformedBatch:
+            reason = "too-many-records" if _count_records(body) > MAX_RECORDS else "malformed"
+            status = 413 if reason == "too-many-records" else 400
+            logs.event("batch-refused", status=status, reason=reason, size=len(body))
+            return Reply.error(status, reason)
+        if len(batch.records) > lim.max_records:
+            logs.event("batch-refused", status=413, reason="too-many-records")
+            return Reply.error(413, "too-many-records")
+        try:
+            device = self.storage.get_device(batch.device_id)
+        except StorageError:
+            logs.event("storage-error", logging.ERROR, stage="registry")
+            return Reply.error(503, "storage", retry_after=5)
+        if device is None or device.revoked:
+            reason = "unknown-device" if device is None else "revoked-device"
+            shown = logs.claimed_id(batch.device_id) if device is None else device.device_id
+            logs.event("batch-refused", status=403, reason=reason, device=shown)
+            return Reply.error(403, reason)
+        if not self.rate.allow(device.device_id):
+            logs.event("batch-refused", status=429, reason="rate", device=device.device_id)
+            return Reply.error(429, "rate", retry_after=1)
+        if self.committer.pending >= lim.max_pending:
+            logs.event("batch-refused", status=503, reason="busy", device=device.device_id)
+            return Reply.error(503, "busy", retry_after=1)
+        session = self._session(device.device_id, device.device_key, batch.enc)
+        if session is None:
+            logs.event("batch-refused", status=400, reason="session", device=device.device_id)
+            return Reply.error(400, "session")
+
+        opened: list[OpenedRecord] = []
+        rej: dict[int, str] = {}
+        authenticated = 0
+        now = int(self.clock())
+        for index, sealed in batch.records:
+            result = self._open(session, index, sealed, now)
+            if isinstance(result, OpenedRecord):
+                opened.append(result)
+                authenticated += 1
+            else:
+                rej[index] = result
+                authenticated += result not in ("decrypt", "malformed")
+        if not authenticated:
+            self.metrics.inc("rejects", "unauthenticated")
+            logs.event("batch-refused", status=403, reason="unauthenticated",
+                       device=device.device_id, records=len(batch.records))
+            return Reply.error(403, "unauthenticated")
+
+        fault("before-commit")
+        rejects: dict[str, int] = {}
+        for reason in rej.values():
+            rejects[reason] = rejects.get(reason, 0) + 1
+        try:
+            res = await self.committer.commit(
+                BatchCommit(device.device_id, batch.enc, opened, rejects))
+        except StorageError:
+            logs.event("storage-error", logging.ERROR, stage="commit", device=device.device_id)
+            return Reply.error(503, "storage", retry_after=5)
+        fault("after-commit")
+
+        for index in res.conflict:
+            rej[index] = "conflict"
+        if res.conflict:  # protocol 9.2: only a key holder or a repeated ikmE can do this
+            logs.event("conflict", logging.WARNING, device=device.device_id,
+                       records=len(res.conflict))
+        verdicts = {**res.duplicate, **res.stored}
+        ack = sorted(verdicts)
+        ver = {i: WIRE_VERDICT[verdicts[i]] for i in ack}
+        body = encode_answer(session.answer(ack, rej, ver))
+
+        m = self.metrics
+        m.inc("records", "stored", len(res.stored))
+        m.inc("records", "duplicate", len(res.duplicate))
+        m.inc("records", "rejected", len(rej))
+        for reason in rej.values():
+            m.inc("rejects", reason)
+        for verdict in res.stored.values():
+            m.inc("verdicts", verdict)
+        late = sum(1 for r in opened if r.index in res.stored
+                   and now - r.capture_time > self.limits.late_seconds)
+        if late:
+            m.inc("late", "", late)
+        elapsed = time.perf_counter() - t0
+        m.observe_latency(elapsed)
+        logs.event("batch", status=200, device=device.device_id, stored=len(res.stored),
+                   duplicate=len(res.duplicate), rejected=len(rej), late=late,
+                   ms=round(elapsed * 1000, 2))
+        return Reply(200, body)
+
+    def _session(self, device_id: str, key: bytes, enc: bytes) -> ReceiverSession | None:
+        ck = (device_id, key, enc)
+        s = self.sessions.get(ck)
+        if s is not None:
+            self.sessions.move_to_end(ck)
+            return s
+        try:
+            s = ReceiverSession(self.upstream_sk, device_id, key, enc)
+        except ProtocolError:
+            return None
+        self.sessions[ck] = s
+        if len(self.sessions) > self.limits.session_cache:
+            self.sessions.popitem(last=False)
+        return s
+
+    def _open(self, session: ReceiverSession, index: int, sealed: bytes,
+              now: int) -> OpenedRecord | str:
+        """The stored form of one record, or the reason it is rejected."""
+        try:
+            # open_record decrypts and checks the plaintext strictly as a v1 Record map, so
+            # a plain decode suffices to build it (session.open would decode twice)
+            m = cbor2.loads(session.open_record(index, sealed))
+            rec = Record(m[1], m[2], m[3], m[4], m[5])
+        except AuthenticationFailed:
+            return "decrypt"
+        except ProtocolError:  # MalformedRecord: the structure, or the plaintext fields
+            return "malformed"
+        if not rec.identity_token.startswith(IDENTITY_PREFIX.encode()):
+            return "fields"
+        try:
+            verdict = verify_identity_token(rec.identity_token.decode("utf-8"), self.issuers,
+                                            now)
+        except (CodeError, UnicodeDecodeError):
+            verdict = "malformed"
+        return OpenedRecord(index, sealed, rec.capture_time, rec.carrier, rec.waybill,
+                            rec.identity_token, rec.courier_id, verdict)
+
+
+def _count_records(body: bytes) -> int:
+    """How many records a body that failed to decode claims (to tell 413 from 400)."""
+    try:
+        m = cbor2.loads(body)
+        recs = m.get("recs") if isinstance(m, dict) else None
+        return len(recs) if isinstance(recs, (list, tuple)) else 0
+    except Exception:  # any garbage: it is simply malformed
+        return 0

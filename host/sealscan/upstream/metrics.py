@@ -1,0 +1,82 @@
+"""Prometheus text-format metrics, shared by every server worker process.
+
+Each worker owns one row of a shared array (made before the workers fork) and only ever
+writes its own row, so no locks are needed; `/metrics` on any worker sums all rows. No
+label ever carries a device id, an index or any record data: only fixed words.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import MutableSequence
+
+STATUSES = ("200", "400", "403", "404", "405", "413", "429", "503")
+OUTCOMES = ("stored", "duplicate", "rejected")
+REJECT_REASONS = ("decrypt", "malformed", "fields", "conflict", "unauthenticated")
+VERDICTS = ("ok", "bad-signature", "expired", "unknown-issuer", "malformed")
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+_COUNTERS = ([("batches", s) for s in STATUSES] + [("records", o) for o in OUTCOMES]
+             + [("rejects", r) for r in REJECT_REASONS] + [("verdicts", v) for v in VERDICTS]
+             + [("late", "")] + [("lat_bucket", str(b)) for b in LATENCY_BUCKETS]
+             + [("lat_sum", ""), ("lat_count", "")])
+_INDEX = {k: i for i, k in enumerate(_COUNTERS)}
+WIDTH = len(_COUNTERS)
+
+
+def shared_rows(workers: int) -> MutableSequence[float]:
+    """Zeroed shared memory for `workers` rows; make it before forking the workers."""
+    return multiprocessing.RawArray("d", WIDTH * workers)
+
+
+class Metrics:
+    def __init__(self, rows: MutableSequence[float] | None = None, worker: int = 0):
+        self.rows = rows if rows is not None else [0.0] * WIDTH
+        self.base = worker * WIDTH
+
+    def inc(self, family: str, label: str = "", n: float = 1) -> None:
+        self.rows[self.base + _INDEX[(family, label)]] += n
+
+    def status(self, code: int) -> None:
+        label = str(code)
+        self.inc("batches", label if label in STATUSES else "400")
+
+    def observe_latency(self, seconds: float) -> None:
+        for b in LATENCY_BUCKETS:
+            if seconds <= b:
+                self.inc("lat_bucket", str(b))
+        self.inc("lat_sum", "", seconds)
+        self.inc("lat_count")
+
+    def total(self, family: str, label: str = "") -> float:
+        i = _INDEX[(family, label)]
+        return sum(self.rows[r + i] for r in range(0, len(self.rows), WIDTH))
+
+    def render(self) -> str:
+        t = self.total
+        out = ["# HELP sealscan_batches_total Batch requests answered, by HTTP status.",
+               "# TYPE sealscan_batches_total counter"]
+        out += [f'sealscan_batches_total{{status="{s}"}} {t("batches", s):g}' for s in STATUSES]
+        out += ["# HELP sealscan_records_total Records in batches, by outcome.",
+                "# TYPE sealscan_records_total counter"]
+        out += [f'sealscan_records_total{{outcome="{o}"}} {t("records", o):g}'
+                for o in OUTCOMES]
+        out += ["# HELP sealscan_rejects_total Rejected records (and unauthenticated "
+                "batches), by reason.", "# TYPE sealscan_rejects_total counter"]
+        out += [f'sealscan_rejects_total{{reason="{r}"}} {t("rejects", r):g}'
+                for r in REJECT_REASONS]
+        out += ["# HELP sealscan_verdicts_total Identity token verdicts of stored records.",
+                "# TYPE sealscan_verdicts_total counter"]
+        out += [f'sealscan_verdicts_total{{verdict="{v}"}} {t("verdicts", v):g}'
+                for v in VERDICTS]
+        out += ["# HELP sealscan_late_records_total Records committed > 30 s after capture.",
+                "# TYPE sealscan_late_records_total counter",
+                f"sealscan_late_records_total {t('late'):g}"]
+        out += ["# HELP sealscan_ack_latency_seconds Time from request received to answer "
+                "ready (batches answered 200).", "# TYPE sealscan_ack_latency_seconds histogram"]
+        out += [f'sealscan_ack_latency_seconds_bucket{{le="{b}"}} {t("lat_bucket", str(b)):g}'
+                for b in LATENCY_BUCKETS]
+        out += [f'sealscan_ack_latency_seconds_bucket{{le="+Inf"}} {t("lat_count"):g}',
+                f"sealscan_ack_latency_seconds_sum {t('lat_sum'):.6f}",
+                f"sealscan_ack_latency_seconds_count {t('lat_count'):g}"]
+        return "\n".join(out) + "\n"

@@ -1,0 +1,282 @@
+"""SQLite store (the default): WAL journal, synchronous=FULL, numbered schema migrations.
+
+Migrations: MIGRATIONS[n] takes a database from schema version n to n+1; the version lives in
+`PRAGMA user_version`. Opening a database applies the missing ones, each in its own
+transaction, and refuses a database newer than this code. Add a migration by appending to
+the list; never edit one that has shipped.
+
+One connection per thread (the server reads the registry on its event loop and writes from
+one commit thread; several server worker processes share the file, serialised by SQLite's
+write lock with a busy timeout).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from sealscan.upstream.errors import RegistryError, StorageError
+from sealscan.upstream.storage import (
+    BatchCommit,
+    CommitResult,
+    Device,
+    DeviceStats,
+    OpenedRecord,
+    Storage,
+)
+
+MIGRATIONS: list[str] = [
+    # 0 -> 1: registry, records, per-device counters for `upstream stats`.
+    """
+    CREATE TABLE devices (
+        device_id TEXT PRIMARY KEY,
+        device_key BLOB NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    );
+    CREATE TABLE records (
+        device_id TEXT NOT NULL,
+        enc BLOB NOT NULL,
+        idx INTEGER NOT NULL,
+        sealed BLOB NOT NULL,
+        capture_time INTEGER NOT NULL,
+        carrier TEXT NOT NULL,
+        waybill TEXT NOT NULL,
+        identity_token BLOB NOT NULL,
+        courier_id TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        committed_at REAL NOT NULL,
+        PRIMARY KEY (device_id, enc, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE device_stats (
+        device_id TEXT PRIMARY KEY,
+        last_seen REAL,
+        records INTEGER NOT NULL DEFAULT 0,
+        late INTEGER NOT NULL DEFAULT 0,
+        duplicates INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE device_rejects (
+        device_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (device_id, reason)
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_STATS_UPSERT = """
+INSERT INTO device_stats (device_id, last_seen, records, late, duplicates)
+VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (device_id) DO UPDATE SET last_seen = excluded.last_seen,
+    records = records + excluded.records, late = late + excluded.late,
+    duplicates = duplicates + excluded.duplicates
+"""
+_REJECT_UPSERT = """
+INSERT INTO device_rejects (device_id, reason, count) VALUES (?, ?, ?)
+ON CONFLICT (device_id, reason) DO UPDATE SET count = count + excluded.count
+"""
+
+_DEVICE_COLUMNS = "device_id, device_key, revoked, created_at, revoked_at"
+
+
+def _device(row: tuple) -> Device:
+    return Device(row[0], row[1], bool(row[2]), row[3], row[4])
+
+
+class SQLiteStorage(Storage):
+    def __init__(self, path: Path | str, busy_timeout: float = 30.0):
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self.migrate()
+
+    # -- connections
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=self.busy_timeout,
+                                       isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.Error as e:
+                raise StorageError(f"{self.path}: {e}") from e
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            for c in self._all:
+                c.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error (then StorageError for a
+        database error; typed errors of our own pass through)."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path}: {what}: {e}") from e
+
+    def migrate(self) -> int:
+        """Apply missing migrations; returns the schema version now in the file."""
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StorageError(f"{self.path}: schema version {version} is newer than this "
+                               f"sealscan understands ({SCHEMA_VERSION}); upgrade sealscan")
+        while version < SCHEMA_VERSION:
+            with self._transaction(f"migration {version + 1}") as conn:
+                # another worker process may have migrated while we waited for the lock
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version < SCHEMA_VERSION:
+                    for stmt in MIGRATIONS[version].split(";"):
+                        if stmt.strip():
+                            conn.execute(stmt)
+                    version += 1
+                    conn.execute(f"PRAGMA user_version = {version}")
+        return version
+
+    def schema_version(self) -> int:
+        try:
+            return int(self._conn().execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path}: {e}") from e
+
+    # -- registry
+    def get_device(self, device_id: str) -> Device | None:
+        try:
+            row = self._conn().execute(f"SELECT {_DEVICE_COLUMNS} FROM devices "
+                                       "WHERE device_id = ?", (device_id,)).fetchone()
+        except sqlite3.Error as e:
+            raise StorageError(f"registry lookup: {e}") from e
+        return None if row is None else _device(row)
+
+    def add_devices(self, entries: list[tuple[str, bytes]], replace: bool = False) -> int:
+        now = time.time()
+        with self._transaction("registry import") as conn:
+            for device_id, key in entries:
+                exists = conn.execute("SELECT 1 FROM devices WHERE device_id = ?",
+                                      (device_id,)).fetchone()
+                if exists and not replace:
+                    raise RegistryError(f"device {device_id} is registered already "
+                                        "(use --replace to re-provision it)")
+                conn.execute(
+                    "INSERT INTO devices (device_id, device_key, revoked, created_at) "
+                    "VALUES (?, ?, 0, ?) ON CONFLICT (device_id) DO UPDATE SET "
+                    "device_key = excluded.device_key, created_at = excluded.created_at",
+                    (device_id, key, now))
+        return len(entries)
+
+    def set_revoked(self, device_id: str, revoked: bool) -> Device:
+        try:
+            cur = self._conn().execute(
+                "UPDATE devices SET revoked = ?, revoked_at = ? WHERE device_id = ?",
+                (int(revoked), time.time() if revoked else None, device_id))
+        except sqlite3.Error as e:
+            raise StorageError(f"registry update: {e}") from e
+        if cur.rowcount != 1:
+            raise RegistryError(f"no device {device_id} in the registry")
+        device = self.get_device(device_id)
+        assert device is not None
+        return device
+
+    def list_devices(self) -> list[Device]:
+        rows = self._conn().execute(f"SELECT {_DEVICE_COLUMNS} FROM devices "
+                                    "ORDER BY device_id").fetchall()
+        return [_device(r) for r in rows]
+
+    # -- records
+    def commit_batches(self, batches: list[BatchCommit], now: float,
+                       late_seconds: int) -> list[CommitResult]:
+        with self._transaction("commit") as conn:
+            return [self._commit_one(conn, b, now, late_seconds) for b in batches]
+
+    @staticmethod
+    def _commit_one(conn: sqlite3.Connection, b: BatchCommit, now: float,
+                    late_seconds: int) -> CommitResult:
+        res = CommitResult()
+        late = 0
+        for r in b.records:
+            cur = conn.execute(
+                # ON CONFLICT of the key only: OR IGNORE would also swallow NOT NULL errors
+                "INSERT INTO records (device_id, enc, idx, sealed, capture_time, "
+                "carrier, waybill, identity_token, courier_id, verdict, committed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (device_id, enc, idx) DO NOTHING",
+                (b.device_id, b.enc, r.index, r.sealed, r.capture_time, r.carrier, r.waybill,
+                 r.identity_token, r.courier_id, r.verdict, now))
+            if cur.rowcount == 1:
+                res.stored[r.index] = r.verdict
+                late += now - r.capture_time > late_seconds
+                continue
+            sealed, verdict = conn.execute(
+                "SELECT sealed, verdict FROM records WHERE device_id = ? AND enc = ? AND "
+                "idx = ?", (b.device_id, b.enc, r.index)).fetchone()
+            if sealed == r.sealed:
+                res.duplicate[r.index] = verdict
+            else:
+                res.conflict.append(r.index)
+        conn.execute(_STATS_UPSERT, (b.device_id, now, len(res.stored), late,
+                                     len(res.duplicate)))
+        rejects = dict(b.rejects)
+        if res.conflict:
+            rejects["conflict"] = rejects.get("conflict", 0) + len(res.conflict)
+        for reason, n in rejects.items():
+            conn.execute(_REJECT_UPSERT, (b.device_id, reason, n))
+        return res
+
+    def count_records(self, device_id: str | None = None) -> int:
+        if device_id is None:
+            row = self._conn().execute("SELECT count(*) FROM records").fetchone()
+        else:
+            row = self._conn().execute("SELECT count(*) FROM records WHERE device_id = ?",
+                                       (device_id,)).fetchone()
+        return int(row[0])
+
+    def load_records(self, device_id: str) -> list[tuple[bytes, OpenedRecord]]:
+        rows = self._conn().execute(
+            "SELECT enc, idx, sealed, capture_time, carrier, waybill, identity_token, "
+            "courier_id, verdict FROM records WHERE device_id = ? ORDER BY enc, idx",
+            (device_id,)).fetchall()
+        return [(r[0], OpenedRecord(*r[1:])) for r in rows]
+
+    # -- operations
+    def ping(self) -> None:
+        try:
+            self._conn().execute("SELECT 1 FROM devices LIMIT 1").fetchall()
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path}: {e}") from e
+
+    def device_stats(self) -> list[DeviceStats]:
+        conn = self._conn()
+        rejects: dict[str, dict[str, int]] = {}
+        for dev, reason, n in conn.execute("SELECT device_id, reason, count FROM "
+                                           "device_rejects"):
+            rejects.setdefault(dev, {})[reason] = n
+        rows = conn.execute(
+            "SELECT d.device_id, d.revoked, s.last_seen, coalesce(s.records, 0), "
+            "coalesce(s.late, 0), coalesce(s.duplicates, 0) FROM devices d "
+            "LEFT JOIN device_stats s ON s.device_id = d.device_id ORDER BY d.device_id"
+        ).fetchall()
+        return [DeviceStats(r[0], bool(r[1]), r[2], r[3], r[4], r[5], rejects.get(r[0], {}))
+                for r in rows]
