@@ -147,7 +147,7 @@ class SimulatedChip:
     def __init__(self, board: Board | str | Path, state_dir: Path | str, *,
                  device_id: str | None = None, faults: Faults | None = None):
         try:
-            self.board = board if isinstance(board, Board) else load_board(board)
+            self.board = board if isinstance(board, Board) else load_board(str(board))
         except ValueError as e:  # BoardError is a ValueError with a one-line message
             raise RomSimError(str(e)) from None
         self.state_dir = Path(state_dir)
