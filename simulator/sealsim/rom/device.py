@@ -372,8 +372,8 @@ class SimulatedChip:
     def _ok(value: int = 0, body: bytes = b"", after: Any = None):
         return value, body, after
 
-    def _words(self, data: bytes, n: int, *, allowed: tuple[int, ...] = ()) -> tuple[int, ...]:
-        if len(data) != 4 * n and len(data) not in allowed:
+    def _words(self, data: bytes, n: int) -> tuple[int, ...]:
+        if len(data) != 4 * n:
             raise _Refuse("length")
         return struct.unpack_from(f"<{n}I", data)
 
@@ -495,7 +495,7 @@ class SimulatedChip:
         return self._ok()
 
     def _spi_attach(self, data: bytes, chk: int):
-        self._words(data, 2 if self.mode == "rom" else 1, allowed=(4, 8))
+        self._words(data, 2 if self.mode == "rom" else 1)  # the ROM takes an is-legacy word
         return self._ok()
 
     def _change_baud(self, data: bytes, chk: int):
@@ -509,7 +509,9 @@ class SimulatedChip:
     # flash
 
     def _flash_begin(self, data: bytes, chk: int):
-        size, _blocks, blocksize, offset = self._words(data, 4, allowed=(20,))
+        # The ESP32 ROM takes 4 words; the ESP32-S3 ROM and the stubs add an "encrypted" word.
+        words = 4 if self.mode == "rom" and self.model.chip_id is None else 5
+        size, _blocks, blocksize, offset = self._words(data, words)[:4]
         compressed = self._current_op == FLASH_DEFL_BEGIN
         if size:
             self.flash.erase(offset, size)  # the ROM erases up front; the stub as it goes
@@ -581,8 +583,8 @@ class SimulatedChip:
         offset, length = self._words(data, 2)
         if length > ROM_READ_BLOCK:
             raise _Refuse("range")
-        block = self.flash.read(offset, min(ROM_READ_BLOCK, self.flash.size - offset))
-        return self._ok(0, block.ljust(ROM_READ_BLOCK, b"\xff"))
+        block = self.flash.read(offset, length)  # FlashError past the end -> range error
+        return self._ok(0, block.ljust(ROM_READ_BLOCK, b"\xff"))  # always a 64-byte buffer
 
     def _erase_flash(self, data: bytes, chk: int):
         if data:
