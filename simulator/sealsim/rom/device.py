@@ -14,7 +14,8 @@ Wire layout (little-endian):
 
 The baud rate is simulated: the ROM locks on to the host's rate at the first byte after a
 reset, CHANGE_BAUDRATE switches the chip, and bytes arriving at any other rate are line noise
-the chip drops (so a host that forgets to switch gets no answer, as on a real UART).
+the chip drops (so a host that forgets to switch gets no answer, as on a real UART). A pty
+has no line rate of its own, so the host's setting is sampled when the chip reads the bytes.
 """
 
 from __future__ import annotations
