@@ -122,6 +122,11 @@ def load_image(board: Board, image: Path | str, sha256: str | None = None) -> by
     return data
 
 
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
 def _chip_key(esp: Any) -> str:
     for key, cls in CHIP_DEFS.items():
         if cls.CHIP_NAME == esp.CHIP_NAME:
@@ -137,7 +142,7 @@ def _connected(port: str, before: str, quiet: bool) -> Iterator[Any]:
     try:
         esp = esp_cmds.detect_chip(port, ROM_BAUD, before, connect_attempts=3)
     except FatalError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "no answer"
+        first = _first_line(e)
         hint = ""
         if "Permission denied" in str(e):
             hint = " (add your user to the dialout group)"
@@ -145,11 +150,11 @@ def _connected(port: str, before: str, quiet: bool) -> Iterator[Any]:
             hint = " (is the scanner plugged in? `ls /dev/ttyUSB* /dev/ttyACM*`)"
         raise PortError(f"no ESP bootloader on {port}: {first}{hint}") from None
     except (serial.SerialException, OSError) as e:
-        raise PortError(f"cannot use {port}: {e}") from None
+        raise PortError(f"cannot use {port}: {_first_line(e)}") from None
     try:
         yield esp
     except serial.SerialException as e:
-        raise PortError(f"lost the connection to {port}: {e}") from None
+        raise PortError(f"lost the connection to {port}: {_first_line(e)}") from None
     finally:
         try:
             esp._port.close()
@@ -174,7 +179,7 @@ def identify(port: str, *, before: str = "default-reset", quiet: bool = True) ->
         try:
             return _chip_info(esp, port)
         except FatalError as e:
-            raise PortError(f"{port}: {e}") from None
+            raise PortError(f"{port}: {_first_line(e)}") from None
 
 
 def flash_image(port: str, board: Board, image: Path | str, *, sha256: str | None = None,
@@ -197,20 +202,23 @@ def flash_image(port: str, board: Board, image: Path | str, *, sha256: str | Non
             esp_cmds.attach_flash(esp)
             info = _chip_info(esp, port)
         except FatalError as e:
-            raise PortError(f"{port}: {e}") from None
+            raise PortError(f"{port}: {_first_line(e)}") from None
         if info.flash_size is not None and info.flash_size < board.flash_size:
             raise WrongChip(f"{port} has {info.flash_size >> 20} MB of flash, {board.name} "
                             f"needs {board.flash_size >> 20} MB; nothing was written")
         try:
             esp_cmds.write_flash(esp, [(board.flash_offset, data)])
         except FatalError as e:
-            if "MD5" in str(e) or "flash region is empty" in str(e):
-                raise VerifyFailed(f"{port}: written data does not read back: {e}") from None
-            raise FlashingError(f"{port}: writing failed: {e}") from None
+            text = _first_line(e)
+            if "MD5" in text or "flash region is empty" in text:
+                raise VerifyFailed(f"{port}: written data does not read back: {text}") from None
+            if "connect" in text or "serial" in text.lower():  # esptool's reconnect gave up
+                raise PortError(f"lost the connection to {port} while writing: {text}") from None
+            raise FlashingError(f"{port}: writing failed: {text}") from None
         try:
             esp_cmds.verify_flash(esp, [(board.flash_offset, data)])
         except FatalError as e:
-            raise VerifyFailed(f"{port}: verification after writing failed: {e}") from None
+            raise VerifyFailed(f"{port}: verification after writing failed: {_first_line(e)}") from None
         try:
             esp_cmds.reset_chip(esp, after)
         except FatalError:
