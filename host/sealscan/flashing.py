@@ -218,7 +218,8 @@ def flash_image(port: str, board: Board, image: Path | str, *, sha256: str | Non
         try:
             esp_cmds.verify_flash(esp, [(board.flash_offset, data)])
         except FatalError as e:
-            raise VerifyFailed(f"{port}: verification after writing failed: {_first_line(e)}") from None
+            raise VerifyFailed(f"{port}: verification after writing failed: "
+                               f"{_first_line(e)}") from None
         try:
             esp_cmds.reset_chip(esp, after)
         except FatalError:
