@@ -28,15 +28,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="fault: the first block of every flash write reads back wrong")
     parser.add_argument("--drop-after", type=int, metavar="BLOCKS",
                         help="fault: the port disappears after this many flash data blocks")
+    parser.add_argument("--replug-after", type=float, metavar="SECONDS",
+                        help="fault: with --drop-after, the port comes back after this long")
     parser.add_argument("--wrong-model", action="store_true",
                         help="fault: answer as the other chip model")
+    parser.add_argument("--link", help="also make this symlink to the pty (a stable name, "
+                        "like /dev/serial/by-id; needed for --replug-after)")
     args = parser.parse_args(argv)
     if args.drop_after is not None and args.drop_after < 1:
         parser.error("--drop-after must be at least 1")
+    if args.replug_after is not None and (args.drop_after is None or args.replug_after < 0):
+        parser.error("--replug-after needs --drop-after and a non-negative delay")
     faults = Faults(corrupt_write=args.corrupt_write, drop_after_blocks=args.drop_after,
-                    wrong_model=args.wrong_model)
+                    replug_after=args.replug_after, wrong_model=args.wrong_model)
     try:
-        chip = SimulatedChip(args.board, args.state, device_id=args.device_id, faults=faults)
+        chip = SimulatedChip(args.board, args.state, device_id=args.device_id, faults=faults,
+                             link=args.link)
     except RomSimError as e:
         print(f"error: {e}", file=sys.stderr)
         return 3
@@ -48,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:
         while not done.wait(0.2):
-            if chip.error is not None or "dropped" in chip.events:
+            if not chip.running:  # the port was dropped for good, or the chip failed
                 break
     except KeyboardInterrupt:
         pass
@@ -57,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     if chip.error is not None:
         print(f"error: {chip.error}", file=sys.stderr)
         return 1
+    if "dropped" in chip.events and not chip.running:
+        print("the port was dropped (injected fault)", file=sys.stderr)
     return 0
 
 

@@ -88,14 +88,20 @@ class Faults:
 
     corrupt_write: the first block of every flash write reads back with one bit flipped, so
         esptool's MD5 verification must catch it.
-    drop_after_blocks: after this many flash data blocks the USB serial port disappears
-        (the pty is hung up and removed), as when a cable is pulled mid-transfer.
+    drop_after_blocks: after this many flash data blocks (counted from start) the USB serial
+        port disappears (the pty is hung up and removed, and the link with it), as when a
+        cable is pulled. Give the chip a `link` and the host that link: a bare /dev/pts/N
+        number can be handed to another program's pty as soon as it is free.
+    replug_after: with drop_after_blocks, the port comes back this many seconds later as a
+        new pty behind the same link path (as udev's /dev/serial/by-id names do), and the
+        chip, power-cycled by the unplug, is back in its ROM. Needs `link`.
     wrong_model: the chip answers as the other model (an ESP32 board answers as ESP32-S3
         and vice versa), so a flasher that checks the chip must refuse.
     """
 
     corrupt_write: bool = False
     drop_after_blocks: int | None = None
+    replug_after: float | None = None
     wrong_model: bool = False
 
 
@@ -141,12 +147,15 @@ class SimulatedChip:
         chip.stop()
 
     `device_id` (default: the state directory's name) is the chip's identity: its MAC and
-    eFuse words derive from it. `events` records what happened ("sync", "stub", "baud N",
-    "reset", "corrupted", "dropped", "garbled") for tests and the console entry.
+    eFuse words derive from it. With `link`, a symlink at that path points at the current
+    pty and `port` is the link (a stable name across an unplug, like /dev/serial/by-id).
+    `events` records what happened ("sync", "stub", "baud N", "reset", "corrupted",
+    "dropped", "replugged", "garbled") for tests and the console entry.
     """
 
     def __init__(self, board: Board | str | Path, state_dir: Path | str, *,
-                 device_id: str | None = None, faults: Faults | None = None):
+                 device_id: str | None = None, faults: Faults | None = None,
+                 link: Path | str | None = None):
         try:
             self.board = board if isinstance(board, Board) else load_board(str(board))
         except ValueError as e:  # BoardError is a ValueError with a one-line message
@@ -154,6 +163,9 @@ class SimulatedChip:
         self.state_dir = Path(state_dir)
         self.device_id = device_id or self.state_dir.resolve().name
         self.faults = faults or Faults()
+        self.link = Path(link) if link is not None else None
+        if self.faults.replug_after is not None and self.link is None:
+            raise RomSimError("replug_after needs a link path for the host to find the port")
         chip = self.board.chip
         if chip not in MODELS:
             raise RomSimError(f"no simulated bootloader for chip {chip!r}")
@@ -174,6 +186,7 @@ class SimulatedChip:
         self._decoder = slip.Decoder()
         self._frames: collections.deque[bytes] = collections.deque()
         self._blocks = 0
+        self._dropped = False
         self._host_present = False
         self._current_op = 0
         self._reset_state()
@@ -181,14 +194,7 @@ class SimulatedChip:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> str:
-        master, slave = pty.openpty()
-        tty.setraw(slave)
-        self.port = os.ttyname(slave)
-        os.close(slave)  # the host opens it; while nobody has it open the master sees HUP
-        os.set_blocking(master, False)
-        self._master = master
-        self._poll = select.poll()
-        self._poll.register(master, select.POLLIN)
+        self._plug_in()
         self._thread = threading.Thread(target=self._run, name=f"rom-{self.device_id}",
                                         daemon=True)
         self._thread.start()
@@ -200,6 +206,8 @@ class SimulatedChip:
             self._thread.join(timeout=5)
             self._thread = None
         self._close_master()
+        if self.link is not None and self.link.is_symlink():
+            self.link.unlink()
         self.flash.close()
 
     def __enter__(self) -> SimulatedChip:
@@ -211,8 +219,31 @@ class SimulatedChip:
         self.stop()
 
     @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def mac_text(self) -> str:
         return ":".join(f"{b:02x}" for b in self.mac)
+
+    def _plug_in(self) -> None:
+        """A new pty for the host (at power-on and when the cable is plugged back in)."""
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        self.tty = os.ttyname(slave)
+        os.close(slave)  # the host opens it; while nobody has it open the master sees HUP
+        os.set_blocking(master, False)
+        self._master = master
+        self._poll = select.poll()
+        self._poll.register(master, select.POLLIN)
+        if self.link is not None:
+            fresh = self.link.with_name(self.link.name + ".new")
+            fresh.unlink(missing_ok=True)
+            fresh.symlink_to(self.tty)
+            fresh.replace(self.link)  # atomic: the name never points nowhere
+            self.port = str(self.link)
+        else:
+            self.port = self.tty
 
     def _close_master(self) -> None:
         if self._master >= 0:
@@ -310,9 +341,18 @@ class SimulatedChip:
                 raise _Gone() from None
 
     def _drop(self) -> None:
+        self._dropped = True
         self.events.append("dropped")
         self._close_master()
-        self._stop.set()
+        if self.link is not None:  # udev removes the by-id name with the device
+            self.link.unlink(missing_ok=True)
+        if self.faults.replug_after is None:
+            self._stop.set()
+        elif not self._stop.wait(self.faults.replug_after):
+            self._host_present = False
+            self._reset_state()  # the unplug power-cycled the chip
+            self._plug_in()
+            self.events.append("replugged")
         raise _Gone()
 
     # -- requests --------------------------------------------------------------------------
@@ -530,7 +570,7 @@ class SimulatedChip:
         if seq != s.next_seq:
             raise _Refuse("blocksize")
         self._blocks += 1
-        if self.faults.drop_after_blocks is not None and \
+        if self.faults.drop_after_blocks is not None and not self._dropped and \
                 self._blocks >= self.faults.drop_after_blocks:
             self._drop()
         if s.compressed:

@@ -25,7 +25,9 @@ def test_corrupted_block_is_caught_by_md5(chips, tmp_path):
 
 
 def test_port_dropping_mid_transfer_fails_with_a_serial_error(chips, tmp_path):
-    chip = chips(ESP32_BOARD, faults=Faults(drop_after_blocks=3))
+    # The host uses the by-id link: once freed, /dev/pts/N may go to some other program.
+    link = tmp_path / "usb-Silicon_Labs_CP2102-if00-port0"
+    chip = chips(ESP32_BOARD, faults=Faults(drop_after_blocks=3), link=link)
     path = tmp_path / "image.bin"
     path.write_bytes(os.urandom(0x8000))
     result = esptool(chip.port, "--no-stub", "write-flash", "0x10000", str(path), timeout=60)
@@ -36,4 +38,22 @@ def test_port_dropping_mid_transfer_fails_with_a_serial_error(chips, tmp_path):
     assert "A serial exception error occurred" in text
     assert "Hash of data verified" not in text
     assert "dropped" in chip.events
-    assert not os.path.exists(chip.port)  # the USB serial device is gone
+    assert not os.path.lexists(link) and not os.path.exists(chip.tty)  # the device is gone
+
+
+def test_port_that_comes_back_lets_esptool_recover(chips, tmp_path):
+    # A flaky USB hub: the port vanishes mid-write and reappears (new pty, same by-id name).
+    # esptool reconnects, uploads its stub again and rewrites the whole image.
+    link = tmp_path / "usb-Silicon_Labs_CP2102-if00-port0"
+    chip = chips(ESP32_BOARD, faults=Faults(drop_after_blocks=2, replug_after=0.5), link=link)
+    image = compressible(0x30000, seed=9)
+    path = tmp_path / "image.bin"
+    path.write_bytes(image)
+    result = esptool(chip.port, "write-flash", "--no-compress", "0x10000", str(path),
+                     timeout=60)
+    text = output(result)
+    assert result.returncode == 0, text
+    assert "Lost connection, retrying..." in text and "Hash of data verified." in text
+    assert os.path.realpath(link) == chip.tty  # the link follows the new pty
+    assert chip.events.count("stub") == 2 and "replugged" in chip.events
+    assert flash_bytes(chip, 0x10000, len(image)) == image

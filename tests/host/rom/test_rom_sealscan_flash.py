@@ -132,9 +132,9 @@ def test_board_whose_flash_is_bigger_than_the_chips_is_refused(chips, release, t
     assert flash_bytes(chip, 0, 0x20000) == b"\xff" * 0x20000
 
 
-def test_cable_pulled_mid_write_is_a_port_error(chips, release):
+def test_cable_pulled_mid_write_is_a_port_error(chips, release, tmp_path):
     board, path, _, digest = release(ESP32_BOARD)
-    chip = chips(ESP32_BOARD, faults=Faults(drop_after_blocks=1))
+    chip = chips(ESP32_BOARD, faults=Faults(drop_after_blocks=1), link=tmp_path / "ttyUSB-x")
     with pytest.raises(flashing.PortError, match="lost the connection"):
         flashing.flash_image(chip.port, board, path, sha256=digest, before="no-reset")
     assert "dropped" in chip.events
