@@ -47,6 +47,7 @@ GROUPS = {
     "codes": "sealscan.cli_codes:codes_group",
     "firmware": "sealscan.cli_firmware:firmware",
     "upstream": "sealscan.cli_upstream:upstream",
+    "flash": "sealscan.cli_flash:flash",
 }
 
 

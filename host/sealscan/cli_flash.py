@@ -1,0 +1,78 @@
+"""`sealscan flash`: identify a scanner's chip and write its MicroPython image (esptool)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sealscan import boards as boards_lib
+from sealscan import flashing
+from sealscan.cli import EXIT_FAILURE, EXIT_INPUT, emit_json, fail
+
+_BEFORE = click.Choice(flashing.BEFORE_MODES)
+
+
+def _load_board(name: str) -> boards_lib.Board:
+    try:
+        return boards_lib.load_board(name)
+    except boards_lib.BoardError as e:
+        fail(str(e), EXIT_INPUT)
+
+
+def _fail(e: flashing.FlashingError) -> None:
+    fail(str(e), EXIT_INPUT if isinstance(e, flashing.ImageUnreadable) else EXIT_FAILURE)
+
+
+@click.group()
+def flash() -> None:
+    """Flash scanners over the ESP serial bootloader (esptool)."""
+
+
+@flash.command("info")
+@click.option("--port", "-p", required=True, help="Serial port, e.g. /dev/ttyUSB0.")
+@click.option("--before", type=_BEFORE, default="default-reset", show_default=True,
+              help="How to get the chip into its bootloader.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def info(port: str, before: str, as_json: bool) -> None:
+    """Identify the chip on PORT: model, revision, MAC, flash size."""
+    try:
+        chip = flashing.identify(port, before=before)
+    except flashing.FlashingError as e:
+        _fail(e)
+    if as_json:
+        emit_json(chip.to_dict())
+        return
+    size = f"{chip.flash_size >> 20} MB" if chip.flash_size else "unknown"
+    click.echo(f"{port}: {chip.description}, MAC {chip.mac}, flash {size}")
+
+
+@flash.command("write")
+@click.option("--port", "-p", required=True, help="Serial port, e.g. /dev/ttyUSB0.")
+@click.option("--board", "-b", "board_name", required=True, help="Board name or board file.")
+@click.option("--image", "-i", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The MicroPython release image (.bin) the board file names.")
+@click.option("--sha256", help="Expected image sha256 (required for an unpinned board; must "
+                               "match the pin otherwise).")
+@click.option("--baud", type=click.IntRange(9600, 4_000_000), default=flashing.DEFAULT_BAUD,
+              show_default=True, help="Baud rate for the transfer.")
+@click.option("--before", type=_BEFORE, default="default-reset", show_default=True,
+              help="How to get the chip into its bootloader.")
+@click.option("--after", type=click.Choice(flashing.AFTER_MODES), default="hard-reset",
+              show_default=True, help="What to do with the chip afterwards.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def write(port: str, board_name: str, image: Path, sha256: str | None, baud: int, before: str,
+          after: str, as_json: bool) -> None:
+    """Check IMAGE against the board's pinned hash, check the chip, write, verify."""
+    board = _load_board(board_name)
+    try:
+        result = flashing.flash_image(port, board, image, sha256=sha256, baud=baud,
+                                      before=before, after=after, quiet=as_json)
+    except flashing.FlashingError as e:
+        _fail(e)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    click.echo(f"wrote {result.size} bytes of {image.name} (sha256 {result.sha256}) at "
+               f"0x{result.offset:x} on {result.chip.description}, MAC {result.chip.mac}; "
+               "verified")
