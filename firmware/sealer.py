@@ -74,6 +74,7 @@ class Sealer:
         self._device_id = check_device_id(device_id)
         if len(device_key) != 32 or len(upstream_pk) != 32:
             raise SealerError("device key and upstream public key must be 32 bytes")
+        self.queue = sealq.SealQueue(queue_bytes)  # first: the one big block
         self._psk = bytearray(device_key)
         self._pk = bytes(upstream_pk)
         self._clock = clock or time.ticks_ms
@@ -91,7 +92,6 @@ class Sealer:
         self._index = 0
         self._started = self._clock()
         self._starting = False
-        self.queue = sealq.SealQueue(queue_bytes)
 
     # -- sessions --------------------------------------------------------------------------
 

@@ -1,0 +1,137 @@
+# MicroPython driver for host tests that check the firmware against independent CPython code
+# (tests/host/test_fw_protocol_cross.py). Not a test module itself.
+#
+#   micropython fwdrive.py COMMAND IN_FILE
+#
+# Inputs are JSON lines (one case per line, so a big case file never sits in the 110 KB
+# heap at once); bytes are lowercase hex. Each command prints one JSON line per case and
+# a last line "@@DONE <n>".
+import json
+import sys
+from binascii import hexlify, unhexlify
+
+h = unhexlify
+
+
+def hx(b):
+    return hexlify(bytes(b)).decode()
+
+
+def cases(path):
+    with open(path) as f:
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            if line.strip():
+                yield json.loads(line)
+
+
+def cmd_ccm(path):
+    # case: {key, nonce, aad, msg, tag_len}; out: {ct, back, tampered_refused}
+    import aesccm
+
+    ccm = aesccm.Ccm(1100, 1100)
+    out = bytearray(1200)
+    back = bytearray(1100)
+    for c in cases(path):
+        key, nonce, aad, msg = h(c["key"]), h(c["nonce"]), h(c["aad"]), h(c["msg"])
+        n = ccm.seal_into(key, nonce, aad, msg, out, c["tag_len"])
+        ct = bytes(out[:n])
+        m = ccm.open_into(key, nonce, aad, h(c["expected"]), back, c["tag_len"])
+        opened = hx(back[:m])
+        bad = bytearray(ct)
+        bad[c["flip"] % len(bad)] ^= 0x01
+        try:
+            ccm.open_into(key, nonce, aad, bad, back, c["tag_len"])
+            refused = False
+        except aesccm.AuthError:
+            refused = True
+        print(json.dumps({"ct": hx(ct), "back": opened, "refused": refused}))
+
+
+def _session(c):
+    import gc
+
+    import sealer
+
+    gc.collect()
+
+    s = sealer.Sealer(c["device_id"], h(c["psk"]), h(c["pkR"]), queue_bytes=c.get("queue", 4096))
+    import asyncio
+
+    ikm = c.get("ikmE")
+    asyncio.run(s.start_session(h(ikm) if ikm else None))
+    return s
+
+
+def cmd_seal(path):
+    # case: {device_id, psk, pkR, ikmE?, records: [[t, carrier, waybill, token hex, courier]]}
+    # out: {enc, sealed: [hex, ...]}
+    for c in cases(path):
+        s = _session(c)
+        sealed = []
+        for t, carrier, waybill, token, courier in c["records"]:
+            sealed.append(hx(s.seal(t, carrier, waybill, bytearray(h(token)), courier)))
+        print(json.dumps({"enc": hx(s.enc), "sealed": sealed}))
+        s = sealed = None
+
+
+def cmd_open(path):
+    # The firmware as a receiver of host-sealed records: the same HPKE sender computation
+    # with the same ikmE gives the same chain; each record is opened with K_i.
+    # case: {device_id, psk, pkR, ikmE, enc, records: [[index, sealed hex]]}
+    # out: {plaintexts: [hex or null]}
+    import asyncio
+
+    import cose
+    import hmac256
+    import hpke
+    import sealer
+
+    for c in cases(path):
+        enc, exp = asyncio.run(hpke.setup_psk_sender(
+            h(c["pkR"]), sealer.INFO, h(c["psk"]), c["device_id"].encode(), h(c["ikmE"])))
+        assert hx(enc) == c["enc"], "enc differs"
+        chain = hpke.export(exp, sealer.EXPORT_CHAIN, 32)
+        keys = []
+        hm = hmac256.Hmac()
+        for _ in range(1 + max(i for i, _ in c["records"])):
+            hm.key(chain)
+            keys.append(hm.digest(b"\x01")[:16])
+            chain = hm.digest(b"\x02")
+        out = []
+        for i, sealed in c["records"]:
+            try:
+                out.append(hx(cose.open_record(keys[i], c["device_id"], enc, i, h(sealed))))
+            except Exception as e:  # reported to the host, which expects the refusal
+                out.append(type(e).__name__)
+        print(json.dumps({"plaintexts": out}))
+
+
+def cmd_ack(path):
+    # case: {device_id, psk, pkR, ikmE, n, answers: [{enc, ack, rej, ver, mac}]}
+    # out: {verified: [bool], settled: [int], left: int}
+    for c in cases(path):
+        s = _session(c)
+        for i in range(c["n"]):
+            s.seal(1700000000 + i, "SF", "SF100000000%03d" % i, b"RNID1:TOKEN", "courier-1")
+        verified = []
+        settled = []
+        for a in c["answers"]:
+            rej = {int(k): v for k, v in a["rej"].items()}
+            ver = {int(k): v for k, v in a["ver"].items()}
+            enc = h(a["enc"])
+            verified.append(s.verify_ack(enc, a["ack"], rej, ver, h(a["mac"])))
+            settled.append(s.settle(enc, a["ack"], rej, ver, h(a["mac"])))
+        print(json.dumps({"verified": verified, "settled": settled, "left": len(s.queue)}))
+
+
+def main():
+    cmd = globals()["cmd_" + sys.argv[1]]
+    n = 0
+    cmd(sys.argv[2])
+    print("@@DONE", n)
+
+
+main()
