@@ -87,6 +87,19 @@ def keypair(rng: random.Random) -> tuple[bytes, bytes]:
     return kp.private_key.to_private_bytes(), kp.public_key.to_public_bytes()
 
 
+def host_sender(seed: int, device_id: str) -> tuple[dict, bytes, bytes, bytes]:
+    """A fixed-ikmE host session: (driver case fields, enc, chain_0, ack_key)."""
+    rng = random.Random(seed)
+    _, pk_r = keypair(rng)
+    psk = rng.randbytes(32)
+    ikm_e = rng.randbytes(32)
+    enc, ctx = SUITE.create_sender_context(
+        SUITE.kem.deserialize_public_key(pk_r), INFO, psk=psk, psk_id=device_id.encode(),
+        eks=SUITE.kem.derive_key_pair(ikm_e))
+    case = {"device_id": device_id, "psk": psk.hex(), "pkR": pk_r.hex(), "ikmE": ikm_e.hex()}
+    return case, enc, ctx.export(b"sealscan/v1 chain", 32), ctx.export(b"sealscan/v1 ack", 32)
+
+
 def plaintext(t: int, carrier: str, waybill: str, token: bytes, courier: str) -> bytes:
     return cbor2.dumps({1: t, 2: carrier, 3: waybill, 4: token, 5: courier}, canonical=True)
 
@@ -152,23 +165,16 @@ def test_firmware_sealed_records_open_on_host(firmware: Path, tmp_path: Path) ->
 
 
 def test_host_sealed_records_open_on_firmware(firmware: Path, tmp_path: Path) -> None:
-    rng = random.Random(8)
-    sk_r, pk_r = keypair(rng)
-    psk = rng.randbytes(32)
-    ikm_e = rng.randbytes(32)
     device_id = "dev-0042"
-    eks = SUITE.kem.derive_key_pair(ikm_e)
-    enc, ctx = SUITE.create_sender_context(SUITE.kem.deserialize_public_key(pk_r), INFO,
-                                           psk=psk, psk_id=device_id.encode(), eks=eks)
-    keys = record_keys(ctx.export(b"sealscan/v1 chain", 32), 6)
+    case, enc, chain, _ = host_sender(8, device_id)
+    keys = record_keys(chain, 6)
     plains = [plaintext(1_763_856_000 + i, "YTO", f"YT{i:013d}", b"RNID1:HOST" * (i + 1),
                         "c9") for i in range(6)]
     records = [[i, host_seal(keys[i], device_id, enc, i, p).hex()] for i, p in enumerate(plains)]
     tampered = bytearray.fromhex(records[2][1])
     tampered[-3] ^= 0x40
     records += [[2, tampered.hex()], [3, records[4][1]]]  # altered; another index's record
-    case = {"device_id": device_id, "psk": psk.hex(), "pkR": pk_r.hex(), "ikmE": ikm_e.hex(),
-            "enc": enc.hex(), "records": records}
+    case |= {"enc": enc.hex(), "records": records}
     [answer] = drive(firmware, tmp_path, "open", [case])
     assert answer["plaintexts"][:6] == [p.hex() for p in plains]
     assert answer["plaintexts"][6] == "AuthError"
@@ -181,15 +187,7 @@ def _answer_mac(ack_key: bytes, enc: bytes, ack: list[int], rej: dict, ver: dict
 
 
 def test_ack_mac_checked_by_firmware(firmware: Path, tmp_path: Path) -> None:
-    rng = random.Random(9)
-    sk_r, pk_r = keypair(rng)
-    psk = rng.randbytes(32)
-    ikm_e = rng.randbytes(32)
-    device_id = "dev-ack"
-    eks = SUITE.kem.derive_key_pair(ikm_e)
-    enc, ctx = SUITE.create_sender_context(SUITE.kem.deserialize_public_key(pk_r), INFO,
-                                           psk=psk, psk_id=device_id.encode(), eks=eks)
-    ack_key = ctx.export(b"sealscan/v1 ack", 32)
+    case, enc, _, ack_key = host_sender(9, "dev-ack")
     ack, rej, ver = [0, 1, 3, 12], {2: "decrypt", 20: "too-late"}, {0: "ok", 3: "expired"}
     good = _answer_mac(ack_key, enc, ack, rej, ver)
 
@@ -207,8 +205,7 @@ def test_ack_mac_checked_by_firmware(firmware: Path, tmp_path: Path) -> None:
         answer(mac=_answer_mac(bytes(32), enc, ack, rej, ver)),  # wrong key
         answer(mac=_answer_mac(ack_key, enc, [3, 1, 0, 12], rej, ver), ack=[3, 1, 0, 12]),
     ]
-    case = {"device_id": device_id, "psk": psk.hex(), "pkR": pk_r.hex(), "ikmE": ikm_e.hex(),
-            "n": 5, "answers": [*forged, answer()]}
+    case |= {"n": 5, "answers": [*forged, answer()]}
     [got] = drive(firmware, tmp_path, "ack", [case])
     assert got["verified"] == [False] * len(forged) + [True]
     assert got["settled"] == [-1] * len(forged) + [4]  # 0, 1, 3 acked, 2 rejected
