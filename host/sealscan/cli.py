@@ -44,6 +44,7 @@ class SealscanGroup(click.Group):
 # name -> "module:click object". Later work adds groups here (flash, deploy, sim, upstream, ...).
 GROUPS = {
     "boards": "sealscan.cli_boards:boards",
+    "codes": "sealscan.cli_codes:codes_group",
     "firmware": "sealscan.cli_firmware:firmware",
 }
 

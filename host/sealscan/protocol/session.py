@@ -1,0 +1,194 @@
+"""Sessions of protocol v1: the HPKE mode_psk key schedule, the record chain and the
+COSE_Encrypt0 wrapping of one record.
+
+    SetupPSKS/R(pkR, info="sealscan/v1", psk=device key, psk_id=device id)
+      suite DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / export-only (0x0020, 0x0001, 0xFFFF)
+    chain_0 = Export("sealscan/v1 chain", 32)     ack_key = Export("sealscan/v1 ack", 32)
+    K_i = HMAC-SHA256(chain_i, 01)[0:16]          chain_{i+1} = HMAC-SHA256(chain_i, 02)
+    nonce_i = I2OSP(i, 13)
+    sealed_i = [h'a101181e', {5: nonce_i}, AES-CCM-16-128-128(K_i, nonce_i, pt, AAD_i)]
+    AAD_i = ["Encrypt0", h'a101181e', bstr(CBOR [device id, enc, i])]
+
+HPKE comes from pyhpke (checked against RFC 9180 A.7.2 in the tests), AES-CCM and HMAC
+from pyca/cryptography.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM
+from pyhpke import AEADId, CipherSuite, KDFId, KEMId
+
+from sealscan.protocol import cbor
+from sealscan.protocol.batch import Answer, answer_mac, check_answer
+from sealscan.protocol.errors import (
+    AuthenticationFailed,
+    BadAckMac,
+    InvalidKey,
+    MalformedRecord,
+    SessionExhausted,
+)
+from sealscan.protocol.keys import check_device_id
+from sealscan.protocol.record import MAX_PLAINTEXT, Record
+
+INFO = b"sealscan/v1"
+EXPORT_CHAIN = b"sealscan/v1 chain"
+EXPORT_ACK = b"sealscan/v1 ack"
+MAX_SESSION_RECORDS = 1024
+PROTECTED = bytes.fromhex("a101181e")  # {1: 30} AES-CCM-16-128-128
+NONCE_LEN = 13
+TAG_LEN = 16
+MAX_SEALED = 1 + (1 + 4) + (1 + 1 + 1 + NONCE_LEN) + (3 + MAX_PLAINTEXT + TAG_LEN)
+
+SUITE = CipherSuite.new(KEMId.DHKEM_X25519_HKDF_SHA256, KDFId.HKDF_SHA256, AEADId.EXPORT_ONLY)
+
+
+def _key32(value: object, name: str) -> bytes:
+    if not isinstance(value, bytes | bytearray) or len(value) != 32:
+        raise InvalidKey(f"{name}: must be 32 bytes")
+    return bytes(value)
+
+
+def _step(chain: bytes) -> tuple[bytes, bytes]:
+    """(K_i, chain_{i+1}) from chain_i."""
+    return (hmac.new(chain, b"\x01", hashlib.sha256).digest()[:16],
+            hmac.new(chain, b"\x02", hashlib.sha256).digest())
+
+
+def nonce(index: int) -> bytes:
+    return index.to_bytes(NONCE_LEN, "big")
+
+
+def aad(device_id: str, enc: bytes, index: int) -> bytes:
+    """The Enc_structure of RFC 9052 section 5.3 that AES-CCM authenticates."""
+    external = cbor.dumps([device_id, enc, index])
+    return cbor.dumps(["Encrypt0", PROTECTED, external])
+
+
+def _check_index(index: object) -> int:
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise MalformedRecord("record index: must be an integer")
+    if not 0 <= index < MAX_SESSION_RECORDS:
+        raise MalformedRecord(f"record index {index}: outside 0..{MAX_SESSION_RECORDS - 1}")
+    return index
+
+
+class SenderSession:
+    """The device side, on the host: used by tests, vectors and load generators."""
+
+    def __init__(self, device_id: str, enc: bytes, chain: bytes, ack_key: bytes):
+        self.device_id = device_id
+        self.enc = enc
+        self.ack_key = ack_key
+        self.next_index = 0
+        self._chain: bytes | None = chain  # only chain_{next_index}: earlier ones are gone
+
+    @classmethod
+    def start(cls, upstream_pk: bytes, device_id: str, device_key: bytes,
+              ikmE: bytes | None = None) -> SenderSession:  # noqa: N803 (RFC 9180 name)
+        check_device_id(device_id)
+        pk = _key32(upstream_pk, "upstream public key")
+        psk = _key32(device_key, "device key")
+        ikm = os.urandom(32) if ikmE is None else _key32(ikmE, "ikmE")
+        try:
+            eks = SUITE.kem.derive_key_pair(ikm)
+            enc, ctx = SUITE.create_sender_context(
+                SUITE.kem.deserialize_public_key(pk), INFO, psk=psk,
+                psk_id=device_id.encode(), eks=eks)
+        except Exception as e:  # low-order point: X25519 refuses an all-zero shared secret
+            raise InvalidKey(f"upstream public key unusable ({type(e).__name__})") from None
+        return cls(device_id, enc, ctx.export(EXPORT_CHAIN, 32), ctx.export(EXPORT_ACK, 32))
+
+    def seal(self, record: Record | bytes) -> tuple[int, bytes]:
+        """Seal the next record (a Record or raw plaintext bytes): (index, sealed bytes)."""
+        plaintext = record.encode() if isinstance(record, Record) else bytes(record)
+        if not 1 <= len(plaintext) <= MAX_PLAINTEXT:
+            raise MalformedRecord(f"plaintext: must be 1-{MAX_PLAINTEXT} bytes")
+        if self._chain is None or self.next_index >= MAX_SESSION_RECORDS:
+            raise SessionExhausted(f"session sealed {MAX_SESSION_RECORDS} records")
+        i = self.next_index
+        key, self._chain = _step(self._chain)
+        ct = AESCCM(key, tag_length=TAG_LEN).encrypt(nonce(i), plaintext,
+                                                     aad(self.device_id, self.enc, i))
+        self.next_index = i + 1
+        if self.next_index == MAX_SESSION_RECORDS:
+            self._chain = None
+        return i, cbor.dumps([PROTECTED, {5: nonce(i)}, ct])
+
+    def verify_answer(self, answer: Answer) -> None:
+        """Raise BadAckMac unless `answer.mac` is the MAC of its ack/rej/ver for this session."""
+        check_answer(answer)
+        expected = answer_mac(self.ack_key, self.enc, answer.ack, answer.rej, answer.ver)
+        if not hmac.compare_digest(expected, answer.mac):
+            raise BadAckMac("answer MAC does not verify under this session's ack key")
+
+
+class ReceiverSession:
+    """The upstream side: opens any record of one (device, session) in any order."""
+
+    def __init__(self, upstream_sk: bytes, device_id: str, device_key: bytes, enc: bytes):
+        check_device_id(device_id)
+        sk = _key32(upstream_sk, "upstream private key")
+        psk = _key32(device_key, "device key")
+        if not isinstance(enc, bytes | bytearray) or len(enc) != 32:
+            raise MalformedRecord("session enc: must be 32 bytes")
+        self.device_id = device_id
+        self.enc = bytes(enc)
+        try:
+            ctx = SUITE.create_recipient_context(
+                self.enc, SUITE.kem.deserialize_private_key(sk), INFO, psk=psk,
+                psk_id=device_id.encode())
+        except Exception as e:  # a low-order enc point makes X25519 fail
+            raise AuthenticationFailed(f"session enc unusable ({type(e).__name__})") from None
+        self.ack_key = ctx.export(EXPORT_ACK, 32)
+        self._chain = ctx.export(EXPORT_CHAIN, 32)
+        self._keys: list[bytes] = []  # K_0, K_1, ... derived on demand
+
+    def _key(self, index: int) -> bytes:
+        while len(self._keys) <= index:
+            key, self._chain = _step(self._chain)
+            self._keys.append(key)
+        return self._keys[index]
+
+    def open_record(self, index: int, sealed: bytes) -> bytes:
+        """The plaintext of record `index` (checked to be a v1 Record map)."""
+        index = _check_index(index)
+        if isinstance(sealed, bytes | bytearray) and len(sealed) > MAX_SEALED:
+            raise MalformedRecord(f"sealed record: more than {MAX_SEALED} bytes")
+        obj = cbor.loads_strict(sealed, MalformedRecord, "sealed record")
+        if not isinstance(obj, list | tuple) or len(obj) != 3:
+            raise MalformedRecord("sealed record: must be a 3-element array (COSE_Encrypt0)")
+        protected, unprotected, ct = obj
+        if protected != PROTECTED:
+            raise MalformedRecord("sealed record: protected header must be {1: 30}")
+        if not isinstance(unprotected, dict) or list(unprotected) != [5]:
+            raise MalformedRecord("sealed record: unprotected header must be {5: nonce}")
+        iv = unprotected[5]
+        if not isinstance(iv, bytes) or len(iv) != NONCE_LEN:
+            raise MalformedRecord("sealed record: nonce must be 13 bytes")
+        if not isinstance(ct, bytes) or not TAG_LEN < len(ct) <= MAX_PLAINTEXT + TAG_LEN:
+            raise MalformedRecord("sealed record: ciphertext length out of range")
+        if iv != nonce(index):
+            raise AuthenticationFailed(f"record {index}: nonce belongs to another index")
+        try:
+            plaintext = AESCCM(self._key(index), tag_length=TAG_LEN).decrypt(
+                iv, ct, aad(self.device_id, self.enc, index))
+        except InvalidTag:
+            raise AuthenticationFailed(f"record {index}: does not open") from None
+        Record.decode(plaintext)
+        return plaintext
+
+    def open(self, index: int, sealed: bytes) -> Record:
+        return Record.decode(self.open_record(index, sealed))
+
+    def answer_mac(self, ack: list[int], rej: dict[int, str], ver: dict[int, str]) -> bytes:
+        return answer_mac(self.ack_key, self.enc, ack, rej, ver)
+
+    def answer(self, ack: list[int], rej: dict[int, str], ver: dict[int, str]) -> Answer:
+        """A MAC'd Answer (ack sorted ascending, as v1 requires)."""
+        ack = sorted(set(ack))
+        return Answer(ack=ack, rej=dict(rej), ver=dict(ver), mac=self.answer_mac(ack, rej, ver))
