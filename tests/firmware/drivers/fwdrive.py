@@ -82,24 +82,11 @@ def cmd_open(path):
     # with the same ikmE gives the same chain; each record is opened with K_i.
     # case: {device_id, psk, pkR, ikmE, enc, records: [[index, sealed hex]]}
     # out: {plaintexts: [hex or null]}
-    import asyncio
-
     import cose
-    import hmac256
-    import hpke
-    import sealer
 
     for c in cases(path):
-        enc, exp = asyncio.run(hpke.setup_psk_sender(
-            h(c["pkR"]), sealer.INFO, h(c["psk"]), c["device_id"].encode(), h(c["ikmE"])))
+        enc, keys = _chain_keys(c, max(i for i, _ in c["records"]))
         assert hx(enc) == c["enc"], "enc differs"
-        chain = hpke.export(exp, sealer.EXPORT_CHAIN, 32)
-        keys = []
-        hm = hmac256.Hmac()
-        for _ in range(1 + max(i for i, _ in c["records"])):
-            hm.key(chain)
-            keys.append(hm.digest(b"\x01")[:16])
-            chain = hm.digest(b"\x02")
         out = []
         for i, sealed in c["records"]:
             try:
@@ -125,6 +112,73 @@ def cmd_ack(path):
             verified.append(s.verify_ack(enc, a["ack"], rej, ver, h(a["mac"])))
             settled.append(s.settle(enc, a["ack"], rej, ver, h(a["mac"])))
         print(json.dumps({"verified": verified, "settled": settled, "left": len(s.queue)}))
+
+
+def _chain_keys(c, upto):
+    # K_0..K_upto of the session in case `c`, recomputed from the HPKE export (receiver side)
+    import asyncio
+
+    import hmac256
+    import hpke
+    import sealer
+
+    enc, exp = asyncio.run(hpke.setup_psk_sender(
+        h(c["pkR"]), sealer.INFO, h(c["psk"]), c["device_id"].encode(), h(c["ikmE"])))
+    chain = hpke.export(exp, sealer.EXPORT_CHAIN, 32)
+    keys = []
+    hm = hmac256.Hmac()
+    for _ in range(upto + 1):
+        hm.key(chain)
+        keys.append(hm.digest(b"\x01")[:16])
+        chain = hm.digest(b"\x02")
+    return enc, keys
+
+
+def cmd_vectors(path):
+    # A project vector file, streamed as lines of one kind each:
+    #   {"session": {device_id, psk, pkR, ikmE}}  -> {enc, chain_0, ack_key}
+    #   {"record": [t, carrier, waybill, token hex, courier]}  -> {index, sealed}
+    #   {"ack": {ack, rej, ver, mac}}  -> {verified}     (also "bad_ack")
+    #   {"invalid": [index, sealed hex]}  -> {refused: exception name or null}
+    import aesccm
+    import cose
+
+    s = c = None
+    keys = []
+    enc = b""
+    for line in cases(path):
+        if "session" in line:
+            c = line["session"]
+            s = None
+            s = _session(dict(c, queue=2048))
+            enc = s.enc
+            slot = s._slot
+            print(json.dumps({"enc": hx(enc), "chain_0": hx(s._chain),
+                              "ack_key": hx(s._ack_keys[32 * slot:32 * slot + 32])}))
+            keys = []
+        elif "record" in line:
+            t, carrier, waybill, token, courier = line["record"]
+            i = s.next_index
+            sealed = hx(s.seal(t, carrier, waybill, bytearray(h(token)), courier))
+            s.queue.drop(s._slot, i)
+            print(json.dumps({"index": i, "sealed": sealed}))
+        elif "ack" in line or "bad_ack" in line:
+            a = line.get("ack") or line["bad_ack"]
+            rej = {int(k): v for k, v in a["rej"].items()}
+            ver = {int(k): v for k, v in a["ver"].items()}
+            print(json.dumps({"verified": s.verify_ack(enc, a["ack"], rej, ver, h(a["mac"]))}))
+        else:
+            i, sealed = line["invalid"]
+            try:
+                if not 0 <= i < 1024:
+                    raise cose.MalformedRecord("index out of range")
+                if len(keys) <= i:
+                    _, keys = _chain_keys(c, i)
+                cose.open_record(keys[i], c["device_id"], enc, i, h(sealed))
+                refused = None
+            except (cose.MalformedRecord, aesccm.CcmError) as e:
+                refused = type(e).__name__
+            print(json.dumps({"refused": refused}))
 
 
 def main():
