@@ -16,6 +16,7 @@ import time
 
 import ackmac
 import aesccm
+import answer
 import cose
 import hmac256
 import hpke
@@ -53,6 +54,7 @@ class InvalidRecord(SealerError):
 
 
 QueueFull = sealq.QueueFull
+MalformedAnswer = ackmac.MalformedAnswer
 
 
 def check_device_id(device_id):
@@ -261,3 +263,9 @@ class Sealer:
             dropped += self.queue.drop(slot, i)
         self._free_slots()
         return dropped
+
+    def settle_answer(self, enc, body):
+        """settle() for a 200 answer body as received. Raises ackmac.MalformedAnswer unless
+        it is the canonical v1 encoding; returns -1 if its MAC does not verify."""
+        ack, rej, ver, mac = answer.decode(body)
+        return self.settle(enc, ack, rej, ver, mac)

@@ -231,8 +231,11 @@ def test_project_vectors_reproduced_by_firmware(firmware: Path, tmp_path: Path,
             lines.append({"record": [m[1], m[2], m[3], m[4].hex(), m[5]]})
             expect.append(("record", {"index": n, "sealed": rec["sealed"]}))
         for ack in case["acks"]:
-            lines.append({"ack": {k: ack[k] for k in ("ack", "rej", "ver", "mac")}})
+            fields = {k: ack[k] for k in ("ack", "rej", "ver", "mac")}
+            lines.append({"ack": fields})
             expect.append(("ack", {"verified": True}))
+            lines.append({"answer": ack["answer"]})  # the body as received, decoded strictly
+            expect.append(("answer", {"decoded": list(fields.values()), "verified": True}))
         for ack in case.get("invalid_acks", []):
             lines.append({"bad_ack": {k: ack[k] for k in ("ack", "rej", "ver", "mac")}})
             expect.append(("bad_ack " + ack["reason"], {"verified": False}))

@@ -139,6 +139,7 @@ def cmd_vectors(path):
     #   {"session": {device_id, psk, pkR, ikmE}}  -> {enc, chain_0, ack_key}
     #   {"record": [t, carrier, waybill, token hex, courier]}  -> {index, sealed}
     #   {"ack": {ack, rej, ver, mac}}  -> {verified}     (also "bad_ack")
+    #   {"answer": body hex}  -> {decoded: [ack, rej, ver, mac hex] or error name, verified}
     #   {"invalid": [index, sealed hex]}  -> {refused: exception name or null}
     import aesccm
     import cose
@@ -167,6 +168,17 @@ def cmd_vectors(path):
             rej = {int(k): v for k, v in a["rej"].items()}
             ver = {int(k): v for k, v in a["ver"].items()}
             print(json.dumps({"verified": s.verify_ack(enc, a["ack"], rej, ver, h(a["mac"]))}))
+        elif "answer" in line:
+            import answer
+
+            try:
+                ack, rej, ver, mac = answer.decode(h(line["answer"]))
+            except answer.MalformedAnswer:
+                print(json.dumps({"decoded": "MalformedAnswer", "verified": False}))
+                continue
+            print(json.dumps({"decoded": [ack, {str(k): v for k, v in rej.items()},
+                                          {str(k): v for k, v in ver.items()}, hx(mac)],
+                              "verified": s.verify_ack(enc, ack, rej, ver, mac)}))
         else:
             i, sealed = line["invalid"]
             try:
