@@ -11,13 +11,13 @@
 # Heads must be shortest-form with definite lengths; no tags, no floats, nothing trailing.
 import ackmac
 from ackmac import MalformedAnswer
+from cborenc import ARRAY as _ARRAY
+from cborenc import BSTR as _BSTR
+from cborenc import MAP as _MAP
+from cborenc import TSTR as _TSTR
+from cborenc import UINT as _UINT
 from micropython import const
 
-_UINT = const(0)
-_BSTR = const(2)
-_TSTR = const(3)
-_ARRAY = const(4)
-_MAP = const(5)
 _MAX_BODY = const(8192)
 _KEYS = (b"ack", b"mac", b"rej", b"ver")
 
