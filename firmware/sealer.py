@@ -12,6 +12,10 @@
 # State that survives a seal: the device key and id, the upstream public key, chain_{i+1},
 # and per session still holding queued records its enc and ack key. None of it opens a record
 # already sealed (the test suite proves that on the object's whole state).
+#
+# Limit: hashlib digests, cryptolib key schedules and X25519's big ints are immutable heap
+# objects. Their freed copies (e.g. of K_i) stay in the heap until the garbage collector
+# reuses those blocks; MicroPython offers no way to overwrite them in place.
 import time
 
 import ackmac
@@ -109,9 +113,18 @@ class Sealer:
     def _enc(self, slot):
         return bytes(self._encs[32 * slot:32 * slot + 32])
 
-    def needs_session(self):
-        return (self._slot == _NONE or self._index >= MAX_SESSION_RECORDS or
-                time.ticks_diff(self._clock(), self._started) >= MAX_SESSION_MS)
+    def needs_session(self, spare_records=0, spare_ms=0):
+        """Whether seal() needs a new session first; with spares, whether it soon will (a
+        background task can then rotate before a capture has to wait for it)."""
+        return (self._slot == _NONE or self._index + spare_records >= MAX_SESSION_RECORDS or
+                time.ticks_diff(self._clock(), self._started) + spare_ms >= MAX_SESSION_MS)
+
+    async def ensure_session(self, spare_records=0, spare_ms=0):
+        """start_session() if needs_session(spare_records, spare_ms); returns whether it did."""
+        if not self.needs_session(spare_records, spare_ms):
+            return False
+        await self.start_session()
+        return True
 
     def _free_slots(self):
         for s in range(SLOTS):

@@ -14,6 +14,9 @@ def buffers(root, modules=()):
     """Every bytes-like value reachable from `root` (instance attributes, containers) and
     from the globals of `modules`: a list of (path, buffer). Buffers are the live objects:
     search them before the state changes again."""
+    import gc
+
+    gc.collect()
     out = []
     seen = set()
 
