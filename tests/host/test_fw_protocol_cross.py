@@ -20,6 +20,8 @@ from pyhpke import AEADId, CipherSuite, KDFId, KEMId
 
 from sealscan import boards, fwtools
 from sealscan.paths import FIRMWARE_DIR, REPO
+from sealscan.protocol.errors import AuthenticationFailed
+from sealscan.protocol.session import ReceiverSession
 from sealsim import micropython as mp
 
 VECTORS = sorted((REPO / "docs" / "vectors").glob("*.json"))
@@ -158,6 +160,14 @@ def test_firmware_sealed_records_open_on_host(firmware: Path, tmp_path: Path) ->
             with pytest.raises(InvalidTag):
                 AESCCM(keys[i], 16).decrypt(i.to_bytes(13, "big"), cbor2.loads(
                     bytes.fromhex(sealed))[2], aad(case["device_id"] + "x", enc, i))
+        # the project's host library (sealscan.protocol) opens them too, and only at their index
+        upstream = ReceiverSession(sk_r, case["device_id"], psk, enc)
+        for i, sealed in enumerate(answer["sealed"]):
+            assert upstream.open_record(i, bytes.fromhex(sealed)) == plaintext(
+                *case["records"][i][:3], bytes.fromhex(case["records"][i][3]),
+                case["records"][i][4])
+        with pytest.raises(AuthenticationFailed):
+            upstream.open_record(1, bytes.fromhex(answer["sealed"][0]))
         # a wrong device key derives another chain: nothing opens
         wrong_chain, _ = receiver(sk_r, bytes(32), case["device_id"], enc)
         with pytest.raises(InvalidTag):
