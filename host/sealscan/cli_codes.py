@@ -27,6 +27,8 @@ def codes_group() -> None:
 
 
 def _expiry(now: int, expires_in: int | None, expired: bool) -> int:
+    if expired and expires_in is not None:
+        raise click.UsageError("--expired and --expires-in exclude each other")
     if expired:
         return now - 1
     return now + (expires_in if expires_in is not None else 365 * _DAY)
@@ -46,7 +48,10 @@ def _make_mac0_code(make: Any, key_file: Path, expires_in: int | None, expired: 
 
 def _emit(text: str, png: Path | None) -> None:
     if png is not None:
-        codes.write_qr_png(text, png)
+        try:
+            codes.write_qr_png(text, png)
+        except OSError as e:
+            fail(f"{png}: {e.strerror or e}")
     click.echo(text)
 
 

@@ -267,3 +267,30 @@ def test_public_issuer_file_is_enough_to_verify(tmp_path, issuer):
     r = runner.invoke(cli, ["codes", "verify", token(issuer), "--issuer-key",
                             str(tmp_path / "junk.json")])
     assert r.exit_code == 3
+
+
+def test_expired_and_expires_in_exclude_each_other(tmp_path, issuer):
+    key = tmp_path / "issuer.json"
+    codes.save_issuer(issuer, key)
+    r = CliRunner().invoke(cli, ["codes", "identity", "--issuer-key", str(key), "--id-number",
+                                 ID_OK, "--name", NAME, "--phone", PHONE, "--expired",
+                                 "--expires-in", "5"])
+    assert r.exit_code == 2 and "RNID1:" not in r.output
+
+
+def test_error_messages_never_carry_identity_data(issuer):
+    t = token(issuer)
+    canaries = [ID_OK, NAME, PHONE]
+    variants = [
+        _resign(issuer, t, lambda c: c.__setitem__(-65539, NAME.encode())),  # name as bytes
+        _resign(issuer, t, lambda c: c.__setitem__(-65540, PHONE * 3)),  # phone too long
+        _resign(issuer, t, lambda c: c.__setitem__(-65537, 99)),  # unknown id type
+        _resign(issuer, t, lambda c: c.__setitem__(7, ID_OK)),  # extra claim
+    ]
+    for text in variants:
+        with pytest.raises(codes.MalformedCode) as e:
+            codes.parse_identity_token(text)
+        assert not any(c in str(e.value) for c in canaries)
+    with pytest.raises(codes.InvalidIdNumber) as e:
+        token(issuer, id_number="110105194912310021")
+    assert "110105194912310021" not in str(e.value)

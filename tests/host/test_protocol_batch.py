@@ -175,3 +175,28 @@ def test_arbitrary_cbor_never_raises_foreign_errors(obj):
     r = ReceiverSession(SKR, DEV, KEY, b"\x09" * 32)
     with pytest.raises((MalformedRecord, ProtocolError)):
         r.open_record(0, data)
+
+
+def test_mutated_batches_and_answers_raise_only_typed_errors(pair):
+    import random
+
+    s, r, recs = pair
+    bodies = [encode_batch(Batch(DEV, s.enc, recs)),
+              encode_answer(r.answer([0, 1], {2: "decrypt"}, {0: "ok", 1: "expired"}))]
+    rng = random.Random(5)
+    for _ in range(3000):
+        body = bytearray(rng.choice(bodies))
+        for _ in range(rng.randint(1, 4)):
+            op = rng.randrange(3)
+            pos = rng.randrange(len(body))
+            if op == 0:
+                body[pos] = rng.randrange(256)
+            elif op == 1:
+                del body[pos:pos + rng.randint(1, 8)]
+            else:
+                body[pos:pos] = rng.randbytes(rng.randint(1, 4))
+        for decode in (decode_batch, decode_answer):
+            try:
+                decode(bytes(body))
+            except ProtocolError:
+                pass

@@ -59,3 +59,39 @@ def test_wrong_psk_changes_every_export():
                                             psk_id=h(A72["psk_id"]), eks=eks)
     for ctx_hex, value in A72["exports"]:
         assert sender.export(h(ctx_hex), 32).hex() != value
+
+
+# RFC 9180 A.1.2: the same KEM, KDF and mode_psk with AES-128-GCM: the PSK key schedule gives
+# the published key, nonce, exported values and first ciphertext in a second suite too.
+A12 = {
+    "ikmE": "78628c354e46f3e169bd231be7b2ff1c77aa302460a26dbfa15515684c00130b",
+    "ikmR": "d4a09d09f575fef425905d2ab396c1449141463f698f8efdb7accfaff8995098",
+    "pkRm": "9fed7e8c17387560e92cc6462a68049657246a09bfa8ade7aefe589672016366",
+    "enc": "0ad0950d9fb9588e59690b74f1237ecdf1d775cd60be2eca57af5a4b0471c91b",
+    "pt": "4265617574792069732074727574682c20747275746820626561757479",
+    "aad0": "436f756e742d30",
+    "ct0": "e52c6fed7f758d0cf7145689f21bc1be6ec9ea097fef4e959440012f4feb73fb"
+           "611b946199e681f4cfc34db8ea",
+    "exports": [
+        ("", "dff17af354c8b41673567db6259fd6029967b4e1aad13023c2ae5df8f4f43bf6"),
+        ("00", "6a847261d8207fe596befb52928463881ab493da345b10e1dcc645e3b94e2d95"),
+        ("54657374436f6e74657874",
+         "8aff52b45a1be3a734bc7a41e20b4e055ad4c4d22104b0c20285a7c4302401cd"),
+    ],
+}
+
+
+def test_psk_mode_in_the_aes_gcm_suite_matches_rfc_a12():
+    from pyhpke import AEADId, CipherSuite, KDFId, KEMId
+
+    suite = CipherSuite.new(KEMId.DHKEM_X25519_HKDF_SHA256, KDFId.HKDF_SHA256,
+                            AEADId.AES128_GCM)
+    eks = suite.kem.derive_key_pair(h(A12["ikmE"]))
+    r = suite.kem.derive_key_pair(h(A12["ikmR"]))
+    assert r.public_key.to_public_bytes().hex() == A12["pkRm"]
+    enc, sender = suite.create_sender_context(r.public_key, h(A72["info"]), psk=h(A72["psk"]),
+                                              psk_id=h(A72["psk_id"]), eks=eks)
+    assert enc.hex() == A12["enc"]
+    assert sender.seal(h(A12["pt"]), h(A12["aad0"])).hex() == A12["ct0"]
+    for ctx_hex, value in A12["exports"]:
+        assert sender.export(h(ctx_hex), 32).hex() == value

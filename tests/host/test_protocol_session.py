@@ -266,3 +266,60 @@ def test_ten_thousand_mutations_raise_only_protocol_errors(sealed):
         else:  # only an unchanged record of that index may open
             assert (index, bad) in recs and pt == record(index).encode()
     assert refused > 9_000  # the rest are mutations that left the record unchanged
+
+
+# Differential tests: the fixed-layout readers of the hot path agree with the generic strict
+# decoder (cbor2 + re-encode and compare) on everything.
+
+def _reference_record(data):
+    m = cbor.loads_strict(data, MalformedRecord, "record")
+    if not isinstance(m, dict) or sorted(m, key=cbor.dumps) != [1, 2, 3, 4, 5]:
+        raise MalformedRecord("keys")
+    return Record(m[1], m[2], m[3], m[4], m[5])
+
+
+def _reference_sealed_ok(blob):
+    try:
+        obj = cbor.loads_strict(blob, MalformedRecord, "sealed")
+    except MalformedRecord:
+        return False
+    return (isinstance(obj, list) and len(obj) == 3 and obj[0] == PROTECTED
+            and isinstance(obj[1], dict) and list(obj[1]) == [5]
+            and isinstance(obj[1][5], bytes) and len(obj[1][5]) == NONCE_LEN
+            and isinstance(obj[2], bytes) and 17 <= len(obj[2]) <= 1040)
+
+
+def _outcome(fn, data):
+    try:
+        return fn(data)
+    except MalformedRecord:
+        return "malformed"
+
+
+def test_record_reader_agrees_with_generic_decoder():
+    rng = random.Random(7)
+    valid = [record(n).encode() for n in range(3)] + [
+        Record(0, "S", "w", b"t", "c").encode(),
+        Record(2**32 - 1, "顺丰", "W" * 40, b"x" * 768, "c" * 32).encode()]
+    for data in valid:
+        assert Record.decode(data) == _reference_record(data)
+    for _ in range(5000):
+        data = _mutate(rng, rng.choice(valid), valid)
+        assert _outcome(Record.decode, data) == _outcome(_reference_record, data), data.hex()
+
+
+def test_sealed_reader_agrees_with_generic_decoder(sealed):
+    s, recs = sealed
+    r = receiver(s.enc)
+    rng = random.Random(8)
+    blobs = [b for _, b in recs] + [s.seal(b"\x01" * n)[1] for n in (1, 7, 8, 239, 240)]
+    for _ in range(5000):
+        blob = _mutate(rng, rng.choice(blobs), blobs)
+        try:
+            r.open_record(0, blob)
+            fast = True
+        except MalformedRecord:
+            fast = False
+        except AuthenticationFailed:
+            fast = True
+        assert fast == _reference_sealed_ok(blob), blob.hex()

@@ -94,3 +94,77 @@ def loads_strict(data: Any, error: type[ProtocolError], what: str) -> Any:
     if canonical != data:
         raise error(f"{what}: not deterministic CBOR (RFC 8949 4.2.1)")
     return obj
+
+
+class Reader:
+    """A strict reader for fixed v1 layouts (the sealed record and the record plaintext are
+    read on every upload, so they skip the generic decoder). Each read accepts only the
+    shortest-form head of the expected major type, so whatever it accepts is deterministic
+    CBOR; any deviation raises `error`."""
+
+    __slots__ = ("data", "pos", "error", "what")
+
+    def __init__(self, data: Any, error: type[ProtocolError], what: str):
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise error(f"{what}: expected bytes, got {type(data).__name__}")
+        self.data = bytes(data)
+        self.pos = 0
+        self.error = error
+        self.what = what
+
+    def fail(self, why: str) -> ProtocolError:
+        return self.error(f"{self.what}: {why} at byte {self.pos}")
+
+    def raw(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise self.fail("truncated")
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def expect(self, raw: bytes) -> None:
+        if self.raw(len(raw)) != raw:
+            self.pos -= len(raw)
+            raise self.fail("unexpected bytes")
+
+    def head(self, major: int) -> int:
+        (b,) = self.raw(1)
+        if b >> 5 != major:
+            raise self.fail(f"expected major type {major}")
+        ai = b & 0x1F
+        if ai < 24:
+            return ai
+        if ai > 27:
+            raise self.fail("indefinite length or reserved value")
+        n = int.from_bytes(self.raw(1 << (ai - 24)), "big")
+        if n < (24 if ai == 24 else 1 << (8 << (ai - 25))):
+            raise self.fail("not the shortest form")
+        return n
+
+    def uint(self, top: int) -> int:
+        n = self.head(0)
+        if n > top:
+            raise self.fail(f"integer above {top}")
+        return n
+
+    def bstr(self, low: int, high: int) -> bytes:
+        n = self.head(2)
+        if not low <= n <= high:
+            raise self.fail(f"byte string length {n} outside {low}..{high}")
+        return self.raw(n)
+
+    def text(self, low: int, high: int) -> str:
+        n = self.head(3)
+        if n > 4 * high:
+            raise self.fail("text too long")
+        try:
+            s = self.raw(n).decode("utf-8")
+        except UnicodeDecodeError:
+            raise self.fail("text is not UTF-8") from None
+        if not low <= len(s) <= high:
+            raise self.fail(f"text of {len(s)} characters outside {low}..{high}")
+        return s
+
+    def end(self) -> None:
+        if self.pos != len(self.data):
+            raise self.fail(f"{len(self.data) - self.pos} trailing bytes")

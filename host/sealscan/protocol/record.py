@@ -56,10 +56,23 @@ class Record:
 
     @classmethod
     def decode(cls, data: bytes) -> Record:
-        if isinstance(data, bytes | bytearray) and len(data) > MAX_PLAINTEXT:
+        """Strict: exactly the deterministic encoding of a v1 record map, else
+        MalformedRecord."""
+        r = cbor.Reader(data, MalformedRecord, "record")
+        if len(r.data) > MAX_PLAINTEXT:
             raise MalformedRecord(f"record: more than {MAX_PLAINTEXT} bytes")
-        m = cbor.loads_strict(data, MalformedRecord, "record")
-        if not isinstance(m, dict) or sorted(m, key=cbor.dumps) != [1, 2, 3, 4, 5]:
-            raise MalformedRecord("record: must be a map with exactly the keys 1..5")
-        return cls(capture_time=m[1], carrier=m[2], waybill=m[3], identity_token=m[4],
-                   courier_id=m[5])
+        if r.head(5) != 5:
+            raise r.fail("must be a map with exactly the keys 1..5")
+        r.expect(b"\x01")
+        t = r.uint(MAX_CAPTURE_TIME)
+        r.expect(b"\x02")
+        carrier = r.text(1, MAX_CARRIER)
+        r.expect(b"\x03")
+        waybill = r.text(1, MAX_WAYBILL)
+        r.expect(b"\x04")
+        token = r.bstr(1, MAX_TOKEN)
+        r.expect(b"\x05")
+        courier = r.text(1, MAX_COURIER)
+        r.end()
+        return cls(capture_time=t, carrier=carrier, waybill=waybill, identity_token=token,
+                   courier_id=courier)

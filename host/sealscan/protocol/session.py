@@ -15,7 +15,6 @@ from pyca/cryptography.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 
@@ -43,6 +42,8 @@ PROTECTED = bytes.fromhex("a101181e")  # {1: 30} AES-CCM-16-128-128
 NONCE_LEN = 13
 TAG_LEN = 16
 MAX_SEALED = 1 + (1 + 4) + (1 + 1 + 1 + NONCE_LEN) + (3 + MAX_PLAINTEXT + TAG_LEN)
+# 83 (array of 3), 44 a101181e (protected), a1 05 4d (unprotected {5: bstr(13)})
+_SEALED_HEAD = b"\x83\x44" + PROTECTED + b"\xa1\x05\x4d"
 
 SUITE = CipherSuite.new(KEMId.DHKEM_X25519_HKDF_SHA256, KDFId.HKDF_SHA256, AEADId.EXPORT_ONLY)
 
@@ -55,18 +56,29 @@ def _key32(value: object, name: str) -> bytes:
 
 def _step(chain: bytes) -> tuple[bytes, bytes]:
     """(K_i, chain_{i+1}) from chain_i."""
-    return (hmac.new(chain, b"\x01", hashlib.sha256).digest()[:16],
-            hmac.new(chain, b"\x02", hashlib.sha256).digest())
+    return (hmac.digest(chain, b"\x01", "sha256")[:16], hmac.digest(chain, b"\x02", "sha256"))
 
 
 def nonce(index: int) -> bytes:
     return index.to_bytes(NONCE_LEN, "big")
 
 
+_AAD_HEAD = cbor.dumps(["Encrypt0", PROTECTED, b""])[:-1]  # 83 68 "Encrypt0" 44 a101181e
+
+
+def _aad_prefix(device_id: str, enc: bytes) -> bytes:
+    return b"\x83" + cbor.dumps(device_id) + cbor.dumps(enc)
+
+
+def _aad(prefix: bytes, index: int) -> bytes:
+    external = prefix + cbor.dumps(index)
+    return _AAD_HEAD + cbor.dumps(external)
+
+
 def aad(device_id: str, enc: bytes, index: int) -> bytes:
-    """The Enc_structure of RFC 9052 section 5.3 that AES-CCM authenticates."""
-    external = cbor.dumps([device_id, enc, index])
-    return cbor.dumps(["Encrypt0", PROTECTED, external])
+    """The Enc_structure of RFC 9052 section 5.3 that AES-CCM authenticates:
+    CBOR ["Encrypt0", h'a101181e', bstr(CBOR [device id, enc, index])]."""
+    return _aad(_aad_prefix(device_id, enc), index)
 
 
 def _check_index(index: object) -> int:
@@ -86,6 +98,7 @@ class SenderSession:
         self.ack_key = ack_key
         self.next_index = 0
         self._chain: bytes | None = chain  # only chain_{next_index}: earlier ones are gone
+        self._aad_prefix = _aad_prefix(device_id, enc)
 
     @classmethod
     def start(cls, upstream_pk: bytes, device_id: str, device_key: bytes,
@@ -113,7 +126,7 @@ class SenderSession:
         i = self.next_index
         key, self._chain = _step(self._chain)
         ct = AESCCM(key, tag_length=TAG_LEN).encrypt(nonce(i), plaintext,
-                                                     aad(self.device_id, self.enc, i))
+                                                     _aad(self._aad_prefix, i))
         self.next_index = i + 1
         if self.next_index == MAX_SESSION_RECORDS:
             self._chain = None
@@ -147,6 +160,7 @@ class ReceiverSession:
         self.ack_key = ctx.export(EXPORT_ACK, 32)
         self._chain = ctx.export(EXPORT_CHAIN, 32)
         self._keys: list[bytes] = []  # K_0, K_1, ... derived on demand
+        self._aad_prefix = _aad_prefix(device_id, self.enc)
 
     def _key(self, index: int) -> bytes:
         while len(self._keys) <= index:
@@ -157,26 +171,20 @@ class ReceiverSession:
     def open_record(self, index: int, sealed: bytes) -> bytes:
         """The plaintext of record `index` (checked to be a v1 Record map)."""
         index = _check_index(index)
-        if isinstance(sealed, bytes | bytearray) and len(sealed) > MAX_SEALED:
+        # The deterministic encoding of a v1 sealed record is fixed up to the nonce and the
+        # ciphertext, so it is read as a layout rather than through a generic decoder.
+        r = cbor.Reader(sealed, MalformedRecord, "sealed record")
+        if len(r.data) > MAX_SEALED:
             raise MalformedRecord(f"sealed record: more than {MAX_SEALED} bytes")
-        obj = cbor.loads_strict(sealed, MalformedRecord, "sealed record")
-        if not isinstance(obj, list | tuple) or len(obj) != 3:
-            raise MalformedRecord("sealed record: must be a 3-element array (COSE_Encrypt0)")
-        protected, unprotected, ct = obj
-        if protected != PROTECTED:
-            raise MalformedRecord("sealed record: protected header must be {1: 30}")
-        if not isinstance(unprotected, dict) or list(unprotected) != [5]:
-            raise MalformedRecord("sealed record: unprotected header must be {5: nonce}")
-        iv = unprotected[5]
-        if not isinstance(iv, bytes) or len(iv) != NONCE_LEN:
-            raise MalformedRecord("sealed record: nonce must be 13 bytes")
-        if not isinstance(ct, bytes) or not TAG_LEN < len(ct) <= MAX_PLAINTEXT + TAG_LEN:
-            raise MalformedRecord("sealed record: ciphertext length out of range")
+        r.expect(_SEALED_HEAD)
+        iv = r.raw(NONCE_LEN)
+        ct = r.bstr(TAG_LEN + 1, MAX_PLAINTEXT + TAG_LEN)
+        r.end()
         if iv != nonce(index):
             raise AuthenticationFailed(f"record {index}: nonce belongs to another index")
         try:
             plaintext = AESCCM(self._key(index), tag_length=TAG_LEN).decrypt(
-                iv, ct, aad(self.device_id, self.enc, index))
+                iv, ct, _aad(self._aad_prefix, index))
         except InvalidTag:
             raise AuthenticationFailed(f"record {index}: does not open") from None
         Record.decode(plaintext)
