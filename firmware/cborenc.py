@@ -14,6 +14,7 @@ BSTR = const(2)
 TSTR = const(3)
 ARRAY = const(4)
 MAP = const(5)
+_AI = b"\x00\x00\x18\x19\x00\x1a\x00\x00\x00\x1b"  # additional info by head size
 
 
 class CborError(ValueError):
@@ -41,7 +42,7 @@ def put_head(buf, off, major, n):
     if size == 1:
         buf[off] = m | n
         return off + 1
-    buf[off] = m | (23 + {2: 1, 3: 2, 5: 3, 9: 4}[size])
+    buf[off] = m | _AI[size]
     for i in range(size - 1, 0, -1):
         buf[off + i] = n & 0xFF
         n >>= 8
