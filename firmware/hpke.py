@@ -133,7 +133,10 @@ async def setup_psk_sender(pkR, info, psk, psk_id, ikmE=None):
     The ephemeral private key, the DH output, the shared secret and the key schedule's
     `secret` are wiped before this returns; only the exporter secret is handed back.
     """
+    import asyncio
+
     ss, enc = await encap_async(pkR, ikmE)
+    await asyncio.sleep(0)  # the key schedule is one more piece of work for the loop
     try:
         secret, _, exporter_secret = key_schedule(MODE_PSK, ss, info, psk, psk_id)
     finally:

@@ -16,6 +16,7 @@
 # Limit: hashlib digests, cryptolib key schedules and X25519's big ints are immutable heap
 # objects. Their freed copies (e.g. of K_i) stay in the heap until the garbage collector
 # reuses those blocks; MicroPython offers no way to overwrite them in place.
+import asyncio
 import time
 
 import ackmac
@@ -160,15 +161,23 @@ class Sealer:
                 raise QueueFull("every session slot holds unacknowledged records")
             enc, exp = await hpke.setup_psk_sender(
                 self._pk, INFO, self._psk, self._device_id.encode(), ikmE)
-            # From here to the end nothing awaits: the switch is atomic for other tasks.
+            chain = ack = b""
             try:
+                chain = hpke.export(exp, EXPORT_CHAIN, 32)
+                await asyncio.sleep(0)
+                ack = hpke.export(exp, EXPORT_ACK, 32)
+                # From here to the end nothing awaits: the switch is atomic for other tasks.
                 self._end_session()
-                hpke.export(exp, EXPORT_CHAIN, 32, self._chain)
+                self._chain[0:32] = chain
                 o = 32 * slot
-                hpke.export(exp, EXPORT_ACK, 32, memoryview(self._ack_keys)[o:o + 32])
+                self._ack_keys[o:o + 32] = ack
                 self._encs[o:o + 32] = enc
             finally:
                 wipe(exp)
+                if chain:
+                    wipe(chain)
+                if ack:
+                    wipe(ack)
             self._in_use[slot] = 1
             self._slot = slot
             self._index = 0

@@ -6,7 +6,7 @@
 #
 # The ladder runs as a generator that pauses every _STEPS ladder steps and every _INV_BITS
 # bits of the final inversion, so the asyncio loop can run other tasks between the pieces:
-# x25519_async() never blocks the loop for more than one piece (about 1/30 of a full
+# x25519_async() never blocks the loop for more than one piece (about 1/60 of a full
 # scalar multiplication). x25519() runs the same generator to completion.
 #
 # Limits: Python big ints are immutable and not constant time; the ladder's intermediate
@@ -14,8 +14,8 @@
 # secret state this module keeps, and it keeps none between calls.
 from micropython import const
 
-_STEPS = const(8)  # ladder steps between pauses
-_INV_BITS = const(16)  # exponent bits of the inversion between pauses
+_STEPS = const(4)  # ladder steps between pauses
+_INV_BITS = const(8)  # exponent bits of the inversion between pauses
 _A24 = const(121665)
 P = (1 << 255) - 19
 BASE = b"\x09" + bytes(31)
