@@ -22,6 +22,7 @@ import time
 import ackmac
 import aesccm
 import answer
+import batch
 import cose
 import hmac256
 import hpke
@@ -256,6 +257,17 @@ class Sealer:
         for slot, index, sealed in self.queue.entries():
             yield self._enc(slot), index, sealed
 
+    def batch(self, limit=batch.MAX_RECORDS):
+        """The next batch to upload: up to `limit` queued records of the oldest session with
+        records waiting. Use it as a context manager: while inside, the queue is pinned (no
+        compaction moves the records being sent; a seal that would need it gets QueueFull).
+
+            with sealer.batch() as b:
+                if b.items:
+                    await post(b.length(), b.chunks())   # then settle_answer(b.enc, body)
+        """
+        return Batch(self, limit)
+
     def verify_ack(self, enc, ack, rej, ver, mac):
         """Whether `mac` is the answer MAC of (ack, rej, ver) for session `enc`."""
         slot = self._slot_of(enc)
@@ -291,3 +303,33 @@ class Sealer:
         it is the canonical v1 encoding; returns -1 if its MAC does not verify."""
         ack, rej, ver, mac = answer.decode(body)
         return self.settle(enc, ack, rej, ver, mac)
+
+
+class Batch:
+    def __init__(self, sealer, limit):
+        self._q = sealer.queue
+        self._device_id = sealer._device_id
+        self.enc = None
+        self.items = []  # type: list
+        slot = _NONE
+        for s, index, sealed in self._q.entries():
+            if slot == _NONE:
+                slot = s
+                self.enc = sealer._enc(s)
+            if s == slot and len(self.items) < limit:
+                self.items.append((index, sealed))
+
+    def __enter__(self):
+        self._q.pinned += 1
+        return self
+
+    def __exit__(self, *exc):
+        self._q.pinned -= 1
+        self.items = []  # the views are only valid while pinned
+        return False
+
+    def length(self):
+        return batch.length(self._device_id, self.items)
+
+    def chunks(self):
+        return batch.chunks(self._device_id, self.enc, self.items)

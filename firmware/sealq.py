@@ -41,6 +41,7 @@ class SealQueue:
         self._buf = bytearray(capacity)
         self._end = 0  # bytes in use (live and dropped entries)
         self._count = 0  # live entries
+        self.pinned = 0  # while > 0 entries never move (views of them are being sent)
 
     def __len__(self):
         return self._count
@@ -80,7 +81,8 @@ class SealQueue:
         if need > 0xFFFF:
             raise QueueFull("record too large for a queue entry")
         if self._end + need > len(self._buf):
-            self.compact()
+            if not self.pinned:
+                self.compact()
             if self._end + need > len(self._buf):
                 raise QueueFull("sealed-record queue is full")
         off = self._end + HEADER

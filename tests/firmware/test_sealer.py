@@ -262,3 +262,40 @@ async def test_fits_the_esp32_heap_with_full_queue():
     assert n == 16384 // (sealq.HEADER + size), (n, size)
     gc.collect()
     assert gc.mem_free() > 20000, gc.mem_free()
+
+
+async def test_batch_pins_the_queue_and_takes_the_oldest_session():
+    import batch
+    import sealer
+    import sealq
+
+    s = _sealer(queue_bytes=1024)
+    enc0 = await s.start_session(ikmE=IKM_E)
+    for i in range(3):
+        s.seal(1, "SF", "W%d" % i, b"T" * 100, "C")
+    enc1 = await s.start_session()
+    s.seal(1, "SF", "X", b"T" * 100, "C")
+    with s.batch(limit=2) as b:
+        assert b.enc == enc0 and [i for i, _ in b.items] == [0, 1]
+        body = b"".join(bytes(c) for c in b.chunks())
+        assert len(body) == b.length()
+        assert body[:5] == b"\xa4\x61v\x01\x63"
+        assert body.endswith(bytes(b.items[1][1]))
+        first = bytes(b.items[0][1])
+        # record 1 of session 0 is acked meanwhile; a seal now needs compaction, which
+        # would move the records being sent: refused while the batch is open
+        assert s.queue.drop(s._slot_of(enc0), 1)
+        with raises(sealq.QueueFull):
+            for _ in range(20):
+                s.seal(1, "SF", "Y", b"T" * 100, "C")
+        assert bytes(b.items[0][1]) == first  # the views still show the same record
+    assert b.items == []
+    s.seal(1, "SF", "Y", b"T" * 100, "C")  # unpinned: compaction makes room
+    with s.batch() as b:
+        assert b.enc == enc0 and [i for i, _ in b.items] == [0, 2]
+    assert enc1 != enc0
+    empty = sealer.Sealer(DEVICE, PSK, PK_R, queue_bytes=256)
+    with empty.batch() as b:
+        assert b.items == [] and b.enc is None
+    with raises(ValueError):
+        batch.length(DEVICE, [])

@@ -233,13 +233,17 @@ def test_project_vectors_reproduced_by_firmware(firmware: Path, tmp_path: Path,
     lines: list[dict] = []
     expect: list[tuple[str, object]] = []
     for case in json.loads(path.read_text()):
-        lines.append({"session": {k: case[k] for k in ("device_id", "psk", "pkR", "ikmE")}})
+        session = {k: case[k] for k in ("device_id", "psk", "pkR", "ikmE")}
+        lines.append({"session": session | {"keep": "batch" in case}})
         expect.append(("session", {k: case[k] for k in ("enc", "chain_0", "ack_key")}))
         for n, rec in enumerate(case["records"]):
             assert rec["index"] == n  # the sealer seals indices in order
             m = cbor2.loads(bytes.fromhex(rec["plaintext"]))
             lines.append({"record": [m[1], m[2], m[3], m[4].hex(), m[5]]})
             expect.append(("record", {"index": n, "sealed": rec["sealed"]}))
+        if "batch" in case:  # the upload body, streamed from the firmware's queue
+            lines.append({"batch": 1})
+            expect.append(("batch", {"length": len(case["batch"]) // 2, "batch": case["batch"]}))
         for ack in case["acks"]:
             fields = {k: ack[k] for k in ("ack", "rej", "ver", "mac")}
             lines.append({"ack": fields})

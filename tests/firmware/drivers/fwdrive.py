@@ -145,6 +145,7 @@ def cmd_vectors(path):
     #   {"ack": {ack, rej, ver, mac}}  -> {verified}     (also "bad_ack")
     #   {"answer": body hex}  -> {decoded: [ack, rej, ver, mac hex] or error name, verified}
     #   {"invalid": [index, sealed hex]}  -> {refused: exception name or null}
+    #   {"batch": 1}  -> {length, batch hex}   (session "keep": records stay queued)
     import aesccm
     import cose
 
@@ -155,7 +156,7 @@ def cmd_vectors(path):
         if "session" in line:
             c = line["session"]
             s = None
-            s = _session(dict(c, queue=2048))
+            s = _session(dict(c, queue=4096 if c.get("keep") else 2048))
             enc = s.enc
             slot = s._slot
             print(json.dumps({"enc": hx(enc), "chain_0": hx(s._chain),
@@ -165,8 +166,16 @@ def cmd_vectors(path):
             t, carrier, waybill, token, courier = line["record"]
             i = s.next_index
             sealed = hx(s.seal(t, carrier, waybill, bytearray(h(token)), courier))
-            s.queue.drop(s._slot, i)
+            if not c.get("keep"):
+                s.queue.drop(s._slot, i)
             print(json.dumps({"index": i, "sealed": sealed}))
+        elif "batch" in line:
+            with s.batch() as b:
+                n = b.length()
+                sys.stdout.write('{"length": %d, "batch": "' % n)
+                for part in b.chunks():
+                    sys.stdout.write(hx(part))
+                sys.stdout.write('"}\n')
         elif "ack" in line or "bad_ack" in line:
             a = line.get("ack") or line["bad_ack"]
             rej = {int(k): v for k, v in a["rej"].items()}
