@@ -63,6 +63,15 @@ QueueFull = sealq.QueueFull
 MalformedAnswer = ackmac.MalformedAnswer
 
 
+_EPOCH_2000 = const(946684800)  # seconds from 1970-01-01 to 2000-01-01
+
+
+def unix_time():
+    """Capture time for a record: Unix seconds UTC (the ESP32 port counts from 2000)."""
+    t = time.time()
+    return t + _EPOCH_2000 if time.gmtime(0)[0] == 2000 else t
+
+
 def check_device_id(device_id):
     if not isinstance(device_id, str) or not 1 <= len(device_id) <= MAX_DEVICE_ID:
         raise SealerError("device id must be 1-32 characters")

@@ -299,3 +299,13 @@ async def test_batch_pins_the_queue_and_takes_the_oldest_session():
         assert b.items == [] and b.enc is None
     with raises(ValueError):
         batch.length(DEVICE, [])
+
+
+def test_unix_time_on_either_epoch():
+    import time
+
+    import sealer
+
+    t = sealer.unix_time()
+    assert t > 1_700_000_000  # after 2023 in Unix seconds, whichever epoch the port uses
+    assert abs(t - (time.time() + (946684800 if time.gmtime(0)[0] == 2000 else 0))) <= 1
