@@ -202,7 +202,8 @@ class Sealer:
         """Seal one record into the queue -> memoryview of the sealed bytes (valid until the
         queue next changes). A bytearray identity_token is wiped after sealing.
 
-        Raises NoSession, InvalidRecord or QueueFull; on any error nothing is consumed."""
+        Raises NoSession, InvalidRecord or QueueFull before anything is consumed. The token
+        buffer is wiped whatever happens once sealing began."""
         if self.needs_session():
             if self._slot != _NONE:
                 self._end_session()  # exhausted or expired: its chain key goes now
@@ -225,6 +226,8 @@ class Sealer:
         try:
             record.encode_into(pt, capture_time, carrier, waybill, identity_token, courier_id)
             self._ratchet()
+            self._index = i + 1  # from here index i is spent even if sealing failed: the chain
+            # has moved on, and reusing i would pair K_{i+1} with nonce i
             cose.nonce_into(self._nonce, i)
             a = cose.aad_into(self._aad, self._device_id, self._encs[32 * slot:32 * slot + 32],
                               i)
@@ -236,7 +239,6 @@ class Sealer:
             wipe(k)
             if isinstance(identity_token, bytearray):
                 wipe(identity_token)
-        self._index = i + 1
         if self._index >= MAX_SESSION_RECORDS:
             wipe(self._chain)
         return self.queue.commit(slot, i, sealed_n)
