@@ -45,6 +45,7 @@ class SealscanGroup(click.Group):
 GROUPS = {
     "boards": "sealscan.cli_boards:boards",
     "firmware": "sealscan.cli_firmware:firmware",
+    "sim": "sealscan.cli_sim:sim",
 }
 
 

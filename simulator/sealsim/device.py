@@ -109,6 +109,7 @@ class Device:
         self._wifi_gen = 0
         self.pins: dict[int, int] = {}
         self.keys_down: set[str] = set()
+        self._keys_seen: set[str] = set()
         self.gm65 = GM65(self._to_scan_engine)
         self.panel: Panel = make_panel(self.board.display)
         self._cond = threading.Condition()
@@ -422,6 +423,7 @@ class Device:
                 return
             if conn.kind == f"uart{self.board.scan_engine['uart']}":
                 self._scan_uart = conn
+            conn.send(b"+")  # wired: the shim may use the channel now
             data = rest
             if not data:
                 return
@@ -470,7 +472,10 @@ class Device:
             pin = p[0]
             for key in ("ok", "back"):
                 if pin == pins.get(f"key_{key}"):
-                    return b"\x00" if key in self.keys_down else b"\x01"
+                    if key in self.keys_down:
+                        self._keys_seen.add(key)
+                        return b"\x00"
+                    return b"\x01"
             return bytes([self.pins.get(pin, 0)])
         if op == "M":
             pin, freq, duty = struct.unpack("<BII", p)
@@ -647,10 +652,20 @@ class Device:
         self._key(key)
         self.keys_down.discard(key)
 
-    def press(self, key: str, hold: float = 0.15) -> None:
-        """Press and release a key (`ok` or `back`) after `hold` seconds."""
+    def press(self, key: str, hold: float = 0.1) -> None:
+        """Press a key (`ok` or `back`); release it `hold` seconds after the firmware has
+        read it pressed (at most 10 s later), so a busy device does not miss it."""
+        self._keys_seen.discard(key)
         self.hold_key(key)
-        threading.Timer(hold, self.release_key, (key,)).start()
+
+        def release() -> None:
+            deadline = time.monotonic() + 10
+            while key not in self._keys_seen and time.monotonic() < deadline and self.running:
+                time.sleep(0.01)
+            time.sleep(hold)
+            self.release_key(key)
+
+        threading.Thread(target=release, daemon=True).start()
 
     def _key(self, key: str) -> None:
         if f"key_{key}" not in self.board.pins:

@@ -37,9 +37,9 @@ class Panel:
 
     def mono(self) -> list[list[bool]]:
         """Lit pixels as rows of booleans (for the terminal view and text reading)."""
-        img = self.image().convert("L")
-        px = img.load()
-        return [[px[x, y] > 64 for x in range(self.width)] for y in range(self.height)]
+        data = self.image().convert("L").tobytes()
+        w = self.width
+        return [[v > 0 for v in data[y * w:(y + 1) * w]] for y in range(self.height)]
 
 
 class SSD1306(Panel):
@@ -175,11 +175,15 @@ class ST7789(Panel):
         buf = data if self._half is None else bytes([self._half]) + data
         n = len(buf) // 2 * 2
         self._half = buf[n] if n < len(buf) else None
-        for i in range(0, n, 2):
-            if self.x < self.width and self.y < self.height:
+        i = 0
+        while i < n:  # copy a row segment at a time
+            run = min(self.x1 - self.x + 1, (n - i) // 2)
+            if self.y < self.height and self.x < self.width:
+                keep = min(run, self.width - self.x)
                 o = (self.y * self.width + self.x) * 2
-                self.ram[o:o + 2] = buf[i:i + 2]
-            self.x += 1
+                self.ram[o:o + keep * 2] = buf[i:i + keep * 2]
+            i += run * 2
+            self.x += run
             if self.x > self.x1:
                 self.x = self.x0
                 self.y += 1
@@ -192,16 +196,16 @@ class ST7789(Panel):
         return self.ram[o] << 8 | self.ram[o + 1]
 
     def image(self) -> Image.Image:
-        img = Image.new("RGB", (self.width, self.height), (0, 0, 0))
-        if self.on:
-            img.putdata([rgb565_to_rgb(self.rgb565(x, y))
-                         for y in range(self.height) for x in range(self.width)])
-        return img
+        if not self.on:
+            return Image.new("RGB", (self.width, self.height), (0, 0, 0))
+        le = bytearray(len(self.ram))  # Pillow's BGR;16 reads little-endian RGB565
+        le[0::2], le[1::2] = self.ram[1::2], self.ram[0::2]
+        return Image.frombytes("RGB", (self.width, self.height), bytes(le), "raw", "BGR;16")
 
 
 def rgb565_to_rgb(c: int) -> tuple[int, int, int]:
     r, g, b = c >> 11 & 0x1F, c >> 5 & 0x3F, c & 0x1F
-    return (r << 3 | r >> 2, g << 2 | g >> 4, b << 3 | b >> 2)
+    return (r * 255 // 31, g * 255 // 63, b * 255 // 31)  # as Pillow expands RGB565
 
 
 def make_panel(display: dict) -> Panel:

@@ -38,21 +38,17 @@ def read_text(rows: list[list[bool]]) -> list[str]:
     height, width = len(rows), len(rows[0]) if rows else 0
     packed = [[sum(1 << (7 - i) for i in range(8) if x + i < width and row[x + i])
                for x in range(width)] for row in rows]
-    lines: list[str] = []
-    used: set[tuple[int, int]] = set()
+    candidates: list[tuple[int, int, str]] = []  # (matches, y, text)
     for y in range(height - 7):
         found: list[tuple[int, str]] = []
         x = 0
         while x < width - 7:
-            if (x, y) not in used and packed[y][x] | packed[y + 3][x] | packed[y + 5][x]:
-                key = bytes(packed[y + i][x] for i in range(8))
-                ch = table.get(key)
-                if ch is not None:
-                    found.append((x, ch))
-                    for dy in range(8):
-                        used.add((x, y + dy))
-                    x += 8
-                    continue
+            key = bytes(packed[y + i][x] for i in range(8))
+            ch = table.get(key) if any(key) else None
+            if ch is not None:
+                found.append((x, ch))
+                x += 8
+                continue
             x += 1
         if found:
             text, last = "", None
@@ -61,6 +57,11 @@ def read_text(rows: list[list[bool]]) -> list[str]:
                     text += " " * max(0, (fx - last - 8) // 8)
                 text += ch
                 last = fx
-            lines.append(text)
-    return lines
-
+            candidates.append((len(found), y, text))
+    # A real text line matches many glyphs; windows shifted by a row match few. Keep the
+    # best line in every 8-pixel band.
+    chosen: list[tuple[int, str]] = []
+    for _, y, text in sorted(candidates, key=lambda c: (-c[0], c[1])):
+        if all(abs(y - cy) >= 8 for cy, _ in chosen):
+            chosen.append((y, text))
+    return [text for _, text in sorted(chosen)]

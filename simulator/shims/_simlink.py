@@ -21,6 +21,8 @@ def connect(channel):
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     s.connect(struct.pack("<H", _socket.AF_UNIX) + _PATH.encode() + b"\0")  # sockaddr_un
     s.send(channel.encode() + b"\n")
+    if channel != "net" and s.recv(1) != b"+":  # the host has wired the channel
+        raise OSError(5)
     return s
 
 

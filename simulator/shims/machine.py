@@ -1,6 +1,7 @@
 # machine for the sealsim simulator: the ESP32 MicroPython API, backed by host peripherals.
 # Pins, PWM, I2C and SPI traffic goes to the host over the bus link (_simlink); a UART is its
 # own stream socket, pollable like the real one (asyncio.StreamReader(uart) works).
+import io
 import struct
 import time
 
@@ -239,7 +240,7 @@ class PWM:
         self._send()
 
 
-class UART:
+class UART(io.IOBase):
     INV_TX = 32
     INV_RX = 4
     INV_RTS = 64
@@ -328,6 +329,8 @@ class UART:
         # MP_STREAM_GET_FILENO: let select.poll (and asyncio) wait on the socket itself.
         if req == 10:
             return self._s.fileno()
+        if req == 3:  # MP_STREAM_POLL
+            return (arg & 1 if self.any() else 0) | (arg & 4)
         return 0
 
 
