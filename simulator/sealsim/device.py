@@ -220,6 +220,9 @@ class Device:
             env["SEALSIM_NOMAIN"] = "1"
         with contextlib.suppress(termios.error):
             termios.tcflush(self._child_slave, termios.TCIOFLUSH)
+            # A REPL killed at its prompt leaves the tty without ISIG: restore it, or Ctrl-C
+            # would not interrupt the next main.py.
+            _raw_tty(self._child_slave, isig=True)
         slave = self._child_slave
         self._proc = subprocess.Popen(
             mp.command(["-i", str(SHIMS_DIR / "_simboot.py")], self.board.heap_bytes),
@@ -694,6 +697,24 @@ class Device:
                     raise DeviceError(f"{self.name}: no {pat!r} on the console within "
                                       f"{timeout} s; last output:\n{tail}")
                 self._cond.wait(min(left, 0.1))
+
+    def exec(self, code: str, timeout: float = 20) -> str:
+        """Run `code` on the device through its raw REPL (interrupting main.py first, as
+        mpremote does) and return what it printed; a device-side exception raises
+        DeviceError with MicroPython's traceback. The REPL globals persist between calls."""
+        mark = len(self.output)
+        self.write_console(b"\r\x03\x03\x01")
+        mark = self.wait_for(RAW_BANNER + b">", timeout, since=mark)
+        self.write_console(code.encode() + b"\x04")
+        end = self.wait_for(b"\x04>", timeout, since=mark)
+        reply = bytes(self.output[mark:end - 2])
+        self.write_console(b"\x02")  # back to the friendly REPL
+        if not reply.startswith(b"OK"):
+            raise DeviceError(f"{self.name}: raw REPL refused the code: {reply[:200]!r}")
+        out, _, err = reply[2:].partition(b"\x04")
+        if err.strip(b"\x04"):
+            raise DeviceError(err.decode("utf-8", "replace").strip())
+        return out.decode("utf-8", "replace").replace("\r\n", "\n")
 
     def wait_until(self, predicate: Callable[[], object], timeout: float = 20,
                    what: str = "condition") -> None:
