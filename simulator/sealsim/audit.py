@@ -99,8 +99,12 @@ def _where(root: Path, rel: str, offset: int) -> str:
 
 def audit(before: Snapshot, state_dir: Path | str | None = None,
           canaries: list[str | bytes] = (), *, journal: list[tuple[float, str, str]] = (),
-          allowed: set[str] = frozenset()) -> AuditReport:
-    """Compare the state directory with `before`, and search it all for canaries."""
+          allowed: set[str] | None = None) -> AuditReport:
+    """Compare the state directory with `before`, and search it all for canaries.
+
+    `journal` is the device's write journal (`Device.writes`: NVS keys, RTC memory);
+    `allowed`, when given, lists the state-relative paths that may be written (any other
+    write is reported as unexpected and fails the audit)."""
     root = Path(state_dir) if state_dir is not None else before.root
     after = Snapshot.take(root)
     report = AuditReport()
@@ -112,7 +116,8 @@ def audit(before: Snapshot, state_dir: Path | str | None = None,
     for _, path, what in journal:
         report.writes.append((path, what))
     written = {path for path, _ in report.writes}
-    report.unexpected = sorted(p for p in written if allowed and p not in allowed)
+    if allowed is not None:
+        report.unexpected = sorted(p for p in written if p not in allowed)
     needles = [c.encode() if isinstance(c, str) else bytes(c) for c in canaries]
     for rel in after.files:
         data = (root / rel).read_bytes()

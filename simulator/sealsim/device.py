@@ -569,7 +569,7 @@ class Device:
         rel = f"nvs/{ns}.nvs"
         if op == "get":
             if key not in entries:
-                raise OSError(4354, "ESP_ERR_NVS_NOT_FOUND")
+                raise OSError(-4354, "ESP_ERR_NVS_NOT_FOUND")  # as ESP32 MicroPython raises it
             return entries[key]
         if op == "set":
             entries[key] = value
@@ -578,7 +578,7 @@ class Device:
             return b""
         if op == "erase":
             if key not in entries:
-                raise OSError(4354, "ESP_ERR_NVS_NOT_FOUND")
+                raise OSError(-4354, "ESP_ERR_NVS_NOT_FOUND")  # as ESP32 MicroPython raises it
             del entries[key]
             write_nvs(path, entries)
             self._journal(rel, f"erase {key!r}")
@@ -704,7 +704,12 @@ class Device:
         DeviceError with MicroPython's traceback. The REPL globals persist between calls."""
         mark = len(self.output)
         self.write_console(b"\r\x03\x03\x01")
-        mark = self.wait_for(RAW_BANNER + b">", timeout, since=mark)
+        try:
+            mark = self.wait_for(RAW_BANNER + b">", min(5, timeout), since=mark)
+        except DeviceError:  # still booting when the keys arrived: once more, as mpremote
+            mark = len(self.output)
+            self.write_console(b"\r\x03\x03\x01")
+            mark = self.wait_for(RAW_BANNER + b">", timeout, since=mark)
         self.write_console(code.encode() + b"\x04")
         end = self.wait_for(b"\x04>", timeout, since=mark)
         reply = bytes(self.output[mark:end - 2])

@@ -41,11 +41,14 @@ def start_device(board: Board | str, state_dir: Path | str, *,
                  firmware: Path | str | None = TESTFW_DIR,
                  files: dict[str, bytes | str | Path] | None = None, **kwargs) -> Device:
     """A started Device; `firmware` (a directory) and `files` are deployed to its filesystem
-    first, when given. Use it as a context manager so the process is always stopped."""
+    first, when given, with the board's `board.json` (its device config). Use it as a context
+    manager so the process is always stopped."""
     board = load_board(board) if isinstance(board, str) else board
     dev = Device(board, state_dir, **kwargs)
     if firmware is not None:
         dev.deploy(firmware_files(firmware, board))
+    elif files is not None:
+        dev.deploy({"board.json": board.device_config_json()})
     if files:
         dev.deploy(files)
     return dev.start()

@@ -42,12 +42,25 @@ def _sendall(s, data):
         mv = mv[n:]
 
 
+def _drop():
+    # An exception (Ctrl-C's KeyboardInterrupt, say) in the middle of a frame or before its
+    # reply would leave the link out of step: start a fresh connection instead.
+    global _bus
+    if _bus is not None:
+        _bus.close()
+        _bus = None
+
+
 def send(op, payload):
     s = _b()
     struct.pack_into("<BI", _hdr, 0, op, len(payload))
-    _sendall(s, _hdr)
-    if payload:
-        _sendall(s, payload)
+    try:
+        _sendall(s, _hdr)
+        if payload:
+            _sendall(s, payload)
+    except BaseException:
+        _drop()
+        raise
 
 
 def _recv_exact(s, n):
@@ -65,8 +78,12 @@ def _recv_exact(s, n):
 def call(op, payload):
     send(op, payload)
     s = _b()
-    n = struct.unpack("<I", _recv_exact(s, 4))[0]
-    return bytes(_recv_exact(s, n))
+    try:
+        n = struct.unpack("<I", _recv_exact(s, 4))[0]
+        return bytes(_recv_exact(s, n))
+    except BaseException:
+        _drop()
+        raise
 
 
 def query(key):

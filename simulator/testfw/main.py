@@ -48,7 +48,11 @@ class App:
                 buf = buf[-64:]
             while b"\r" in buf:
                 line, _, buf = buf.partition(b"\r")
-                await self.show(line.decode("utf-8", "replace"))
+                try:  # MicroPython has no errors="replace": bad bytes raise UnicodeError
+                    text = line.decode()
+                except UnicodeError:
+                    text = "<%d bad bytes>" % len(line)
+                await self.show(text)
 
     async def show(self, text):
         print("scan:", text)

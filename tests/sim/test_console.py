@@ -48,8 +48,9 @@ def test_mpremote_exec_cp_run_soft_reset_and_power_cut(devices, tmp_path):
     dev.power_cut()
     assert not dev.running
     assert (dev.state / "fs" / "hello.py").read_text().startswith("import sys")
+    mark = len(dev.output)
     dev.power_on()
-    dev.wait_for("app ready", since=len(dev.output))
+    dev.wait_for("app ready", since=mark)
     assert "hello.py" in mpremote(dev, "fs", "ls")
     assert mpremote(dev, "exec", "import hello").strip() == "ran on micropython"
 
