@@ -433,6 +433,9 @@ class Device:
         if conn.kind == "bus":
             conn.buf += data
             self._bus(conn)
+        elif conn.kind == "net-out":
+            if conn.peer is not None:
+                conn.peer.send(data)
         elif conn.kind == "net":
             if conn.peer is None:
                 conn.buf += data

@@ -2,7 +2,13 @@
 # the harness applies. Stream connections go through the supervisor's relay ("the access
 # point"): switching Wi-Fi off tears them down, and the wrapper then raises what an ESP32
 # raises: getaddrinfo -> OSError(-202), connect -> EHOSTUNREACH, I/O on a socket that was up
-# -> ECONNABORTED. Numbers are ESP32's (see the errno shim).
+# -> ECONNABORTED.
+#
+# The errors are ESP32's by name, numbered by this port's errno module: MicroPython folds
+# `errno.EHOSTUNREACH` into a number when it compiles source (on the device, so with the
+# board's numbering there), so firmware comparing against errno.NAME behaves the same on both;
+# only literal numbers would differ (ESP32 newlib: EHOSTUNREACH 118, ECONNABORTED 113).
+# getaddrinfo's -202 is ESP32's own literal (not an errno) and is kept.
 import io
 
 import usocket as _s  # the built-in module under its u-name (this file shadows `socket`)
@@ -31,11 +37,6 @@ _EAI_FAIL = -202
 def _wifi():
     # "1:<generation>" or "0:<generation>"; the generation changes on every on/off.
     return _simlink.query("wifi")
-
-
-def _esp(e):
-    n = e.errno if isinstance(e.errno, int) else 5
-    return OSError(errno.LINUX.get(n, n))
 
 
 def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
@@ -99,7 +100,7 @@ class socket(io.IOBase):
             return self._real().send(data)
         except OSError as e:
             self._check()
-            raise _esp(e)
+            raise
 
     def sendall(self, data):
         mv = memoryview(data)
@@ -118,7 +119,7 @@ class socket(io.IOBase):
             data = self._real().recv(bufsize)
         except OSError as e:
             self._check()
-            raise _esp(e)
+            raise
         if not data:
             self._check()  # the relay closed it because Wi-Fi went away
         return data
@@ -129,7 +130,7 @@ class socket(io.IOBase):
             data = self._real().read(size) if size >= 0 else self._real().read()
         except OSError as e:
             self._check()
-            raise _esp(e)
+            raise
         if not data:
             self._check()
         return data
@@ -140,7 +141,7 @@ class socket(io.IOBase):
             n = self._real().readinto(buf) if nbytes < 0 else self._real().readinto(buf, nbytes)
         except OSError as e:
             self._check()
-            raise _esp(e)
+            raise
         if n == 0:
             self._check()
         return n

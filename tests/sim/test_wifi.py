@@ -1,0 +1,98 @@
+"""Wi-Fi off makes firmware sockets fail as on an ESP32; on again restores them."""
+
+import socket
+import socketserver
+import threading
+
+import pytest
+
+
+class _Echo(socketserver.BaseRequestHandler):
+    def handle(self):
+        while data := self.request.recv(1024):
+            self.request.sendall(data)
+
+
+@pytest.fixture
+def echo_port():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Echo)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+CONNECT = """
+import socket, errno
+def attempt(port):
+    try:
+        ai = socket.getaddrinfo("127.0.0.1", port)[0]
+    except OSError as e:
+        return "getaddrinfo %d" % e.errno
+    s = socket.socket()
+    try:
+        s.connect(ai[-1])
+    except OSError as e:
+        return "connect " + errno.errorcode[e.errno]
+    s.send(b"ping")
+    return "echo " + s.recv(4).decode()
+"""
+
+
+def test_sockets_fail_like_esp32_when_wifi_is_off(devices, echo_port):
+    dev = devices(firmware=None, files={"main.py": "print('up')\n"})
+    dev.wait_for("up")
+    dev.exec(CONNECT)
+    assert dev.exec(f"print(attempt({echo_port}))").strip() == "echo ping"
+    # A connection that is up when the access point goes away.
+    dev.exec("s = socket.socket()\ns.connect(socket.getaddrinfo('127.0.0.1', %d)[0][-1])\n"
+             "s.send(b'abcd')\nprint(s.recv(4))" % echo_port)
+    dev.set_wifi(False)
+    assert dev.exec("import network\nw = network.WLAN(network.STA_IF)\nw.active(True)\n"
+                    "w.connect('depot', 'pw')\nprint(w.isconnected(), w.status())"
+                    ).split() == ["False", "201"]  # STAT_NO_AP_FOUND
+    assert dev.exec(f"print(attempt({echo_port}))").strip() == "getaddrinfo -202"
+    assert dev.exec("s2 = socket.socket()\ntry:\n"
+                    f"    s2.connect(('127.0.0.1', {echo_port}))\n"
+                    "except OSError as e:\n    print(e.errno == errno.EHOSTUNREACH, errno.errorcode[e.errno])"
+                    ).split() == ["True", "EHOSTUNREACH"]
+    assert dev.exec("try:\n    s.recv(4)\nexcept OSError as e:\n"
+                    "    print(e.errno == errno.ECONNABORTED, errno.errorcode[e.errno])"
+                    ).split() == ["True", "ECONNABORTED"]
+    dev.set_wifi(True)
+    assert dev.exec(f"print(attempt({echo_port}))").strip() == "echo ping"
+    assert dev.exec("print(w.isconnected(), w.status())").split() == ["True", "1010"]
+
+
+def test_wifi_loss_wakes_a_blocked_asyncio_reader(devices, echo_port):
+    main = f"""
+import asyncio, errno
+async def main():
+    r, w = await asyncio.open_connection("127.0.0.1", {echo_port})
+    w.write(b"hi")
+    await w.drain()
+    print("got", await r.read(2))
+    print("waiting")
+    try:
+        data = await r.read(10)
+        print("read returned", data)
+    except OSError as e:
+        print("aborted", e.errno == errno.ECONNABORTED)
+asyncio.run(main())
+"""
+    dev = devices(firmware=None, files={"main.py": main})
+    dev.wait_for("waiting")
+    assert b"got b'hi'" in dev.output
+    dev.set_wifi(False)
+    dev.wait_for("aborted True")
+
+
+def test_refused_connection_is_econnrefused(devices):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here
+    dev = devices(firmware=None, files={"main.py": "print('up')\n"})
+    dev.wait_for("up")
+    dev.exec(CONNECT)
+    assert dev.exec(f"print(attempt({port}))").strip() == "connect ECONNREFUSED"
