@@ -13,7 +13,18 @@ from sealscan.cli import EXIT_INPUT, emit_json, fail
 
 @click.group()
 def sim() -> None:
-    """Simulated scanners: the unmodified firmware on MicroPython with simulated hardware."""
+    """Simulated scanners: the unmodified firmware on MicroPython with simulated hardware.
+
+    \b
+    Interactive mode: sealscan sim run [--board B] [--state DIR] [--firmware DIR]
+    shows the device screen in this terminal, the text on it, Wi-Fi/power/LED/buzzer
+    state and the console (also a pty for mpremote; the path is shown). Keys:
+      1-4  scan sample codes        g    garbage on the scan-engine line
+      o b  the OK / BACK keys       w    Wi-Fi on/off
+      p    power cut / power on     s    save frames as PNG
+      q    quit
+    `sealscan sim run --help` has the details.
+    """
 
 
 @sim.command("run")

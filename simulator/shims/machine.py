@@ -111,14 +111,14 @@ class Pin:
     DRIVE_2 = 2
     DRIVE_3 = 3
 
-    def __init__(self, id, mode=-1, pull=-1, *, value=None, drive=None, hold=None):
+    def __init__(self, id, mode=-1, pull=-1, *, value=None, drive=None, hold=None, alt=-1):
         self._id = id
         self._mode = self.IN
         self._pull = None
         self._out = 0
         self.init(mode, pull, value=value)
 
-    def init(self, mode=-1, pull=-1, *, value=None, drive=None, hold=None):
+    def init(self, mode=-1, pull=-1, *, value=None, drive=None, hold=None, alt=-1):
         if mode != -1:
             self._mode = mode
         if pull != -1:
@@ -173,7 +173,12 @@ def _pin_id(p):
 
 
 class Signal:
-    def __init__(self, pin_obj, invert=False):
+    # Signal(pin_obj, invert=False) or Signal(id, mode, pull, *, invert=..., value=...)
+    def __init__(self, pin_obj, *args, invert=False, **kwargs):
+        if isinstance(pin_obj, int):
+            pin_obj = Pin(pin_obj, *args, **kwargs)
+        elif args:
+            invert = args[0]
         self._pin = pin_obj
         self._inv = bool(invert)
 
@@ -217,7 +222,7 @@ class PWM:
         self._freq = value
         self._send()
 
-    def duty(self, value=None):
+    def duty(self, value=None, *args):
         if value is None:
             return self._duty * 1023 // 65535
         self._duty = value * 65535 // 1023

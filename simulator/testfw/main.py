@@ -40,7 +40,7 @@ class App:
 
     async def scans(self):
         # The GM65 ends every code with CR (no LF), so readline() would wait forever.
-        reader = asyncio.StreamReader(self.uart)
+        reader = asyncio.StreamReader(self.uart)  # type: ignore[arg-type]  # stub says int
         buf = b""
         while True:
             buf += await reader.read(64)
@@ -61,7 +61,7 @@ class App:
         self.draw()
         self.led.on()
         self.buzzer.duty_u16(32768)
-        await asyncio.sleep_ms(50)
+        await asyncio.sleep(0.05)
         self.buzzer.duty_u16(0)
         self.led.off()
 
@@ -79,7 +79,7 @@ class App:
                 up = now
                 print("wifi:", "up" if up else "down")
                 self.draw()
-            await asyncio.sleep_ms(20)
+            await asyncio.sleep(0.02)
 
 
 async def main():

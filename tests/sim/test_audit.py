@@ -12,14 +12,14 @@ SEALED = bytes.fromhex("d08343a1010aa1054d")  # start of a COSE_Encrypt0, as a b
 CANARIES = [ID, NAME, PHONE, WAYBILL, SEALED]
 
 PLANT = {
-    "file": ("f = open('/log.txt', 'w')\nf.write('scan ' + %r)\nf.close()" % ID,
+    "file": (f"f = open('/log.txt', 'w')\nf.write('scan ' + {ID!r})\nf.close()",
              "fs/log.txt", ID),
-    "nvs": ("import esp32\nn = esp32.NVS('cache')\nn.set_blob('last', %r.encode())\n"
-            "n.commit()" % NAME, "nvs/cache.nvs (NVS namespace 'cache', key 'last')", NAME),
-    "rtc": ("import machine\nmachine.RTC().memory(b'x' + %r)" % SEALED,
+    "nvs": (f"import esp32\nn = esp32.NVS('cache')\nn.set_blob('last', {NAME!r}.encode())\n"
+            "n.commit()", "nvs/cache.nvs (NVS namespace 'cache', key 'last')", NAME),
+    "rtc": (f"import machine\nmachine.RTC().memory(b'x' + {SEALED!r})",
             "rtc.bin (RTC memory)", SEALED.hex()),
-    "nvs-uncommitted": ("import esp32\nesp32.NVS('cfg').set_blob('p', b'tel ' + %r.encode())"
-                        % PHONE, "nvs/cfg.nvs (NVS namespace 'cfg', key 'p')", PHONE),
+    "nvs-uncommitted": (f"import esp32\nesp32.NVS('cfg').set_blob('p', {PHONE!r}.encode())",
+                        "nvs/cfg.nvs (NVS namespace 'cfg', key 'p')", PHONE),
 }
 
 

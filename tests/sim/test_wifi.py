@@ -46,8 +46,8 @@ def test_sockets_fail_like_esp32_when_wifi_is_off(devices, echo_port):
     dev.exec(CONNECT)
     assert dev.exec(f"print(attempt({echo_port}))").strip() == "echo ping"
     # A connection that is up when the access point goes away.
-    dev.exec("s = socket.socket()\ns.connect(socket.getaddrinfo('127.0.0.1', %d)[0][-1])\n"
-             "s.send(b'abcd')\nprint(s.recv(4))" % echo_port)
+    dev.exec(f"s = socket.socket()\ns.connect(socket.getaddrinfo('127.0.0.1', {echo_port})[0][-1])"
+             "\ns.send(b'abcd')\nprint(s.recv(4))")
     dev.set_wifi(False)
     assert dev.exec("import network\nw = network.WLAN(network.STA_IF)\nw.active(True)\n"
                     "w.connect('depot', 'pw')\nprint(w.isconnected(), w.status())"
@@ -55,7 +55,8 @@ def test_sockets_fail_like_esp32_when_wifi_is_off(devices, echo_port):
     assert dev.exec(f"print(attempt({echo_port}))").strip() == "getaddrinfo -202"
     assert dev.exec("s2 = socket.socket()\ntry:\n"
                     f"    s2.connect(('127.0.0.1', {echo_port}))\n"
-                    "except OSError as e:\n    print(e.errno == errno.EHOSTUNREACH, errno.errorcode[e.errno])"
+                    "except OSError as e:\n"
+                    "    print(e.errno == errno.EHOSTUNREACH, errno.errorcode[e.errno])"
                     ).split() == ["True", "EHOSTUNREACH"]
     assert dev.exec("try:\n    s.recv(4)\nexcept OSError as e:\n"
                     "    print(e.errno == errno.ECONNABORTED, errno.errorcode[e.errno])"
@@ -96,3 +97,57 @@ def test_refused_connection_is_econnrefused(devices):
     dev.wait_for("up")
     dev.exec(CONNECT)
     assert dev.exec(f"print(attempt({port}))").strip() == "connect ECONNREFUSED"
+
+
+def test_tls_runs_over_the_simulated_wifi(devices, tmp_path):
+    # The device's own mbedTLS (the `tls` module) works through the socket shim and relay.
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1)
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "k.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(30)
+
+    def serve():
+        conn, _ = listener.accept()
+        with ctx.wrap_socket(conn, server_side=True) as t:
+            t.sendall(b"hello " + t.recv(10))
+
+    threading.Thread(target=serve, daemon=True).start()
+    der = cert.public_bytes(serialization.Encoding.DER)
+    dev = devices(firmware=None, files={"main.py": "print('up')\n"})
+    dev.wait_for("up")
+    out = dev.exec(f"""
+import socket, tls
+s = socket.socket()
+s.connect(socket.getaddrinfo('127.0.0.1', {listener.getsockname()[1]})[0][-1])
+c = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+c.load_verify_locations({der!r})
+t = c.wrap_socket(s, server_hostname='localhost')
+t.write(b'tls')
+print(t.read(9))
+""")
+    listener.close()
+    assert out.strip() == "b'hello tls'"
