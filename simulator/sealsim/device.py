@@ -74,16 +74,45 @@ def _raw_tty(fd: int, *, isig: bool) -> None:
 
 
 class _Conn:
-    def __init__(self, sock: socket.socket):
+    """One shim wire. Sends never block the supervisor: what the socket does not take now
+    waits in `out` and goes when the selector says the socket is writable."""
+
+    _MAX_OUT = 16 << 20
+
+    def __init__(self, sock: socket.socket, sel: selectors.BaseSelector):
+        sock.setblocking(False)
         self.sock = sock
+        self.sel = sel
         self.kind = ""
         self.buf = bytearray()
+        self.out = bytearray()
         self.peer: _Conn | None = None
         self.lock = threading.Lock()
 
     def send(self, data: bytes) -> None:
-        with self.lock, contextlib.suppress(OSError):
-            self.sock.sendall(data)
+        with self.lock:
+            if len(self.out) + len(data) > self._MAX_OUT:
+                return  # nobody reads this wire: drop, like an overrun UART FIFO
+            self.out += data
+            self._flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            self._flush()
+
+    def _flush(self) -> None:
+        try:
+            while self.out:
+                n = self.sock.send(self.out)
+                del self.out[:n]
+        except BlockingIOError:
+            pass
+        except OSError:
+            self.out.clear()
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.out else 0)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            if self.sel.get_key(self.sock).events != events:
+                self.sel.modify(self.sock, events, self)
 
 
 class Device:
@@ -283,9 +312,12 @@ class Device:
     # ----------------------------------------------------------------- the loop -----------
     def _loop(self) -> None:
         while not self._stop:
-            for key, _ in self._sel.select(timeout=0.05):
+            for key, mask in self._sel.select(timeout=0.05):
                 try:
-                    self._ready(key)
+                    if mask & selectors.EVENT_WRITE and isinstance(key.data, _Conn):
+                        key.data.flush()
+                    if mask & selectors.EVENT_READ:
+                        self._ready(key)
                 except Exception as e:  # keep the board alive whatever one wire does
                     self.events.append((time.time(), f"supervisor error: {e!r}"))
             with self._cond:
@@ -328,7 +360,7 @@ class Device:
         tag = key.data
         if tag == "listen":
             sock, _ = self._listener.accept()
-            conn = _Conn(sock)
+            conn = _Conn(sock, self._sel)
             self._conns.add(conn)
             self._sel.register(sock, selectors.EVENT_READ, conn)
         elif tag == "child":
@@ -347,6 +379,8 @@ class Device:
             conn: _Conn = tag
             try:
                 data = conn.sock.recv(65536)
+            except BlockingIOError:
+                return
             except OSError:
                 data = b""
             if not data:
@@ -608,8 +642,7 @@ class Device:
         except (OSError, ValueError):
             conn.send(b"118\n")
             return
-        out.setblocking(True)
-        peer = _Conn(out)
+        peer = _Conn(out, self._sel)
         peer.kind = "net-out"
         conn.peer, peer.peer = peer, conn
         self._conns.add(peer)
