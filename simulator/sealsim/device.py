@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import os
 import pty
 import selectors
@@ -56,6 +57,19 @@ _ROM_RESET = (b"\r\nets Jun  8 2016 00:22:57\r\n\r\nrst:0xc (SW_CPU_RESET),boot:
 _ROM_WDT = (b"\r\nets Jun  8 2016 00:22:57\r\n\r\nrst:0x10 (RTCWDT_RTC_RESET),boot:0x13 "
             b"(SPI_FAST_FLASH_BOOT)\r\n")
 _MAX_OUTPUT = 4 << 20
+
+
+@functools.cache
+def shim_heap_bytes(heap_bytes: int) -> int:
+    """Heap the shims take at boot (they stand in for native modules that cost an ESP32
+    nothing). The supervisor adds it to the board's heap, so firmware finds its budget."""
+    proc = mp.run([str(SHIMS_DIR / "_simboot.py")], heap_bytes=heap_bytes,
+                  path=mp.module_path(), env={"SEALSIM_CALIBRATE": "1"}, timeout=60)
+    out = proc.stdout.decode()
+    if "SHIMHEAP" not in out:
+        raise DeviceError(f"cannot measure the shims' heap: {out}{proc.stderr.decode()}")
+    used = int(out.split("SHIMHEAP")[1].split()[0])
+    return -(-used * 1013 // 1000 // 256) * 256  # plus the GC's own ~1.25 %, in 256 B steps
 
 
 class DeviceError(RuntimeError):
@@ -126,6 +140,7 @@ class Device:
         for sub in ("fs", "nvs"):
             (self.state / sub).mkdir(parents=True, exist_ok=True)
         self.mac = mac or bytes([0x24, 0x0A, 0xC4]) + os.urandom(3)
+        self.heap_bytes = self.board.heap_bytes + shim_heap_bytes(self.board.heap_bytes)
         self.run_dir = Path(tempfile.mkdtemp(prefix="sealsim-"))
         self.link_path = str(self.run_dir / "link.sock")
         self.writes: list[tuple[float, str, str]] = []  # (time, state-relative path, what)
@@ -240,7 +255,6 @@ class Device:
     def _spawn(self, *, nomain: bool = False) -> None:
         env = mp.environment(mp.module_path(), {
             "SEALSIM_FS": str((self.state / "fs").resolve()),
-            "SEALSIM_SHIMS": str(SHIMS_DIR),
             "SEALSIM_LINK": self.link_path,
             "TZ": "UTC",
         })
@@ -254,7 +268,7 @@ class Device:
             _raw_tty(self._child_slave, isig=True)
         slave = self._child_slave
         self._proc = subprocess.Popen(
-            mp.command(["-i", str(SHIMS_DIR / "_simboot.py")], self.board.heap_bytes),
+            mp.command(["-i", str(SHIMS_DIR / "_simboot.py")], self.heap_bytes),
             stdin=slave, stdout=slave, stderr=slave, env=env, cwd=self.state / "fs",
             start_new_session=True,
             preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),  # Ctrl-C -> SIGINT
