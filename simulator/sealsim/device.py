@@ -223,7 +223,8 @@ class Device:
             self._kill()
             self._wdt = None
             self._wake_at = None
-            self.gm65 = GM65(self._to_scan_engine)  # the module loses power too
+            # The module loses power too: it restarts from what it saved to its EEPROM.
+            self.gm65 = GM65(self._to_scan_engine, self.gm65.eeprom)
             self.panel = make_panel(self.board.display)
             self.events.append((time.time(), "power cut"))
 
@@ -499,6 +500,9 @@ class Device:
         uart = self._scan_uart
         if uart is not None:
             uart.send(data)
+        else:  # as on the board: nobody listens on the line, the bytes are gone
+            self.events.append((time.time(), f"scan engine sent {len(data)} bytes to a "
+                                             "UART the firmware has not opened"))
 
     def _bus(self, conn: _Conn) -> None:
         buf = conn.buf
@@ -640,8 +644,14 @@ class Device:
 
     # ----------------------------------------------------------------- network ------------
     def _net_open(self, conn: _Conn) -> None:
+        # Connecting may take a while (an address nobody answers): not on the loop thread.
         line, _, rest = bytes(conn.buf).partition(b"\n")
         conn.buf = bytearray()
+        conn.kind = "net-pending"
+        threading.Thread(target=self._net_connect, args=(conn, line, rest), daemon=True,
+                         name=f"sealsim-{self.name}-connect").start()
+
+    def _net_connect(self, conn: _Conn, line: bytes, rest: bytes) -> None:
         try:
             host, port = line.decode().split()
             if not self._wifi:
@@ -656,14 +666,20 @@ class Device:
         except (OSError, ValueError):
             conn.send(b"118\n")
             return
-        peer = _Conn(out, self._sel)
-        peer.kind = "net-out"
-        conn.peer, peer.peer = peer, conn
-        self._conns.add(peer)
-        self._sel.register(out, selectors.EVENT_READ, peer)
-        conn.send(b"0\n")
-        if rest:
-            peer.send(rest)
+        with self._cond:
+            if conn not in self._conns or not self._wifi:  # gone meanwhile
+                out.close()
+                conn.send(b"118\n")
+                return
+            peer = _Conn(out, self._sel)
+            peer.kind = "net-out"
+            conn.peer, peer.peer = peer, conn
+            conn.kind = "net"
+            self._conns.add(peer)
+            self._sel.register(out, selectors.EVENT_READ, peer)
+            conn.send(b"0\n")
+            if rest:
+                peer.send(rest)
 
     # ----------------------------------------------------------------- harness API --------
     def set_wifi(self, on: bool) -> None:
@@ -676,7 +692,7 @@ class Device:
             self.events.append((time.time(), f"wifi {'on' if on else 'off'}"))
             if not on:
                 for c in list(self._conns):
-                    if c.kind in ("net", "net-out"):
+                    if c.kind in ("net", "net-out", "net-pending"):
                         self._drop(c)
 
     @property

@@ -44,12 +44,15 @@ def reply(data: bytes) -> bytes:
 class GM65:
     """Scan engine model. `send` delivers bytes to the firmware's UART RX."""
 
-    def __init__(self, send: Callable[[bytes], None]):
+    def __init__(self, send: Callable[[bytes], None], eeprom: bytes | None = None):
         self._send = send
         self._lock = threading.Lock()
-        self.zone = bytearray(256)
-        self.zone[0x00] = 0xD4  # LED on success, sound on, standard aim/light, manual mode
-        self.eeprom = bytes(self.zone)
+        if eeprom is None:
+            defaults = bytearray(256)
+            defaults[0x00] = 0xD4  # LED on success, sound on, standard aim/light, manual mode
+            eeprom = bytes(defaults)
+        self.eeprom = eeprom  # what the module boots with (kept across power cuts)
+        self.zone = bytearray(eeprom)
         self._rx = bytearray()
         self._pending: bytes | None = None  # a code held in front of a command-mode module
         self._trigger_low = False
