@@ -24,9 +24,9 @@ PLANT = {
 
 
 @pytest.mark.parametrize("where", list(PLANT))
-def test_planted_write_fails_the_audit_naming_where(devices, where):
+def test_planted_write_fails_the_audit_naming_where(sim_devices, where):
     code, place, canary = PLANT[where]
-    dev = devices()
+    dev = sim_devices()
     dev.wait_for("app ready")
     before = Snapshot.take(dev.state)
     dev.scan(WAYBILL)  # record data passes through RAM only
@@ -41,8 +41,8 @@ def test_planted_write_fails_the_audit_naming_where(devices, where):
     assert any(path == place.split(" ")[0] for path, _ in report.writes)
 
 
-def test_clean_run_passes_and_reports_no_writes(devices):
-    dev = devices()
+def test_clean_run_passes_and_reports_no_writes(sim_devices):
+    dev = sim_devices()
     dev.wait_for("app ready")
     before = Snapshot.take(dev.state)
     for code in (WAYBILL, ID, PHONE):
@@ -58,8 +58,8 @@ def test_clean_run_passes_and_reports_no_writes(devices):
     assert report.writes == []
 
 
-def test_allowed_writes_and_unexpected_ones(devices):
-    dev = devices(firmware=None, files={"main.py": "print('up')\n"})
+def test_allowed_writes_and_unexpected_ones(sim_devices):
+    dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
     dev.wait_for("up")
     before = Snapshot.take(dev.state)
     dev.exec("import esp32\nn = esp32.NVS('sealscan')\nn.set_i32('boots', 3)\nn.commit()\n"
@@ -87,8 +87,8 @@ def test_flash_image_is_scanned(tmp_path):
     assert report.writes == [("flash.bin", "added")]
 
 
-def test_nvs_behaves_like_esp32_and_survives_power_cut(devices):
-    dev = devices(firmware=None, files={"main.py": "print('up')\n"})
+def test_nvs_behaves_like_esp32_and_survives_power_cut(sim_devices):
+    dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
     dev.wait_for("up")
     out = dev.exec("""
 import esp32

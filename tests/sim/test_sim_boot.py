@@ -27,9 +27,9 @@ except MemoryError:
 
 
 @pytest.mark.parametrize("board", BOARDS)
-def test_boots_within_heap_and_limit_is_enforced(devices, board):
+def test_boots_within_heap_and_limit_is_enforced(sim_devices, board):
     budget = boards.load_board(board).heap_kib * 1024
-    dev = devices(board, firmware=None, files={"main.py": HEAP_MAIN})
+    dev = sim_devices(board, firmware=None, files={"main.py": HEAP_MAIN})
     dev.wait_for("MemoryError beyond the heap")
     out = dev.output.decode()
     free = int(out.split("heap free ")[1].split()[0])
@@ -41,8 +41,8 @@ def test_boots_within_heap_and_limit_is_enforced(devices, board):
 
 
 @pytest.mark.parametrize("board", BOARDS)
-def test_test_app_boots_and_draws(devices, board):
-    dev = devices(board)
+def test_test_app_boots_and_draws(sim_devices, board):
+    dev = sim_devices(board)
     dev.wait_for("app ready")
     dev.wait_until(lambda: "sealsim" in dev.screen_text(), 20, "app screen")
 
@@ -53,8 +53,8 @@ print("boot cause", machine.reset_cause())
 """
 
 
-def test_resets_restart_with_the_right_cause(devices):
-    dev = devices(firmware=None, files={"main.py": LIFECYCLE_MAIN})
+def test_resets_restart_with_the_right_cause(sim_devices):
+    dev = sim_devices(firmware=None, files={"main.py": LIFECYCLE_MAIN})
     dev.wait_for(f"boot cause {PWRON_RESET}")
     mark = len(dev.output)
     dev.write_console(b"import machine; machine.reset()\r")
@@ -72,16 +72,16 @@ def test_resets_restart_with_the_right_cause(devices):
     dev.wait_for(f"boot cause {SOFT_RESET}", since=mark)
 
 
-def test_fed_watchdog_does_not_reset(devices):
+def test_fed_watchdog_does_not_reset(sim_devices):
     main = ("import machine, time\nw = machine.WDT(timeout=400)\nfor i in range(8):\n"
             "    time.sleep_ms(100)\n    w.feed()\nprint('fed', machine.reset_cause())\n")
-    dev = devices(firmware=None, files={"main.py": main})
+    dev = sim_devices(firmware=None, files={"main.py": main})
     dev.wait_for("fed 1")
     assert dev.boots == 1
 
 
-def test_clock_is_esp32_epoch_and_settable(devices):
-    dev = devices(firmware=None, files={"main.py": "print('up')\n"})
+def test_clock_is_esp32_epoch_and_settable(sim_devices):
+    dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
     dev.wait_for("up")
     t = int(dev.exec("import time; print(time.time())"))
     assert abs(t + 946684800 - time.time()) < 60  # ESP32 counts from 2000-01-01
@@ -95,9 +95,9 @@ def test_clock_is_esp32_epoch_and_settable(devices):
     assert 100 <= int(dev.exec("print(time.time())")) < 200
 
 
-def test_several_devices_at_once(devices):
-    a = devices(name="a")
-    b = devices("esp32s3-devkitc-st7789", name="b")
+def test_several_devices_at_once(sim_devices):
+    a = sim_devices(name="a")
+    b = sim_devices("esp32s3-devkitc-st7789", name="b")
     a.wait_for("app ready")
     b.wait_for("app ready")
     a.scan("EA123456785CN")

@@ -22,9 +22,9 @@ def mpremote(dev, *args, timeout=30):
     return out
 
 
-def test_mpremote_exec_cp_run_soft_reset_and_power_cut(devices, tmp_path):
+def test_mpremote_exec_cp_run_soft_reset_and_power_cut(sim_devices, tmp_path):
     # The test app runs forever in main.py: mpremote must interrupt it like on a board.
-    dev = devices()
+    dev = sim_devices()
     dev.wait_for("app ready")
     assert mpremote(dev, "exec", "print(6 * 7)").strip() == "42"
 
@@ -55,8 +55,8 @@ def test_mpremote_exec_cp_run_soft_reset_and_power_cut(devices, tmp_path):
     assert mpremote(dev, "exec", "import hello").strip() == "ran on micropython"
 
 
-def test_ctrl_c_interrupts_main_and_friendly_repl_works(devices):
-    dev = devices()
+def test_ctrl_c_interrupts_main_and_friendly_repl_works(sim_devices):
+    dev = sim_devices()
     dev.wait_for("app ready")
     mark = len(dev.output)
     dev.write_console(b"\x03")
@@ -66,8 +66,8 @@ def test_ctrl_c_interrupts_main_and_friendly_repl_works(devices):
     dev.wait_for("still here", since=mark)
 
 
-def test_files_written_by_device_land_in_state_fs(devices):
-    dev = devices(firmware=None, files={"main.py": "print('up')\n"})
+def test_files_written_by_device_land_in_state_fs(sim_devices):
+    dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
     dev.wait_for("up")
     dev.exec("import os\nos.mkdir('/lib')\nf = open('/lib/x.txt', 'w')\nf.write('abc')\n"
              "f.close()")

@@ -31,8 +31,8 @@ def _framebuffer(dev):
     return bytes.fromhex(out.split("FB ")[1].split()[0])
 
 
-def test_ssd1306_png_identical_to_framebuf(devices, tmp_path):
-    dev = devices(firmware=None, files={"main.py": DRAW_MAIN % {"seed": 7},
+def test_ssd1306_png_identical_to_framebuf(sim_devices, tmp_path):
+    dev = sim_devices(firmware=None, files={"main.py": DRAW_MAIN % {"seed": 7},
                                         "simdisp.py": _simdisp()})
     fb = _framebuffer(dev)
     paths = dev.save_frames(tmp_path / "frames")
@@ -54,8 +54,8 @@ def test_ssd1306_png_identical_to_framebuf(devices, tmp_path):
     assert "SEAL 42" in dev.screen_text()
 
 
-def test_st7789_png_identical_to_framebuf(devices, tmp_path):
-    dev = devices("esp32s3-devkitc-st7789", firmware=None,
+def test_st7789_png_identical_to_framebuf(sim_devices, tmp_path):
+    dev = sim_devices("esp32s3-devkitc-st7789", firmware=None,
                   files={"main.py": DRAW_MAIN % {"seed": 11}, "simdisp.py": _simdisp()})
     fb = _framebuffer(dev)
     img = Image.open(dev.save_frames(tmp_path / "frames")[-1]).convert("RGB")
@@ -74,8 +74,8 @@ def test_st7789_png_identical_to_framebuf(devices, tmp_path):
 
 
 @pytest.mark.parametrize("board", ["esp32-devkitc-gm65"])
-def test_frames_follow_the_app(devices, board):
-    dev = devices(board)
+def test_frames_follow_the_app(sim_devices, board):
+    dev = sim_devices(board)
     dev.wait_for("app ready")
     dev.wait_until(lambda: "WIFI UP" in dev.screen_text(), 10, "wifi up on screen")
     n = dev.panel.frame_count

@@ -92,8 +92,8 @@ print("done")
 """
 
 
-def test_firmware_uart_gets_documented_replies_and_scans(devices):
-    dev = devices(firmware=None, files={"main.py": UART_MAIN})
+def test_firmware_uart_gets_documented_replies_and_scans(sim_devices):
+    dev = sim_devices(firmware=None, files={"main.py": UART_MAIN})
     dev.wait_for("armed")
     assert "mode reply " + gm65.WRITE_OK.hex() in dev.output.decode()
     dev.scan("EA123456785CN")  # held in front of a command-mode module
@@ -104,8 +104,8 @@ def test_firmware_uart_gets_documented_replies_and_scans(devices):
     assert "read reply " + gm65.reply(b"\xd5").hex() in out  # zone 0x0000 after the noise
 
 
-def test_random_bytes_on_the_link_do_not_hang_device_or_simulator(devices):
-    dev = devices()
+def test_random_bytes_on_the_link_do_not_hang_device_or_simulator(sim_devices):
+    dev = sim_devices()
     dev.wait_for("app ready")
     for _ in range(20):
         dev.scan_raw(os.urandom(512))

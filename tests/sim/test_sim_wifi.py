@@ -40,8 +40,8 @@ def attempt(port):
 """
 
 
-def test_sockets_fail_like_esp32_when_wifi_is_off(devices, echo_port):
-    dev = devices(firmware=None, files={"main.py": "print('up')\n"})
+def test_sockets_fail_like_esp32_when_wifi_is_off(sim_devices, echo_port):
+    dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
     dev.wait_for("up")
     dev.exec(CONNECT)
     assert dev.exec(f"print(attempt({echo_port}))").strip() == "echo ping"
@@ -66,7 +66,7 @@ def test_sockets_fail_like_esp32_when_wifi_is_off(devices, echo_port):
     assert dev.exec("print(w.isconnected(), w.status())").split() == ["True", "1010"]
 
 
-def test_wifi_loss_wakes_a_blocked_asyncio_reader(devices, echo_port):
+def test_wifi_loss_wakes_a_blocked_asyncio_reader(sim_devices, echo_port):
     main = f"""
 import asyncio, errno
 async def main():
@@ -82,24 +82,24 @@ async def main():
         print("aborted", e.errno == errno.ECONNABORTED)
 asyncio.run(main())
 """
-    dev = devices(firmware=None, files={"main.py": main})
+    dev = sim_devices(firmware=None, files={"main.py": main})
     dev.wait_for("waiting")
     assert b"got b'hi'" in dev.output
     dev.set_wifi(False)
     dev.wait_for("aborted True")
 
 
-def test_refused_connection_is_econnrefused(devices):
+def test_refused_connection_is_econnrefused(sim_devices):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here
-    dev = devices(firmware=None, files={"main.py": "print('up')\n"})
+    dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
     dev.wait_for("up")
     dev.exec(CONNECT)
     assert dev.exec(f"print(attempt({port}))").strip() == "connect ECONNREFUSED"
 
 
-def test_tls_runs_over_the_simulated_wifi(devices, tmp_path):
+def test_tls_runs_over_the_simulated_wifi(sim_devices, tmp_path):
     # The device's own mbedTLS (the `tls` module) works through the socket shim and relay.
     import datetime
     import ssl
@@ -137,7 +137,7 @@ def test_tls_runs_over_the_simulated_wifi(devices, tmp_path):
 
     threading.Thread(target=serve, daemon=True).start()
     der = cert.public_bytes(serialization.Encoding.DER)
-    dev = devices(firmware=None, files={"main.py": "print('up')\n"})
+    dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
     dev.wait_for("up")
     out = dev.exec(f"""
 import socket, tls
