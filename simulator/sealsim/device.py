@@ -63,8 +63,11 @@ _MAX_OUTPUT = 4 << 20
 def shim_heap_bytes(heap_bytes: int) -> int:
     """Heap the shims take at boot (they stand in for native modules that cost an ESP32
     nothing). The supervisor adds it to the board's heap, so firmware finds its budget."""
-    proc = mp.run([str(SHIMS_DIR / "_simboot.py")], heap_bytes=heap_bytes,
-                  path=mp.module_path(), env={"SEALSIM_CALIBRATE": "1"}, timeout=60)
+    with tempfile.TemporaryDirectory() as fs:
+        proc = mp.run([str(SHIMS_DIR / "_simboot.py")], heap_bytes=heap_bytes,
+                      path=mp.module_path(), timeout=60,
+                      env={"SEALSIM_CALIBRATE": "1", "SEALSIM_FS": fs,
+                           "SEALSIM_SHIMS": str(SHIMS_DIR)})
     out = proc.stdout.decode()
     if "SHIMHEAP" not in out:
         raise DeviceError(f"cannot measure the shims' heap: {out}{proc.stderr.decode()}")
@@ -240,6 +243,7 @@ class Device:
             self._stop = True
         if self._thread:
             self._thread.join(timeout=5)
+        self._sel.close()
         for c in list(self._conns):
             self._drop(c)
         for fd in (self._child_master, self._child_slave, self._port_master,
@@ -256,6 +260,7 @@ class Device:
     def _spawn(self, *, nomain: bool = False) -> None:
         env = mp.environment(mp.module_path(), {
             "SEALSIM_FS": str((self.state / "fs").resolve()),
+            "SEALSIM_SHIMS": str(SHIMS_DIR),
             "SEALSIM_LINK": self.link_path,
             "TZ": "UTC",
         })

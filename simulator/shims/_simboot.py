@@ -1,6 +1,7 @@
 # sealsim boot (runs first in every simulated device process, like the ESP32's frozen _boot):
-# the shims are all imported now, the device's filesystem root becomes the state directory's
-# fs/, then boot.py and main.py run as on the board, then the REPL.
+# the device's filesystem root becomes the state directory's fs/ at once, the shims are all
+# imported from a read-only mount that is removed again, then boot.py and main.py run as on
+# the board, then the REPL.
 #
 # The shims stand in for native modules that cost an ESP32 no heap. Importing them all here
 # fixes their cost; the supervisor adds exactly that much to the heap (measured by running
@@ -9,6 +10,11 @@ import gc
 import sys
 import os
 import vfs
+
+vfs.umount("/")  # from here on the device sees its own flash only
+vfs.mount(vfs.VfsPosix(os.getenv("SEALSIM_FS")), "/")
+vfs.mount(vfs.VfsPosix(os.getenv("SEALSIM_SHIMS")), "/.sim", readonly=True)
+sys.path[:] = ["/.sim"]
 
 import _simlink
 import machine
@@ -22,9 +28,7 @@ if os.getenv("SEALSIM_CALIBRATE"):
     print("SHIMHEAP", gc.mem_alloc())
     raise SystemExit
 del _simlink, machine, network, esp32, socket, time
-
-vfs.umount("/")
-vfs.mount(vfs.VfsPosix(os.getenv("SEALSIM_FS")), "/")
+vfs.umount("/.sim")
 os.chdir("/")
 sys.path[:] = ["", ".frozen", "/lib"]  # as on an ESP32
 

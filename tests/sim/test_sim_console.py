@@ -72,5 +72,8 @@ def test_files_written_by_device_land_in_state_fs(sim_devices):
     dev.exec("import os\nos.mkdir('/lib')\nf = open('/lib/x.txt', 'w')\nf.write('abc')\n"
              "f.close()")
     assert (Path(dev.state) / "fs" / "lib" / "x.txt").read_text() == "abc"
-    # The device cannot reach the host filesystem outside its flash.
-    assert "main.py" in dev.exec("import os; print(os.listdir('/'))")
+    # The device sees its flash as `/`, and nothing of the host's filesystem.
+    assert sorted(eval(dev.exec("import os; print(os.listdir('/'))"))) == \
+        ["board.json", "lib", "main.py"]
+    assert dev.exec("try:\n    open('/etc/hostname')\nexcept OSError as e:\n"
+                    "    print('refused', e.errno)").strip() == "refused 2"
