@@ -24,6 +24,7 @@ _HEAD = b"\x7e\x00"
 _NO_CRC = b"\xab\xcd"
 
 MODE_MANUAL, MODE_COMMAND, MODE_CONTINUOUS, MODE_SENSOR = 0, 1, 2, 3
+BAUD_RATES = (1200, 4800, 9600, 14400, 19200, 38400, 57600, 115200)
 
 
 def crc(data: bytes) -> bytes:
@@ -50,6 +51,7 @@ class GM65:
         if eeprom is None:
             defaults = bytearray(256)
             defaults[0x00] = 0xD4  # LED on success, sound on, standard aim/light, manual mode
+            defaults[0x2A:0x2C] = (0x0139).to_bytes(2, "little")  # 9600 baud
             eeprom = bytes(defaults)
         self.eeprom = eeprom  # what the module boots with (kept across power cuts)
         self.zone = bytearray(eeprom)
@@ -62,6 +64,12 @@ class GM65:
     @property
     def mode(self) -> int:
         return self.zone[0] & 0x03
+
+    @property
+    def baud(self) -> int:
+        """Line speed from zone bits 0x2A-0x2B (divisor of 3 MHz), as a standard rate."""
+        divisor = int.from_bytes(self.zone[0x2A:0x2C], "little") or 1
+        return min(BAUD_RATES, key=lambda b: abs(b - 3_000_000 / divisor))
 
     # --- harness side -------------------------------------------------------------------
     def scan(self, code: str | bytes) -> None:
@@ -137,8 +145,8 @@ class GM65:
             data = body[4:]
             if address + len(data) > 256:
                 return
+            self._send(WRITE_OK)  # the reply still goes out at the old line speed
             self.zone[address: address + len(data)] = data
-            self._send(WRITE_OK)
             if address <= 0x02 < address + len(data) and self.zone[0x02] & 1:
                 self._fire()
         elif kind == 0x09:

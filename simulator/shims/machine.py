@@ -260,13 +260,17 @@ class UART(io.IOBase):
                  rts=None, cts=None, txbuf=256, rxbuf=256, timeout=0, timeout_char=0,
                  invert=0, flow=0):
         self._id = id
-        self._s = _simlink.connect("uart%d" % id)
+        self._baud = baudrate
+        # The line speed goes with the channel name: a module at another speed sees garbage.
+        self._s = _simlink.connect("uart%d %d" % (id, baudrate))
         self._s.setblocking(False)
         self.init(baudrate, bits, parity, stop, timeout=timeout, timeout_char=timeout_char)
 
     def init(self, baudrate=115200, bits=8, parity=None, stop=1, *, tx=None, rx=None,
              rts=None, cts=None, txbuf=None, rxbuf=None, timeout=0, timeout_char=0,
              invert=0, flow=0):
+        if baudrate != self._baud:
+            _simlink.query("uart %d baud %d" % (self._id, baudrate))  # a call: in order
         self._baud = baudrate
         self._timeout = timeout
         self._timeout_char = timeout_char

@@ -114,3 +114,26 @@ def test_random_bytes_on_the_link_do_not_hang_device_or_simulator(sim_devices):
     dev.wait_for("scan: EA123456785CN")
     assert dev.running
     assert dev.exec("print('alive')").strip() == "alive"
+
+
+def test_line_speed_must_match_the_module(sim_devices):
+    dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
+    dev.wait_for("up")
+    read = "import time\ntime.sleep_ms(100)\nd = u.read()\nprint(d.hex() if d else None)"
+    dev.exec("from machine import UART\nu = UART(2, 115200, timeout=100)")  # module: 9600
+    dev.scan("EA123456785CN")
+    garbled = dev.exec(read).strip()
+    assert garbled != "None" and b"EA123456785CN".hex() not in garbled
+    dev.exec("u.write(b'\\x7e\\x00\\x07\\x01\\x00\\x00\\x01\\xab\\xcd')")
+    assert dev.exec(read).strip() == "None"  # the module cannot read a misclocked command
+    dev.exec("u.init(9600, timeout=100)")
+    dev.exec("u.write(b'\\x7e\\x00\\x07\\x01\\x00\\x00\\x01\\xab\\xcd')")
+    assert dev.exec(read).strip() == gm65.reply(b"\xd4").hex()
+    # Switch the module to 115200 (zone 0x2A-0x2B = 3 MHz / 115200 = 26): the reply still
+    # comes at 9600, then the UART must follow.
+    dev.exec("u.write(" + repr(gm65.frame(0x08, 0x2A, b"\x1a\x00")) + ")")
+    assert dev.exec(read).strip() == gm65.WRITE_OK.hex()
+    assert dev.gm65.baud == 115200
+    dev.exec("u.init(115200, timeout=100)")
+    dev.scan("EA123456785CN")
+    assert dev.exec(read).strip() == b"EA123456785CN\r".hex()
