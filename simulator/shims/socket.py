@@ -111,7 +111,13 @@ class socket(io.IOBase):
             mv = mv[n:]
 
     def write(self, data):
-        return self.send(data)
+        # Stream semantics (as the native socket): None, not EAGAIN, when it would block.
+        try:
+            return self.send(data)
+        except OSError as e:
+            if e.errno == errno.EAGAIN:
+                return None
+            raise
 
     def recv(self, bufsize):
         self._check()
@@ -207,6 +213,12 @@ class socket(io.IOBase):
     def ioctl(self, req, arg):
         if req == 10:  # MP_STREAM_GET_FILENO: poll the real socket
             return self._real().fileno()
+        if req == 3:  # MP_STREAM_POLL (asked through a TLS wrapper): the real socket's state
+            import select
+            p = select.poll()
+            p.register(self._real(), arg)
+            ready = p.poll(0)
+            return ready[0][1] if ready else 0
         if req == 4:  # MP_STREAM_CLOSE
             self.close()
         return 0

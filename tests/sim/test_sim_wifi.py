@@ -131,23 +131,34 @@ def test_tls_runs_over_the_simulated_wifi(sim_devices, tmp_path):
     listener.settimeout(30)
 
     def serve():
-        conn, _ = listener.accept()
-        with ctx.wrap_socket(conn, server_side=True) as t:
-            t.sendall(b"hello " + t.recv(10))
+        for _ in range(2):
+            conn, _ = listener.accept()
+            with ctx.wrap_socket(conn, server_side=True) as t:
+                t.sendall(b"hello " + t.recv(10))
 
     threading.Thread(target=serve, daemon=True).start()
     der = cert.public_bytes(serialization.Encoding.DER)
     dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
     dev.wait_for("up")
+    port = listener.getsockname()[1]
     out = dev.exec(f"""
-import socket, tls
-s = socket.socket()
-s.connect(socket.getaddrinfo('127.0.0.1', {listener.getsockname()[1]})[0][-1])
+import asyncio, socket, tls
 c = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
 c.load_verify_locations({der!r})
+s = socket.socket()
+s.connect(socket.getaddrinfo('127.0.0.1', {port})[0][-1])
 t = c.wrap_socket(s, server_hostname='localhost')
 t.write(b'tls')
 print(t.read(9))
+
+async def main():  # non-blocking, as an uplink task would do it
+    r, w = await asyncio.open_connection('127.0.0.1', {port}, ssl=c,
+                                         server_hostname='localhost')
+    w.write(b'async')
+    await w.drain()
+    print(await r.read(11))
+
+asyncio.run(main())
 """)
     listener.close()
-    assert out.strip() == "b'hello tls'"
+    assert out.splitlines() == ["b'hello tls'", "b'hello async'"]
