@@ -154,6 +154,9 @@ class Device:
         self.clock_offset = 0  # simulated wall clock = host clock + offset (seconds)
         self._wifi = wifi
         self._wifi_gen = 0
+        self.net_delay = 0.0
+        self._delayed: list[tuple[float, _Conn, bytes]] = []
+        self._delay_thread: threading.Thread | None = None
         self.pins: dict[int, int] = {}
         self.keys_down: set[str] = set()
         self._keys_seen: set[str] = set()
@@ -491,14 +494,14 @@ class Device:
             self._bus(conn)
         elif conn.kind == "net-out":
             if conn.peer is not None:
-                conn.peer.send(data)
+                self._net_forward(conn.peer, data)
         elif conn.kind == "net":
             if conn.peer is None:
                 conn.buf += data
                 if b"\n" in conn.buf:
                     self._net_open(conn)
             else:
-                conn.peer.send(data)
+                self._net_forward(conn.peer, data)
         elif conn is self._scan_uart:
             if self._scan_baud == self.gm65.baud:
                 self.gm65.receive(data)
@@ -697,6 +700,39 @@ class Device:
                 peer.send(rest)
 
     # ----------------------------------------------------------------- harness API --------
+    def _net_forward(self, to: _Conn, data: bytes) -> None:
+        if self.net_delay <= 0 and not self._delayed:
+            to.send(data)
+            return
+        with self._cond:
+            self._delayed.append((time.monotonic() + self.net_delay, to, data))
+            if self._delay_thread is None:
+                self._delay_thread = threading.Thread(target=self._delay_loop, daemon=True,
+                                                      name=f"sealsim-{self.name}-delay")
+                self._delay_thread.start()
+            self._cond.notify_all()
+
+    def _delay_loop(self) -> None:
+        # One FIFO for every relayed byte: order is kept whatever the delay does meanwhile.
+        while not self._stop:
+            with self._cond:
+                if not self._delayed:
+                    self._cond.wait(0.1)
+                    continue
+                due, to, data = self._delayed[0]
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(min(wait, 0.1))
+                    continue
+                self._delayed.pop(0)
+            to.send(data)
+
+    def set_net_delay(self, seconds: float) -> None:
+        """Latency added to every byte relayed between the device and the network (each
+        way), as a slow uplink or a slow upstream would add it."""
+        self.net_delay = max(0.0, float(seconds))
+        self.events.append((time.time(), f"network delay {self.net_delay:g} s"))
+
     def set_wifi(self, on: bool) -> None:
         """Access point in range (True) or gone (False). Off tears down every connection."""
         with self._cond:

@@ -147,8 +147,11 @@ class Pin:
         self.value(not self._out)
 
     def irq(self, handler=None, trigger=3, *, priority=1, wake=None, hard=False):
-        # Interrupts are not delivered in the simulator: poll keys with value().
+        # Interrupts are not delivered in the simulator: poll keys with value(). The supervisor
+        # logs the registration so a scenario that waits for one knows why nothing comes.
         self._irq = handler
+        if handler is not None:
+            _simlink.event("pin %d irq registered (not delivered in the simulator)" % self._id)
         return None
 
     def mode(self, mode=None):

@@ -162,3 +162,24 @@ asyncio.run(main())
 """)
     listener.close()
     assert out.splitlines() == ["b'hello tls'", "b'hello async'"]
+
+
+def test_network_delay_delays_but_keeps_every_byte_in_order(sim_devices, echo_port):
+    dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
+    dev.wait_for("up")
+    dev.set_net_delay(0.3)
+    out = dev.exec(f"""
+import socket, time
+s = socket.socket()
+s.connect(socket.getaddrinfo('127.0.0.1', {echo_port})[0][-1])
+t = time.ticks_ms()
+for i in range(20):
+    s.send(b'%02d' % i)
+got = b''
+while len(got) < 40:
+    got += s.recv(40)
+print(got.decode(), time.ticks_diff(time.ticks_ms(), t))
+""")
+    data, elapsed = out.split()
+    assert data == "".join(f"{i:02d}" for i in range(20))
+    assert int(elapsed) >= 600  # a lower bound only: out and back, 0.3 s each way
