@@ -55,6 +55,8 @@ def run(board: str, state: Path | None, firmware: Path | None, png_dir: Path) ->
       q        quit (the device is switched off; --state keeps its flash)
     """
     from sealsim import interactive
+    from sealsim.device import DeviceError
+    from sealsim.micropython import MicroPythonNotFound
     from sealsim.scenario import TESTFW_DIR, start_device
 
     try:
@@ -65,7 +67,11 @@ def run(board: str, state: Path | None, firmware: Path | None, png_dir: Path) ->
         state = Path(tempfile.mkdtemp(prefix="sealsim-state-"))
     fresh = not any((state / "fs").glob("*")) if (state / "fs").exists() else True
     fw = firmware or (TESTFW_DIR if fresh else None)
-    with start_device(b, state, firmware=fw) as dev:
+    try:
+        dev = start_device(b, state, firmware=fw)
+    except (DeviceError, MicroPythonNotFound, OSError) as e:
+        fail(f"cannot start the simulated device: {e}")
+    with dev:
         interactive.run(dev, png_dir)
 
 

@@ -47,6 +47,8 @@ from sealsim import micropython as mp
 from sealsim.display import Panel, make_panel, terminal_lines
 from sealsim.gm65 import GM65
 
+# Scan engine models by the board file's `scan_engine.model`.
+SCAN_ENGINES = {"gm65": GM65}
 EPOCH_2000 = 946684800
 PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
 _EXIT_RESET, _EXIT_SOFT, _EXIT_SLEEP, _EXIT_WDT = 90, 91, 92, 93
@@ -160,7 +162,7 @@ class Device:
         self.pins: dict[int, int] = {}
         self.keys_down: set[str] = set()
         self._keys_seen: set[str] = set()
-        self.gm65 = GM65(self._to_scan_engine)
+        self.gm65 = SCAN_ENGINES[self.board.scan_engine["model"]](self._to_scan_engine)
         self.panel: Panel = make_panel(self.board.display)
         self._cond = threading.Condition()
         self._sel = selectors.DefaultSelector()
@@ -231,7 +233,7 @@ class Device:
             self._wdt = None
             self._wake_at = None
             # The module loses power too: it restarts from what it saved to its EEPROM.
-            self.gm65 = GM65(self._to_scan_engine, self.gm65.eeprom)
+            self.gm65 = type(self.gm65)(self._to_scan_engine, self.gm65.eeprom)
             self.panel = make_panel(self.board.display)
             self.events.append((time.time(), "power cut"))
 

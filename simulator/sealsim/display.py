@@ -208,10 +208,12 @@ def rgb565_to_rgb(c: int) -> tuple[int, int, int]:
     return (r * 255 // 31, g * 255 // 63, b * 255 // 31)  # as Pillow expands RGB565
 
 
+# Display models by the board file's `display.driver` (add a panel here to support a board).
+PANELS: dict[str, type[Panel]] = {"ssd1306": SSD1306, "st7789": ST7789}
+
+
 def make_panel(display: dict) -> Panel:
-    if display["driver"] == "ssd1306":
-        return SSD1306(display["width"], display["height"])
-    return ST7789(display["width"], display["height"])
+    return PANELS[display["driver"]](display["width"], display["height"])
 
 
 def terminal_lines(panel: Panel) -> list[str]:

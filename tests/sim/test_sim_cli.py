@@ -108,3 +108,10 @@ def test_sim_audit_command(tmp_path):
     hit = runner.invoke(cli, ["sim", "audit", str(state), "--canary", "13812345678", "--json"])
     assert hit.exit_code == 1
     assert '"where": "rtc.bin (RTC memory)"' in hit.output
+
+
+def test_sim_run_with_an_unknown_board_is_a_clear_input_error(tmp_path):
+    result = CliRunner().invoke(cli, ["sim", "run", "--board", "no-such-board",
+                                      "--state", str(tmp_path / "s")])
+    assert result.exit_code == 3
+    assert "no board named 'no-such-board'" in result.output
