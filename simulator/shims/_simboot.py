@@ -14,7 +14,7 @@ import vfs
 vfs.umount("/")  # from here on the device sees its own flash only
 vfs.mount(vfs.VfsPosix(os.getenv("SEALSIM_FS")), "/")
 vfs.mount(vfs.VfsPosix(os.getenv("SEALSIM_SHIMS")), "/.sim", readonly=True)
-sys.path[:] = ["/.sim"]
+sys.path[:] = ["/.sim/device", "/.sim"]  # device/: shims that replace unix-port built-ins
 
 import _simlink
 import machine
