@@ -107,3 +107,17 @@ def test_several_devices_at_once(sim_devices):
     assert b"106141411928374657" not in a.output
     assert b"EA123456785CN" not in b.output
     assert a.port != b.port
+
+
+def test_real_firmware_modules_run_as_deployed_mpy(sim_devices, tmp_path):
+    # The project's firmware, compiled by mpy-cross as a depot deploys it, runs on the
+    # simulated board unmodified.
+    from sealscan import fwtools
+    from sealscan.paths import FIRMWARE_DIR
+
+    fwtools.compile_firmware(FIRMWARE_DIR, tmp_path / "mpy")
+    main = ("import checkdigits\nprint('fw', checkdigits.__file__, "
+            "checkdigits.upu_s10('EA123456785CN'), checkdigits.upu_s10('EA123456784CN'))\n")
+    dev = sim_devices(firmware=tmp_path / "mpy", files={"main.py": main})
+    dev.wait_for("fw ")
+    assert "fw checkdigits.mpy True False" in dev.output.decode()
