@@ -22,12 +22,13 @@ import network
 import esp32
 import socket
 import time
+import ntptime
 
 gc.collect()
 if os.getenv("SEALSIM_CALIBRATE"):
     print("SHIMHEAP", gc.mem_alloc())
     raise SystemExit
-del _simlink, machine, network, esp32, socket, time
+del _simlink, machine, network, esp32, socket, time, ntptime
 vfs.umount("/.sim")
 os.chdir("/")
 sys.path[:] = ["", ".frozen", "/lib"]  # as on an ESP32

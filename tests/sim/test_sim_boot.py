@@ -119,5 +119,25 @@ def test_real_firmware_modules_run_as_deployed_mpy(sim_devices, tmp_path):
     main = ("import checkdigits\nprint('fw', checkdigits.__file__, "
             "checkdigits.upu_s10('EA123456785CN'), checkdigits.upu_s10('EA123456784CN'))\n")
     dev = sim_devices(firmware=tmp_path / "mpy", files={"main.py": main})
-    dev.wait_for("fw ")
-    assert "fw checkdigits.mpy True False" in dev.output.decode()
+    dev.wait_for("fw checkdigits.mpy True False")
+
+
+def test_ntp_corrects_a_skewed_clock_only_with_wifi(sim_devices):
+    dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
+    dev.wait_for("up")
+    dev.skew_clock(-3 * 86400)
+    assert abs(int(dev.exec("import time; print(time.time())")) + 946684800
+               + 3 * 86400 - time.time()) < 60
+    dev.set_wifi(False)
+    assert dev.exec("import ntptime\ntry:\n    ntptime.settime()\nexcept OSError as e:\n"
+                    "    print(e.errno)").strip() == "-202"
+    dev.set_wifi(True)
+    dev.exec("ntptime.settime()")
+    assert abs(int(dev.exec("print(time.time())")) + 946684800 - time.time()) < 60
+
+
+def test_uart0_is_the_console(sim_devices):
+    dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
+    dev.wait_for("up")
+    dev.exec("from machine import UART\nUART(0, 115200).write(b'via uart0\\r\\n')")
+    dev.wait_for("via uart0")
