@@ -542,8 +542,6 @@ class Device:
                     self._net_open(conn)
             else:
                 self._net_forward(conn.peer, data)
-        elif conn.kind == "uart0":  # UART0 is the console's UART on an ESP32
-            self._console(data)
         elif conn is self._scan_uart:
             if self._scan_baud == self.gm65.baud:
                 self.gm65.receive(data)
