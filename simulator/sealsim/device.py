@@ -153,7 +153,7 @@ class _Conn:
         except OSError:
             self.out.clear()
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.out else 0)
-        with contextlib.suppress(KeyError, ValueError, OSError):
+        with contextlib.suppress(KeyError, ValueError, OSError, RuntimeError):  # closed
             if self.sel.get_key(self.sock).events != events:
                 self.sel.modify(self.sock, events, self)
 
