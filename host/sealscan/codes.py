@@ -18,19 +18,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib.util
 import json
 import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from sealscan.paths import REPO
+from sealscan import fwshared, masking
 from sealscan.protocol import cbor
 from sealscan.protocol.errors import ProtocolError
 
@@ -127,17 +125,7 @@ def b45decode(text: str) -> bytes:
 
 # --- id numbers ----------------------------------------------------------------------------
 
-def _firmware_checkdigits() -> ModuleType:
-    """The firmware's own check-digit module, so host and device cannot disagree."""
-    path = REPO / "firmware" / "checkdigits.py"
-    spec = importlib.util.spec_from_file_location("_sealscan_fw_checkdigits", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_checkdigits = _firmware_checkdigits()
+_checkdigits = fwshared.load("checkdigits")
 
 
 def check_id_number(id_type: int, id_number: str) -> None:
@@ -160,23 +148,10 @@ def check_id_number(id_type: int, id_number: str) -> None:
 
 # --- masking (GB/T 41833-2022) -------------------------------------------------------------
 
-def mask_name(name: str) -> str:
-    """Keep the first character, hide the rest (at least one hidden)."""
-    return name[:1] + "*" * max(1, len(name) - 1)
-
-
-def mask_phone(phone: str) -> str:
-    """Keep at most the first 1 and last 4 characters; at least 6 hidden."""
-    keep_tail = max(0, min(4, len(phone) - 7))
-    head = phone[:1] if len(phone) >= 8 else ""
-    return head + "*" * (len(phone) - len(head) - keep_tail) + phone[len(phone) - keep_tail:]
-
-
-def mask_id(id_number: str) -> str:
-    """Keep the first 1 and last 2 characters."""
-    if len(id_number) <= 4:
-        return "*" * len(id_number)
-    return id_number[0] + "*" * (len(id_number) - 3) + id_number[-2:]
+# Masked display uses the device's own rules (firmware/mask.py), so host and screen agree.
+mask_name = masking.name
+mask_phone = masking.phone
+mask_id = masking.id_number
 
 
 # --- COSE helpers --------------------------------------------------------------------------

@@ -1,0 +1,15 @@
+"""What a person may see of an identity on the host: exactly the device's rules.
+
+The policy (GB/T 41833-2022: a name hides >= 1 character, a phone >= 6 digits, an id number
+shows its first 1 and last 2 characters) is written once, in `firmware/mask.py`; the host runs
+that same file, so host output and the scanner's screen cannot disagree.
+"""
+
+from sealscan import fwshared
+
+_rules = fwshared.load("mask")
+
+name = _rules.name
+phone = _rules.phone
+id_number = _rules.id_number
+waybill = _rules.waybill
