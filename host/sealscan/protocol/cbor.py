@@ -34,6 +34,9 @@ def _head(major: int, n: int) -> bytes:
     raise ValueError("integer out of CBOR range")
 
 
+head = _head  # the shortest-form head of major type `major` with argument `n`
+
+
 def dumps(obj: Any) -> bytes:
     """Deterministic encoding of int / bytes / str / list / tuple / dict (no bool, no None)."""
     if isinstance(obj, bool) or obj is None:

@@ -170,6 +170,16 @@ class ReceiverSession:
 
     def open_record(self, index: int, sealed: bytes) -> bytes:
         """The plaintext of record `index` (checked to be a v1 Record map)."""
+        plaintext = self._decrypt(index, sealed)
+        Record.decode(plaintext)
+        return plaintext
+
+    def open(self, index: int, sealed: bytes) -> Record:
+        """Record `index`, opened and decoded strictly (once)."""
+        return Record.decode(self._decrypt(index, sealed))
+
+    def _decrypt(self, index: int, sealed: bytes) -> bytes:
+        """Steps 1-4 of protocol 4.4: the authenticated plaintext, not yet checked."""
         index = _check_index(index)
         # The deterministic encoding of a v1 sealed record is fixed up to the nonce and the
         # ciphertext, so it is read as a layout rather than through a generic decoder.
@@ -187,11 +197,7 @@ class ReceiverSession:
                 iv, ct, _aad(self._aad_prefix, index))
         except InvalidTag:
             raise AuthenticationFailed(f"record {index}: does not open") from None
-        Record.decode(plaintext)
         return plaintext
-
-    def open(self, index: int, sealed: bytes) -> Record:
-        return Record.decode(self.open_record(index, sealed))
 
     def answer_mac(self, ack: list[int], rej: dict[int, str], ver: dict[int, str]) -> bytes:
         return answer_mac(self.ack_key, self.enc, ack, rej, ver)
