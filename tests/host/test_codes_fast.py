@@ -1,17 +1,26 @@
 """The ingest hot path's fast decoders agree with their definitions on valid and mutated
-input: base45 (table-driven) against RFC 9285 read character by character, the record map
-(cbor2 + exact re-encode) against the generic strict decoder, and the record's fixed-layout
-encoder against the generic deterministic encoder."""
+input: base45 (table-driven) against RFC 9285 read character by character; the record map
+and the batch body (cbor2 + exact re-encode of a fixed layout) against the generic strict
+decoder; the fixed-layout encoders against the generic deterministic encoder."""
 
 import random
 import time
 
+import cbor2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sealscan import codes
-from sealscan.protocol import MalformedRecord, Record, cbor
+from sealscan.protocol import (
+    Batch,
+    MalformedBatch,
+    MalformedRecord,
+    Record,
+    cbor,
+    decode_batch,
+    encode_batch,
+)
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 
@@ -159,3 +168,98 @@ def test_record_decode_agrees_with_strict_decoder_on_mutations():
         data = bytes(b)
         assert record_outcome(Record.decode, data) == record_outcome(reference_record, data), \
             data.hex()
+
+
+# --- batch bodies: cbor2 + layout re-encode against the generic strict decoder -------------
+
+def reference_batch(data):
+    """The batch rule read through the generic strict decoder (the oracle)."""
+    from sealscan.protocol.batch import _BATCH_KEYS, _check_batch
+
+    m = cbor.loads_strict(data, MalformedBatch, "batch")
+    if not isinstance(m, dict) or sorted(m, key=cbor.dumps) != _BATCH_KEYS:
+        raise MalformedBatch("keys")
+    if m["v"] != 1 or isinstance(m["v"], bool):
+        raise MalformedBatch("version")
+    return Batch(m["dev"], m["enc"], _check_batch(m["dev"], m["enc"], m["recs"]))
+
+
+def batch_outcome(fn, data):
+    try:
+        b = fn(data)
+    except MalformedBatch:
+        return "malformed"
+    return (b.device_id, b.enc, b.records)
+
+
+batches = st.builds(
+    Batch, device_id=st.from_regex(r"[A-Za-z0-9._-]{1,32}", fullmatch=True),
+    enc=st.binary(min_size=32, max_size=32),
+    records=st.dictionaries(st.integers(0, 1023), st.binary(min_size=1, max_size=300),
+                            min_size=1, max_size=64).map(lambda d: list(d.items())))
+
+
+@settings(max_examples=200, deadline=None)
+@given(batches)
+def test_batch_layout_encoder_is_the_generic_deterministic_encoding(batch):
+    data = encode_batch(batch)
+    assert data == cbor.dumps({"v": 1, "dev": batch.device_id, "enc": batch.enc,
+                               "recs": [list(r) for r in batch.records]})
+    assert batch_outcome(decode_batch, data) == batch_outcome(reference_batch, data) \
+        == (batch.device_id, batch.enc, batch.records)
+
+
+def _body(recs, **over):
+    m = {"v": 1, "dev": "dev-7", "enc": bytes(32), "recs": recs, **over}
+    return cbor.dumps(m)
+
+
+GOOD = _body([[0, b"\x83\x44"], [1000, b"x" * 30]])
+BATCH_NEAR_MISSES = [
+    GOOD + b"\x00",
+    b"\xbf" + GOOD[1:] + b"\xff",                      # indefinite-length map
+    cbor2.dumps({"dev": "dev-7", "v": 1, "enc": bytes(32), "recs": [[0, b"\x83\x44"]]}),
+    _body([[0, b"\x83\x44"]], v=2),
+    GOOD.replace(b"\x61v\x01", b"\x61v\xf5"),          # v: true
+    GOOD.replace(b"\x61v\x01", b"\x61v\xf9\x3c\x00"),  # v: 1.0
+    GOOD.replace(b"\x61v\x01", b"\x61v\x18\x01"),      # v: long head
+    GOOD.replace(b"\x82\x00", b"\x82\xc2\x41\x00", 1),  # index as a bignum tag
+    GOOD.replace(b"\x19\x03\xe8", b"\x1a\x00\x00\x03\xe8"),  # index 1000, long head
+    GOOD.replace(b"\x82\x00", b"\x82\x00\x00", 1)[:-1],  # entry of 3
+    b"\xa5" + GOOD[1:] + b"\x61v\x01",                 # duplicate key "v"
+    _body([[0, b"a"], [0, b"b"]]),                     # index twice
+    _body([[0, "text"]]),
+    _body([]),
+]
+
+
+@pytest.mark.parametrize("data", BATCH_NEAR_MISSES, ids=range(len(BATCH_NEAR_MISSES)))
+def test_batch_decode_refuses_near_misses_like_the_strict_decoder(data):
+    assert batch_outcome(reference_batch, data) == "malformed"
+    assert batch_outcome(decode_batch, data) == "malformed"
+
+
+def test_batch_decode_agrees_with_strict_decoder_on_mutations():
+    rng = random.Random(12)
+    pool = [GOOD, _body([[k, bytes([k % 256]) * (k + 1)] for k in range(0, 640, 10)]),
+            _body([[5, b"z" * 1100]], dev="D" * 32), *BATCH_NEAR_MISSES]
+    accepted = 0
+    for _ in range(4000):
+        b = bytearray(rng.choice(pool))
+        for _ in range(rng.randint(1, 3)):
+            p = rng.randrange(len(b))
+            kind = rng.randrange(4)
+            if kind == 0:
+                b[p] ^= 1 << rng.randrange(8)
+            elif kind == 1:
+                b[p] = rng.choice([0x00, 0x18, 0x19, 0x1a, 0x5f, 0x7f, 0x9f, 0xbf, 0xc2,
+                                   0xd8, 0xf4, 0xf5, 0xf6, 0xf9, 0xff])
+            elif kind == 2:
+                b[p:p] = rng.randbytes(rng.randint(1, 3))
+            else:
+                del b[p:p + rng.randint(1, 3)]
+        data = bytes(b)
+        fast = batch_outcome(decode_batch, data)
+        assert fast == batch_outcome(reference_batch, data), data.hex()
+        accepted += fast != "malformed"
+    assert accepted > 100  # mutations inside sealed bytes or the device id still decode

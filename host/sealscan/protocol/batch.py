@@ -16,6 +16,8 @@ import hmac
 import re
 from dataclasses import dataclass, field
 
+import cbor2
+
 from sealscan.protocol import cbor
 from sealscan.protocol.errors import InvalidDeviceId, MalformedAnswer, MalformedBatch
 from sealscan.protocol.keys import check_device_id
@@ -71,20 +73,47 @@ def _check_batch(device_id: object, enc: object, recs: object) -> list[tuple[int
     return out
 
 
+def _layout(device_id: str, enc: bytes, recs: list[tuple[int, bytes]]) -> bytes:
+    """The deterministic encoding of a checked batch, written as its fixed layout:
+    a4 | 61 "v" 01 | 63 "dev" tstr | 63 "enc" 58 20 enc | 64 "recs" array of [i, bstr]
+    (the keys in RFC 8949 bytewise order; tests compare it with `cbor.dumps`)."""
+    dev = device_id.encode()
+    parts = [b"\xa4\x61v\x01\x63dev", cbor.head(3, len(dev)), dev, b"\x63enc\x58\x20", enc,
+             b"\x64recs", cbor.head(4, len(recs))]
+    for i, sealed in recs:
+        parts += (b"\x82", cbor.head(0, i), cbor.head(2, len(sealed)), sealed)
+    return b"".join(parts)
+
+
 def encode_batch(batch: Batch) -> bytes:
-    recs = _check_batch(batch.device_id, batch.enc, batch.records)
-    return cbor.dumps({"v": VERSION, "dev": batch.device_id, "enc": batch.enc,
-                       "recs": [[i, s] for i, s in recs]})
+    return _layout(batch.device_id, batch.enc,
+                   _check_batch(batch.device_id, batch.enc, batch.records))
 
 
 def decode_batch(data: bytes) -> Batch:
-    m = cbor.loads_strict(data, MalformedBatch, "batch")
-    if not isinstance(m, dict) or sorted(m, key=cbor.dumps) != _BATCH_KEYS:
-        raise MalformedBatch('batch: must be a map with exactly "v", "dev", "enc", "recs"')
-    if m["v"] != VERSION or isinstance(m["v"], bool):
+    """Strict: exactly the deterministic encoding of a v1 batch, else MalformedBatch.
+    cbor2's C decoder reads it; it is accepted only if the values pass the batch checks
+    AND writing them back as the fixed layout gives exactly `data` (no other key order,
+    head form, duplicate key, tag, float or trailing byte gets through). Tests check it
+    against the generic strict decoder on mutated bodies."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise MalformedBatch(f"batch: expected bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) > cbor.MAX_INPUT:
+        raise MalformedBatch(f"batch: {len(data)} bytes is too large")
+    try:
+        m = cbor2.loads(data)
+    except Exception:  # cbor2 raises many types on garbage
+        raise MalformedBatch("batch: not CBOR") from None
+    if type(m) is not dict or list(m) != _BATCH_KEYS:
+        raise MalformedBatch('batch: must be a map with exactly "v", "dev", "enc", "recs" '
+                             "(in deterministic order)")
+    if type(m["v"]) is not int or m["v"] != VERSION:
         raise MalformedBatch(f"batch v: unsupported version (this is v{VERSION})")
-    return Batch(device_id=m["dev"], enc=m["enc"], records=_check_batch(m["dev"], m["enc"],
-                                                                        m["recs"]))
+    recs = _check_batch(m["dev"], m["enc"], m["recs"])
+    if _layout(m["dev"], m["enc"], recs) != data:
+        raise MalformedBatch("batch: not deterministic CBOR (RFC 8949 4.2.1)")
+    return Batch(device_id=m["dev"], enc=m["enc"], records=recs)
 
 
 @dataclass

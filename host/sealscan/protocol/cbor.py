@@ -17,7 +17,7 @@ import cbor2
 
 from sealscan.protocol.errors import ProtocolError
 
-_MAX_INPUT = 1 << 20  # nothing in v1 comes near 1 MiB; refuse before decoding
+MAX_INPUT = 1 << 20  # nothing in v1 comes near 1 MiB; refuse before decoding
 
 
 def _head(major: int, n: int) -> bytes:
@@ -39,21 +39,30 @@ head = _head  # the shortest-form head of major type `major` with argument `n`
 
 def dumps(obj: Any) -> bytes:
     """Deterministic encoding of int / bytes / str / list / tuple / dict (no bool, no None)."""
-    if isinstance(obj, bool) or obj is None:
-        raise TypeError("v1 CBOR has no simple values")
-    if isinstance(obj, int):
+    t = type(obj)  # exact types first (the common case; bool is not int here)
+    if t is int:
         return _head(0, obj) if obj >= 0 else _head(1, -1 - obj)
-    if isinstance(obj, bytes | bytearray | memoryview):
-        b = bytes(obj)
-        return _head(2, len(b)) + b
-    if isinstance(obj, str):
+    if t is bytes:
+        return _head(2, len(obj)) + obj
+    if t is str:
         b = obj.encode("utf-8")
         return _head(3, len(b)) + b
-    if isinstance(obj, list | tuple):
-        return _head(4, len(obj)) + b"".join(dumps(x) for x in obj)
-    if isinstance(obj, dict):
-        items = sorted((dumps(k), dumps(v)) for k, v in obj.items())
-        return _head(5, len(items)) + b"".join(k + v for k, v in items)
+    if t is list or t is tuple:
+        return _head(4, len(obj)) + b"".join([dumps(x) for x in obj])
+    if t is dict:
+        items = sorted([(dumps(k), dumps(v)) for k, v in obj.items()])
+        return _head(5, len(items)) + b"".join([k + v for k, v in items])
+    return _dumps_other(obj)
+
+
+def _dumps_other(obj: Any) -> bytes:
+    """Subclasses and views become their plain type; everything else v1 refuses."""
+    if isinstance(obj, bool) or obj is None:
+        raise TypeError("v1 CBOR has no simple values")
+    for kind, plain in ((int, int), (bytes | bytearray | memoryview, bytes), (str, str.__str__),
+                        (list | tuple, list), (dict, dict)):
+        if isinstance(obj, kind):
+            return dumps(plain(obj))
     raise TypeError(f"v1 CBOR cannot encode {type(obj).__name__}")
 
 
@@ -61,14 +70,13 @@ def _plain(obj: Any, depth: int = 0) -> bool:
     """True if obj is built only from the types `dumps` writes (tags decode to other types)."""
     if depth > 8:
         return False
-    if isinstance(obj, bool) or obj is None:
-        return False
-    if isinstance(obj, int | bytes | str):
+    t = type(obj)  # exact types: cbor2 makes plain ones; bool, None and tags are other types
+    if t is int or t is bytes or t is str:
         return True
-    if isinstance(obj, list | tuple):
-        return all(_plain(x, depth + 1) for x in obj)
-    if isinstance(obj, dict):
-        return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in obj.items())
+    if t is list or t is tuple:
+        return all([_plain(x, depth + 1) for x in obj])
+    if t is dict:
+        return all([_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in obj.items()])
     return False
 
 
@@ -79,7 +87,7 @@ def loads_strict(data: Any, error: type[ProtocolError], what: str) -> Any:
     data = bytes(data)
     if not data:
         raise error(f"{what}: empty")
-    if len(data) > _MAX_INPUT:
+    if len(data) > MAX_INPUT:
         raise error(f"{what}: {len(data)} bytes is too large")
     fp = io.BytesIO(data)
     try:

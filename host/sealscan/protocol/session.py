@@ -71,8 +71,8 @@ def _aad_prefix(device_id: str, enc: bytes) -> bytes:
 
 
 def _aad(prefix: bytes, index: int) -> bytes:
-    external = prefix + cbor.dumps(index)
-    return _AAD_HEAD + cbor.dumps(external)
+    external = prefix + cbor.head(0, index)  # index: a uint (checked by the callers)
+    return b"".join((_AAD_HEAD, cbor.head(2, len(external)), external))
 
 
 def aad(device_id: str, enc: bytes, index: int) -> bytes:
