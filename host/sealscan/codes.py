@@ -105,7 +105,7 @@ def b45encode(data: bytes) -> str:
 # Decoding is on the upstream's hot path (one identity token per record), so it works on
 # whole strings in C where it can: one translate() maps every character to its value (255 =
 # not in the alphabet), zip over three strided slices forms the 16-bit words, struct packs
-# them. tests/host/test_codes_fast.py checks it against the RFC 9285 definition on mutated
+# them. tests/host/test_fast_paths.py checks it against the RFC 9285 definition on mutated
 # inputs.
 _B45_VALUES = bytes(_B45_INDEX.get(chr(c), 255) for c in range(256))
 
