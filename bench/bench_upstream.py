@@ -145,7 +145,7 @@ def _free_port() -> int:
 def _start_server(cfg, port: int, log) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "sealscan", "upstream", "serve", "-d",
                              str(cfg.directory), "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", str(WORKERS), "--log-level", "warning"],
+                             "--workers", str(WORKERS)],  # default log level: info
                             stdout=subprocess.PIPE, stderr=log)
     assert proc.stdout is not None
     line = proc.stdout.readline()

@@ -14,14 +14,20 @@ from hypothesis import strategies as st
 
 from sealscan import codes
 from sealscan.protocol import (
+    VERDICTS,
+    Answer,
     Batch,
     MalformedBatch,
     MalformedRecord,
     Record,
+    answer_mac,
     cbor,
+    decode_answer,
     decode_batch,
+    encode_answer,
     encode_batch,
 )
+from sealscan.protocol.batch import answer_body
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 
@@ -260,3 +266,24 @@ def test_batch_decode_agrees_with_strict_decoder_on_mutations():
         assert fast == batch_outcome(reference_batch, data), data.hex()
         accepted += fast != "malformed"
     assert accepted > 100  # mutations inside sealed bytes or the device id still decode
+
+
+# --- answers: one-pass body against Answer + answer_mac + encode_answer --------------------
+
+answers = st.builds(
+    lambda ack, rej, ver_ok: (sorted(ack), {i: r for i, r in rej.items() if i not in ack},
+                              {i: v for i, v in ver_ok.items() if i in ack}),
+    st.sets(st.integers(0, 1023), max_size=64),
+    st.dictionaries(st.integers(0, 1023), st.sampled_from(["decrypt", "malformed", "conflict"]),
+                    max_size=64),
+    st.dictionaries(st.integers(0, 1023), st.sampled_from(VERDICTS), max_size=64))
+
+
+@settings(max_examples=200, deadline=None)
+@given(answers, st.binary(min_size=32, max_size=32), st.binary(min_size=32, max_size=32))
+def test_answer_body_is_the_encoded_maced_answer(parts, ack_key, enc):
+    ack, rej, ver = parts
+    body = answer_body(ack_key, enc, ack, rej, ver)
+    mac = answer_mac(ack_key, enc, ack, rej, ver)
+    assert body == encode_answer(Answer(ack, rej, ver, mac))
+    assert decode_answer(body) == Answer(ack, rej, ver, mac)

@@ -155,16 +155,36 @@ def check_answer(answer: Answer) -> None:
         raise MalformedAnswer("answer mac: must be 32 bytes")
 
 
-def answer_mac(ack_key: bytes, enc: bytes, ack: list[int], rej: dict[int, str],
-               ver: dict[int, str]) -> bytes:
-    """HMAC-SHA256(ack_key, CBOR ["ack", enc, ack, rej, ver])."""
+_MAC_HEAD = b"\x85" + cbor.dumps("ack")  # CBOR ["ack", ...] (5 elements) up to enc
+
+
+def _mac_and_parts(ack_key: bytes, enc: bytes, ack: list[int], rej: dict[int, str],
+                   ver: dict[int, str]) -> tuple[bytes, bytes, bytes, bytes]:
+    """The MAC and the encodings of ack, rej and ver (each encoded once: the MAC input
+    and the answer body are both concatenations of them)."""
     _check_parts(ack, rej, ver)
     if not isinstance(ack_key, bytes) or len(ack_key) != 32:
         raise MalformedAnswer("ack key: must be 32 bytes")
     if not isinstance(enc, bytes) or len(enc) != 32:
         raise MalformedAnswer("enc: must be 32 bytes")
-    msg = cbor.dumps(["ack", enc, list(ack), dict(rej), dict(ver)])
-    return hmac.new(ack_key, msg, hashlib.sha256).digest()
+    a, r, v = cbor.dumps(list(ack)), cbor.dumps(dict(rej)), cbor.dumps(dict(ver))
+    msg = b"".join((_MAC_HEAD, cbor.dumps(enc), a, r, v))
+    return hmac.new(ack_key, msg, hashlib.sha256).digest(), a, r, v
+
+
+def answer_mac(ack_key: bytes, enc: bytes, ack: list[int], rej: dict[int, str],
+               ver: dict[int, str]) -> bytes:
+    """HMAC-SHA256(ack_key, CBOR ["ack", enc, ack, rej, ver])."""
+    return _mac_and_parts(ack_key, enc, ack, rej, ver)[0]
+
+
+def answer_body(ack_key: bytes, enc: bytes, ack: list[int], rej: dict[int, str],
+                ver: dict[int, str]) -> bytes:
+    """The encoded answer with its MAC, in one pass: the same bytes as
+    `encode_answer(Answer(ack, rej, ver, answer_mac(ack_key, enc, ack, rej, ver)))`
+    (keys in deterministic order: "ack", "mac", "rej", "ver")."""
+    mac, a, r, v = _mac_and_parts(ack_key, enc, ack, rej, ver)
+    return b"".join((b"\xa4\x63ack", a, b"\x63mac\x58\x20", mac, b"\x63rej", r, b"\x63ver", v))
 
 
 def encode_answer(answer: Answer) -> bytes:

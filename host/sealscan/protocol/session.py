@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from pyhpke import AEADId, CipherSuite, KDFId, KEMId
 
 from sealscan.protocol import cbor
-from sealscan.protocol.batch import Answer, answer_mac, check_answer
+from sealscan.protocol.batch import Answer, answer_body, answer_mac, check_answer
 from sealscan.protocol.errors import (
     AuthenticationFailed,
     BadAckMac,
@@ -219,6 +219,10 @@ class ReceiverSession:
 
     def answer_mac(self, ack: list[int], rej: dict[int, str], ver: dict[int, str]) -> bytes:
         return answer_mac(self.ack_key, self.enc, ack, rej, ver)
+
+    def answer_body(self, ack: list[int], rej: dict[int, str], ver: dict[int, str]) -> bytes:
+        """The encoded, MAC'd answer (ack sorted ascending), ready to send."""
+        return answer_body(self.ack_key, self.enc, sorted(set(ack)), rej, ver)
 
     def answer(self, ack: list[int], rej: dict[int, str], ver: dict[int, str]) -> Answer:
         """A MAC'd Answer (ack sorted ascending, as v1 requires)."""

@@ -39,7 +39,6 @@ from sealscan.protocol import (
     ProtocolError,
     ReceiverSession,
     decode_batch,
-    encode_answer,
 )
 from sealscan.upstream import logs
 from sealscan.upstream.config import Limits
@@ -210,6 +209,7 @@ class Ingestor:
         rej: dict[int, str] = {}
         authenticated = 0
         now = int(self.clock())
+        hits, misses = self.tokens.hits, self.tokens.misses
         for index, sealed in batch.records:
             result = self._open(session, index, sealed, now)
             if isinstance(result, OpenedRecord):
@@ -218,6 +218,8 @@ class Ingestor:
             else:
                 rej[index] = result
                 authenticated += result not in ("decrypt", "malformed")
+        self.metrics.inc("tokens", "cached", self.tokens.hits - hits)
+        self.metrics.inc("tokens", "verified", self.tokens.misses - misses)
         if not authenticated:
             self.metrics.inc("rejects", "unauthenticated")
             logs.event("batch-refused", status=403, reason="unauthenticated",
@@ -244,7 +246,7 @@ class Ingestor:
         verdicts = {**res.duplicate, **res.stored}
         ack = sorted(verdicts)
         ver = {i: WIRE_VERDICT[verdicts[i]] for i in ack}
-        body = encode_answer(session.answer(ack, rej, ver))
+        body = session.answer_body(ack, rej, ver)
 
         m = self.metrics
         m.inc("records", "stored", len(res.stored))
@@ -291,9 +293,7 @@ class Ingestor:
             return "malformed"
         if not rec.identity_token.startswith(_IDENTITY_PREFIX):
             return "fields"
-        hits = self.tokens.hits
         verdict = self.tokens.verdict(rec.identity_token, now)
-        self.metrics.inc("tokens", "cached" if self.tokens.hits > hits else "verified")
         return OpenedRecord(index, sealed, rec.capture_time, rec.carrier, rec.waybill,
                             rec.identity_token, rec.courier_id, verdict)
 
