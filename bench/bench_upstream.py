@@ -2,7 +2,7 @@
 over TLS on loopback to `sealscan upstream serve` (real CLI, real SQLite with
 synchronous=FULL, N workers), against floors measured in the same run.
 
-    .venv/bin/python -m bench upstream        (env: BENCH_UPSTREAM_WORKERS, _DEVICES,
+    .venv/bin/python -m bench upstream        (env: BENCH_UPSTREAM_WORKERS, _DEVICES, _BATCH,
                                                _BATCHES, _REUSE_BATCHES, _TOKENS, _SECONDS)
 
 Two cases, each against a freshly started server (empty verdict memo), never mixed up:
@@ -55,7 +55,7 @@ from sealscan.upstream.registry import import_entries, open_store
 from sealscan.upstream.tokens import TokenVerdicts
 
 DEVICES = int(os.environ.get("BENCH_UPSTREAM_DEVICES", 500))
-BATCH = 16
+BATCH = int(os.environ.get("BENCH_UPSTREAM_BATCH", 16))  # records per batch (protocol: <= 64)
 BATCHES = int(os.environ.get("BENCH_UPSTREAM_BATCHES", 6))  # per device, distinct case
 REUSE_BATCHES = int(os.environ.get("BENCH_UPSTREAM_REUSE_BATCHES", 16))  # reuse case
 TOKENS = int(os.environ.get("BENCH_UPSTREAM_TOKENS", 2000))  # senders in the reuse case
