@@ -323,3 +323,38 @@ def test_sealed_reader_agrees_with_generic_decoder(sealed):
         except AuthenticationFailed:
             fast = True
         assert fast == _reference_sealed_ok(blob), blob.hex()
+
+
+# Every head boundary and near miss of the sealed layout (random mutations rarely make a
+# consistent non-shortest head, so they are listed).
+
+def _sealed_with_head(ct_head: bytes, ct: bytes, index: int = 0) -> bytes:
+    return b"\x83\x44" + PROTECTED + b"\xa1\x05\x4d" + index.to_bytes(13, "big") + ct_head + ct
+
+
+@pytest.mark.parametrize("blob, structure_ok", [
+    (_sealed_with_head(b"\x51", b"c" * 17), True),
+    (_sealed_with_head(b"\x57", b"c" * 23), True),
+    (_sealed_with_head(b"\x58\x18", b"c" * 24), True),
+    (_sealed_with_head(b"\x59\x01\x00", b"c" * 256), True),
+    (_sealed_with_head(b"\x59\x04\x10", b"c" * 1040), True),
+    (_sealed_with_head(b"\x50", b"c" * 16), False),           # ciphertext shorter than tag+1
+    (_sealed_with_head(b"\x58\x11", b"c" * 17), False),       # long head for 17 bytes
+    (_sealed_with_head(b"\x58\x17", b"c" * 23), False),
+    (_sealed_with_head(b"\x59\x00\x64", b"c" * 100), False),  # 2-byte head for 100 bytes
+    (_sealed_with_head(b"\x59\x00\xff", b"c" * 255), False),
+    (_sealed_with_head(b"\x5a\x00\x00\x01\x00", b"c" * 256), False),
+    (_sealed_with_head(b"\x59\x04\x11", b"c" * 1041), False),  # one byte over the limit
+    (_sealed_with_head(b"\x5f", b"\x51" + b"c" * 17 + b"\xff"), False),  # indefinite
+    (_sealed_with_head(b"\x58\x18", b"c" * 25), False),       # trailing byte
+    (_sealed_with_head(b"\x58\x18", b"c" * 23), False),       # truncated
+    (_sealed_with_head(b"\x78\x18", b"c" * 24), False),       # text, not bytes
+    (_sealed_with_head(b"", b""), False),
+])
+def test_sealed_layout_reader_agrees_with_strict_decoder(blob, structure_ok):
+    r = receiver(SenderSession.start(upstream_pk(), DEVICE_ID, DEVICE_KEY,
+                                     ikmE=b"\x01" * 32).enc)
+    assert _reference_sealed_ok(blob) == structure_ok
+    # structurally fine -> the next check (AES-CCM) refuses it; otherwise malformed
+    with pytest.raises(AuthenticationFailed if structure_ok else MalformedRecord):
+        r.open_record(0, blob)

@@ -220,7 +220,7 @@ def test_a_bug_is_never_a_500(cfg, devices, server, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("sealscan.upstream.ingest.verify_identity_token", broken)
+    monkeypatch.setattr("sealscan.upstream.tokens.check_identity_token", broken)
     dev = devices[0]
     client = server.client()
     status, data = client.post_batch(dev.body(dev.seal([record()])))

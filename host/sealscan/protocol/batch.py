@@ -16,6 +16,8 @@ import hmac
 import re
 from dataclasses import dataclass, field
 
+import cbor2
+
 from sealscan.protocol import cbor
 from sealscan.protocol.errors import InvalidDeviceId, MalformedAnswer, MalformedBatch
 from sealscan.protocol.keys import check_device_id
@@ -71,20 +73,47 @@ def _check_batch(device_id: object, enc: object, recs: object) -> list[tuple[int
     return out
 
 
+def _layout(device_id: str, enc: bytes, recs: list[tuple[int, bytes]]) -> bytes:
+    """The deterministic encoding of a checked batch, written as its fixed layout:
+    a4 | 61 "v" 01 | 63 "dev" tstr | 63 "enc" 58 20 enc | 64 "recs" array of [i, bstr]
+    (the keys in RFC 8949 bytewise order; tests compare it with `cbor.dumps`)."""
+    dev = device_id.encode()
+    parts = [b"\xa4\x61v\x01\x63dev", cbor.head(3, len(dev)), dev, b"\x63enc\x58\x20", enc,
+             b"\x64recs", cbor.head(4, len(recs))]
+    for i, sealed in recs:
+        parts += (b"\x82", cbor.head(0, i), cbor.head(2, len(sealed)), sealed)
+    return b"".join(parts)
+
+
 def encode_batch(batch: Batch) -> bytes:
-    recs = _check_batch(batch.device_id, batch.enc, batch.records)
-    return cbor.dumps({"v": VERSION, "dev": batch.device_id, "enc": batch.enc,
-                       "recs": [[i, s] for i, s in recs]})
+    return _layout(batch.device_id, batch.enc,
+                   _check_batch(batch.device_id, batch.enc, batch.records))
 
 
 def decode_batch(data: bytes) -> Batch:
-    m = cbor.loads_strict(data, MalformedBatch, "batch")
-    if not isinstance(m, dict) or sorted(m, key=cbor.dumps) != _BATCH_KEYS:
-        raise MalformedBatch('batch: must be a map with exactly "v", "dev", "enc", "recs"')
-    if m["v"] != VERSION or isinstance(m["v"], bool):
+    """Strict: exactly the deterministic encoding of a v1 batch, else MalformedBatch.
+    cbor2's C decoder reads it; it is accepted only if the values pass the batch checks
+    AND writing them back as the fixed layout gives exactly `data` (no other key order,
+    head form, duplicate key, tag, float or trailing byte gets through). Tests check it
+    against the generic strict decoder on mutated bodies."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise MalformedBatch(f"batch: expected bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) > cbor.MAX_INPUT:
+        raise MalformedBatch(f"batch: {len(data)} bytes is too large")
+    try:
+        m = cbor2.loads(data)
+    except Exception:  # cbor2 raises many types on garbage
+        raise MalformedBatch("batch: not CBOR") from None
+    if type(m) is not dict or list(m) != _BATCH_KEYS:
+        raise MalformedBatch('batch: must be a map with exactly "v", "dev", "enc", "recs" '
+                             "(in deterministic order)")
+    if type(m["v"]) is not int or m["v"] != VERSION:
         raise MalformedBatch(f"batch v: unsupported version (this is v{VERSION})")
-    return Batch(device_id=m["dev"], enc=m["enc"], records=_check_batch(m["dev"], m["enc"],
-                                                                        m["recs"]))
+    recs = _check_batch(m["dev"], m["enc"], m["recs"])
+    if _layout(m["dev"], m["enc"], recs) != data:
+        raise MalformedBatch("batch: not deterministic CBOR (RFC 8949 4.2.1)")
+    return Batch(device_id=m["dev"], enc=m["enc"], records=recs)
 
 
 @dataclass
@@ -126,16 +155,36 @@ def check_answer(answer: Answer) -> None:
         raise MalformedAnswer("answer mac: must be 32 bytes")
 
 
-def answer_mac(ack_key: bytes, enc: bytes, ack: list[int], rej: dict[int, str],
-               ver: dict[int, str]) -> bytes:
-    """HMAC-SHA256(ack_key, CBOR ["ack", enc, ack, rej, ver])."""
+_MAC_HEAD = b"\x85" + cbor.dumps("ack")  # CBOR ["ack", ...] (5 elements) up to enc
+
+
+def _mac_and_parts(ack_key: bytes, enc: bytes, ack: list[int], rej: dict[int, str],
+                   ver: dict[int, str]) -> tuple[bytes, bytes, bytes, bytes]:
+    """The MAC and the encodings of ack, rej and ver (each encoded once: the MAC input
+    and the answer body are both concatenations of them)."""
     _check_parts(ack, rej, ver)
     if not isinstance(ack_key, bytes) or len(ack_key) != 32:
         raise MalformedAnswer("ack key: must be 32 bytes")
     if not isinstance(enc, bytes) or len(enc) != 32:
         raise MalformedAnswer("enc: must be 32 bytes")
-    msg = cbor.dumps(["ack", enc, list(ack), dict(rej), dict(ver)])
-    return hmac.new(ack_key, msg, hashlib.sha256).digest()
+    a, r, v = cbor.dumps(list(ack)), cbor.dumps(dict(rej)), cbor.dumps(dict(ver))
+    msg = b"".join((_MAC_HEAD, cbor.dumps(enc), a, r, v))
+    return hmac.new(ack_key, msg, hashlib.sha256).digest(), a, r, v
+
+
+def answer_mac(ack_key: bytes, enc: bytes, ack: list[int], rej: dict[int, str],
+               ver: dict[int, str]) -> bytes:
+    """HMAC-SHA256(ack_key, CBOR ["ack", enc, ack, rej, ver])."""
+    return _mac_and_parts(ack_key, enc, ack, rej, ver)[0]
+
+
+def answer_body(ack_key: bytes, enc: bytes, ack: list[int], rej: dict[int, str],
+                ver: dict[int, str]) -> bytes:
+    """The encoded answer with its MAC, in one pass: the same bytes as
+    `encode_answer(Answer(ack, rej, ver, answer_mac(ack_key, enc, ack, rej, ver)))`
+    (keys in deterministic order: "ack", "mac", "rej", "ver")."""
+    mac, a, r, v = _mac_and_parts(ack_key, enc, ack, rej, ver)
+    return b"".join((b"\xa4\x63ack", a, b"\x63mac\x58\x20", mac, b"\x63rej", r, b"\x63ver", v))
 
 
 def encode_answer(answer: Answer) -> bytes:

@@ -17,7 +17,7 @@ import cbor2
 
 from sealscan.protocol.errors import ProtocolError
 
-_MAX_INPUT = 1 << 20  # nothing in v1 comes near 1 MiB; refuse before decoding
+MAX_INPUT = 1 << 20  # nothing in v1 comes near 1 MiB; refuse before decoding
 
 
 def _head(major: int, n: int) -> bytes:
@@ -34,23 +34,35 @@ def _head(major: int, n: int) -> bytes:
     raise ValueError("integer out of CBOR range")
 
 
+head = _head  # the shortest-form head of major type `major` with argument `n`
+
+
 def dumps(obj: Any) -> bytes:
     """Deterministic encoding of int / bytes / str / list / tuple / dict (no bool, no None)."""
-    if isinstance(obj, bool) or obj is None:
-        raise TypeError("v1 CBOR has no simple values")
-    if isinstance(obj, int):
+    t = type(obj)  # exact types first (the common case; bool is not int here)
+    if t is int:
         return _head(0, obj) if obj >= 0 else _head(1, -1 - obj)
-    if isinstance(obj, bytes | bytearray | memoryview):
-        b = bytes(obj)
-        return _head(2, len(b)) + b
-    if isinstance(obj, str):
+    if t is bytes:
+        return _head(2, len(obj)) + obj
+    if t is str:
         b = obj.encode("utf-8")
         return _head(3, len(b)) + b
-    if isinstance(obj, list | tuple):
-        return _head(4, len(obj)) + b"".join(dumps(x) for x in obj)
-    if isinstance(obj, dict):
-        items = sorted((dumps(k), dumps(v)) for k, v in obj.items())
-        return _head(5, len(items)) + b"".join(k + v for k, v in items)
+    if t is list or t is tuple:
+        return _head(4, len(obj)) + b"".join([dumps(x) for x in obj])
+    if t is dict:
+        items = sorted([(dumps(k), dumps(v)) for k, v in obj.items()])
+        return _head(5, len(items)) + b"".join([k + v for k, v in items])
+    return _dumps_other(obj)
+
+
+def _dumps_other(obj: Any) -> bytes:
+    """Subclasses and views become their plain type; everything else v1 refuses."""
+    if isinstance(obj, bool) or obj is None:
+        raise TypeError("v1 CBOR has no simple values")
+    for kind, plain in ((int, int), (bytes | bytearray | memoryview, bytes), (str, str.__str__),
+                        (list | tuple, list), (dict, dict)):
+        if isinstance(obj, kind):
+            return dumps(plain(obj))
     raise TypeError(f"v1 CBOR cannot encode {type(obj).__name__}")
 
 
@@ -58,14 +70,13 @@ def _plain(obj: Any, depth: int = 0) -> bool:
     """True if obj is built only from the types `dumps` writes (tags decode to other types)."""
     if depth > 8:
         return False
-    if isinstance(obj, bool) or obj is None:
-        return False
-    if isinstance(obj, int | bytes | str):
+    t = type(obj)  # exact types: cbor2 makes plain ones; bool, None and tags are other types
+    if t is int or t is bytes or t is str:
         return True
-    if isinstance(obj, list | tuple):
-        return all(_plain(x, depth + 1) for x in obj)
-    if isinstance(obj, dict):
-        return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in obj.items())
+    if t is list or t is tuple:
+        return all([_plain(x, depth + 1) for x in obj])
+    if t is dict:
+        return all([_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in obj.items()])
     return False
 
 
@@ -76,7 +87,7 @@ def loads_strict(data: Any, error: type[ProtocolError], what: str) -> Any:
     data = bytes(data)
     if not data:
         raise error(f"{what}: empty")
-    if len(data) > _MAX_INPUT:
+    if len(data) > MAX_INPUT:
         raise error(f"{what}: {len(data)} bytes is too large")
     fp = io.BytesIO(data)
     try:
@@ -94,77 +105,3 @@ def loads_strict(data: Any, error: type[ProtocolError], what: str) -> Any:
     if canonical != data:
         raise error(f"{what}: not deterministic CBOR (RFC 8949 4.2.1)")
     return obj
-
-
-class Reader:
-    """A strict reader for fixed v1 layouts (the sealed record and the record plaintext are
-    read on every upload, so they skip the generic decoder). Each read accepts only the
-    shortest-form head of the expected major type, so whatever it accepts is deterministic
-    CBOR; any deviation raises `error`."""
-
-    __slots__ = ("data", "pos", "error", "what")
-
-    def __init__(self, data: Any, error: type[ProtocolError], what: str):
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise error(f"{what}: expected bytes, got {type(data).__name__}")
-        self.data = bytes(data)
-        self.pos = 0
-        self.error = error
-        self.what = what
-
-    def fail(self, why: str) -> ProtocolError:
-        return self.error(f"{self.what}: {why} at byte {self.pos}")
-
-    def raw(self, n: int) -> bytes:
-        if self.pos + n > len(self.data):
-            raise self.fail("truncated")
-        out = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return out
-
-    def expect(self, raw: bytes) -> None:
-        if self.raw(len(raw)) != raw:
-            self.pos -= len(raw)
-            raise self.fail("unexpected bytes")
-
-    def head(self, major: int) -> int:
-        (b,) = self.raw(1)
-        if b >> 5 != major:
-            raise self.fail(f"expected major type {major}")
-        ai = b & 0x1F
-        if ai < 24:
-            return ai
-        if ai > 27:
-            raise self.fail("indefinite length or reserved value")
-        n = int.from_bytes(self.raw(1 << (ai - 24)), "big")
-        if n < (24 if ai == 24 else 1 << (8 << (ai - 25))):
-            raise self.fail("not the shortest form")
-        return n
-
-    def uint(self, top: int) -> int:
-        n = self.head(0)
-        if n > top:
-            raise self.fail(f"integer above {top}")
-        return n
-
-    def bstr(self, low: int, high: int) -> bytes:
-        n = self.head(2)
-        if not low <= n <= high:
-            raise self.fail(f"byte string length {n} outside {low}..{high}")
-        return self.raw(n)
-
-    def text(self, low: int, high: int) -> str:
-        n = self.head(3)
-        if n > 4 * high:
-            raise self.fail("text too long")
-        try:
-            s = self.raw(n).decode("utf-8")
-        except UnicodeDecodeError:
-            raise self.fail("text is not UTF-8") from None
-        if not low <= len(s) <= high:
-            raise self.fail(f"text of {len(s)} characters outside {low}..{high}")
-        return s
-
-    def end(self) -> None:
-        if self.pos != len(self.data):
-            raise self.fail(f"{len(self.data) - self.pos} trailing bytes")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sealscan.protocol import cbor
+import cbor2
+
+from sealscan.protocol.cbor import head
 from sealscan.protocol.errors import MalformedRecord
 
 MAX_CAPTURE_TIME = (1 << 32) - 1
@@ -51,28 +53,42 @@ class Record:
         return f"Record(capture_time={self.capture_time}, carrier={self.carrier!r}, ...)"
 
     def encode(self) -> bytes:
-        return cbor.dumps({1: self.capture_time, 2: self.carrier, 3: self.waybill,
-                           4: self.identity_token, 5: self.courier_id})
+        """The deterministic encoding (the fixed layout below, which is exactly what
+        `cbor.dumps` makes of the map: tests/host/test_protocol_session.py checks it)."""
+        c, w = self.carrier.encode(), self.waybill.encode()
+        k, d = self.identity_token, self.courier_id.encode()
+        return b"".join((b"\xa5\x01", head(0, self.capture_time), b"\x02", head(3, len(c)), c,
+                         b"\x03", head(3, len(w)), w, b"\x04", head(2, len(k)), k,
+                         b"\x05", head(3, len(d)), d))
 
     @classmethod
     def decode(cls, data: bytes) -> Record:
         """Strict: exactly the deterministic encoding of a v1 record map, else
-        MalformedRecord."""
-        r = cbor.Reader(data, MalformedRecord, "record")
-        if len(r.data) > MAX_PLAINTEXT:
+        MalformedRecord. cbor2's C decoder reads the map; the record is accepted only if
+        its values have the exact types and limits of a Record AND re-encoding it gives
+        back exactly `data` (so no other head form, key order, duplicate key, tag, float or
+        trailing byte gets through). Tests check it against the generic strict decoder
+        on mutated inputs."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise MalformedRecord(f"record: expected bytes, got {type(data).__name__}")
+        data = bytes(data)
+        if len(data) > MAX_PLAINTEXT:
             raise MalformedRecord(f"record: more than {MAX_PLAINTEXT} bytes")
-        if r.head(5) != 5:
-            raise r.fail("must be a map with exactly the keys 1..5")
-        r.expect(b"\x01")
-        t = r.uint(MAX_CAPTURE_TIME)
-        r.expect(b"\x02")
-        carrier = r.text(1, MAX_CARRIER)
-        r.expect(b"\x03")
-        waybill = r.text(1, MAX_WAYBILL)
-        r.expect(b"\x04")
-        token = r.bstr(1, MAX_TOKEN)
-        r.expect(b"\x05")
-        courier = r.text(1, MAX_COURIER)
-        r.end()
-        return cls(capture_time=t, carrier=carrier, waybill=waybill, identity_token=token,
-                   courier_id=courier)
+        try:
+            m = cbor2.loads(data)
+        except Exception:  # cbor2 raises many types on garbage
+            raise MalformedRecord("record: not CBOR") from None
+        if type(m) is not dict or len(m) != 5:
+            raise MalformedRecord("record: must be a map with exactly the keys 1..5")
+        try:
+            t, carrier, waybill, token, courier = m[1], m[2], m[3], m[4], m[5]
+        except (KeyError, TypeError):  # TypeError: an unhashable key cannot be there anyway
+            raise MalformedRecord("record: must be a map with exactly the keys 1..5") from None
+        if type(t) is not int or type(carrier) is not str or type(waybill) is not str \
+                or type(token) is not bytes or type(courier) is not str:
+            raise MalformedRecord("record: a field has the wrong type")
+        rec = cls(capture_time=t, carrier=carrier, waybill=waybill, identity_token=token,
+                  courier_id=courier)
+        if rec.encode() != data:
+            raise MalformedRecord("record: not the deterministic encoding (RFC 8949 4.2.1)")
+        return rec

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from pyhpke import AEADId, CipherSuite, KDFId, KEMId
 
 from sealscan.protocol import cbor
-from sealscan.protocol.batch import Answer, answer_mac, check_answer
+from sealscan.protocol.batch import Answer, answer_body, answer_mac, check_answer
 from sealscan.protocol.errors import (
     AuthenticationFailed,
     BadAckMac,
@@ -44,6 +44,8 @@ TAG_LEN = 16
 MAX_SEALED = 1 + (1 + 4) + (1 + 1 + 1 + NONCE_LEN) + (3 + MAX_PLAINTEXT + TAG_LEN)
 # 83 (array of 3), 44 a101181e (protected), a1 05 4d (unprotected {5: bstr(13)})
 _SEALED_HEAD = b"\x83\x44" + PROTECTED + b"\xa1\x05\x4d"
+_IV_AT = len(_SEALED_HEAD)  # 9
+_CT_AT = _IV_AT + NONCE_LEN  # 22
 
 SUITE = CipherSuite.new(KEMId.DHKEM_X25519_HKDF_SHA256, KDFId.HKDF_SHA256, AEADId.EXPORT_ONLY)
 
@@ -71,8 +73,8 @@ def _aad_prefix(device_id: str, enc: bytes) -> bytes:
 
 
 def _aad(prefix: bytes, index: int) -> bytes:
-    external = prefix + cbor.dumps(index)
-    return _AAD_HEAD + cbor.dumps(external)
+    external = prefix + cbor.head(0, index)  # index: a uint (checked by the callers)
+    return b"".join((_AAD_HEAD, cbor.head(2, len(external)), external))
 
 
 def aad(device_id: str, enc: bytes, index: int) -> bytes:
@@ -170,16 +172,42 @@ class ReceiverSession:
 
     def open_record(self, index: int, sealed: bytes) -> bytes:
         """The plaintext of record `index` (checked to be a v1 Record map)."""
+        plaintext = self._decrypt(index, sealed)
+        Record.decode(plaintext)
+        return plaintext
+
+    def open(self, index: int, sealed: bytes) -> Record:
+        """Record `index`, opened and decoded strictly (once)."""
+        return Record.decode(self._decrypt(index, sealed))
+
+    def _decrypt(self, index: int, sealed: bytes) -> bytes:
+        """Steps 1-4 of protocol 4.4: the authenticated plaintext, not yet checked."""
         index = _check_index(index)
         # The deterministic encoding of a v1 sealed record is fixed up to the nonce and the
-        # ciphertext, so it is read as a layout rather than through a generic decoder.
-        r = cbor.Reader(sealed, MalformedRecord, "sealed record")
-        if len(r.data) > MAX_SEALED:
+        # ciphertext, so it is read as that layout: _SEALED_HEAD, 13 nonce bytes at 9..21,
+        # the ciphertext's shortest-form bstr head at 22, the ciphertext up to the last byte.
+        if not isinstance(sealed, bytes | bytearray | memoryview):
+            raise MalformedRecord(f"sealed record: expected bytes, got {type(sealed).__name__}")
+        sealed = bytes(sealed)
+        n = len(sealed)
+        if n > MAX_SEALED:
             raise MalformedRecord(f"sealed record: more than {MAX_SEALED} bytes")
-        r.expect(_SEALED_HEAD)
-        iv = r.raw(NONCE_LEN)
-        ct = r.bstr(TAG_LEN + 1, MAX_PLAINTEXT + TAG_LEN)
-        r.end()
+        if n < _CT_AT + 1 or sealed[:_IV_AT] != _SEALED_HEAD:
+            raise MalformedRecord("sealed record: not a v1 COSE_Encrypt0 (header)")
+        ct_head = sealed[_CT_AT]
+        if ct_head < 0x58:  # bstr with the length in the head byte (below 24)
+            start, length = _CT_AT + 1, ct_head - 0x40
+        elif ct_head == 0x58 and n > _CT_AT + 1 and sealed[_CT_AT + 1] >= 24:
+            start, length = _CT_AT + 2, sealed[_CT_AT + 1]
+        elif ct_head == 0x59 and n > _CT_AT + 2:
+            start, length = _CT_AT + 3, int.from_bytes(sealed[_CT_AT + 1:_CT_AT + 3], "big")
+            if length < 0x100:
+                raise MalformedRecord("sealed record: ciphertext head not in shortest form")
+        else:
+            raise MalformedRecord("sealed record: ciphertext is not a byte string")
+        if not TAG_LEN + 1 <= length <= MAX_PLAINTEXT + TAG_LEN or start + length != n:
+            raise MalformedRecord("sealed record: ciphertext length wrong or trailing bytes")
+        iv, ct = sealed[_IV_AT:_CT_AT], sealed[start:]
         if iv != nonce(index):
             raise AuthenticationFailed(f"record {index}: nonce belongs to another index")
         try:
@@ -187,14 +215,14 @@ class ReceiverSession:
                 iv, ct, _aad(self._aad_prefix, index))
         except InvalidTag:
             raise AuthenticationFailed(f"record {index}: does not open") from None
-        Record.decode(plaintext)
         return plaintext
-
-    def open(self, index: int, sealed: bytes) -> Record:
-        return Record.decode(self.open_record(index, sealed))
 
     def answer_mac(self, ack: list[int], rej: dict[int, str], ver: dict[int, str]) -> bytes:
         return answer_mac(self.ack_key, self.enc, ack, rej, ver)
+
+    def answer_body(self, ack: list[int], rej: dict[int, str], ver: dict[int, str]) -> bytes:
+        """The encoded, MAC'd answer (ack sorted ascending), ready to send."""
+        return answer_body(self.ack_key, self.enc, sorted(set(ack)), rej, ver)
 
     def answer(self, ack: list[int], rej: dict[int, str], ver: dict[int, str]) -> Answer:
         """A MAC'd Answer (ack sorted ascending, as v1 requires)."""

@@ -49,6 +49,7 @@ class Limits:
     max_pending: int = 4096  # batches waiting for the store in one worker -> 503
     session_cache: int = 20000  # opened HPKE sessions kept per worker (LRU)
     late_seconds: int = 30  # a record committed later than this after capture is "late"
+    token_cache: int = 100000  # identity tokens whose signature check is remembered (LRU)
 
 
 @dataclass

@@ -31,22 +31,21 @@ from concurrent.futures import ThreadPoolExecutor
 
 import cbor2
 
-from sealscan.codes import IDENTITY_PREFIX, CodeError, verify_identity_token
+from sealscan.codes import IDENTITY_PREFIX
 from sealscan.protocol import (
     MAX_RECORDS,
     AuthenticationFailed,
     MalformedBatch,
     ProtocolError,
     ReceiverSession,
-    Record,
     decode_batch,
-    encode_answer,
 )
 from sealscan.upstream import logs
 from sealscan.upstream.config import Limits
 from sealscan.upstream.errors import StorageError
 from sealscan.upstream.metrics import Metrics
 from sealscan.upstream.storage import BatchCommit, CommitResult, OpenedRecord, Storage
+from sealscan.upstream.tokens import TokenVerdicts
 
 FAULT_ENV = "SEALSCAN_UPSTREAM_FAULT"
 FAULT_POINTS = ("after-receive", "before-commit", "after-commit")
@@ -158,6 +157,7 @@ class Ingestor:
         self.rate = RateLimiter(limits.device_rate, limits.device_burst)
         self.committer = GroupCommitter(storage, limits.late_seconds)
         self.sessions: OrderedDict[tuple[str, bytes, bytes], ReceiverSession] = OrderedDict()
+        self.tokens = TokenVerdicts(issuers, limits.token_cache)
 
     def close(self) -> None:
         self.committer.close()
@@ -209,6 +209,7 @@ class Ingestor:
         rej: dict[int, str] = {}
         authenticated = 0
         now = int(self.clock())
+        hits, misses = self.tokens.hits, self.tokens.misses
         for index, sealed in batch.records:
             result = self._open(session, index, sealed, now)
             if isinstance(result, OpenedRecord):
@@ -217,6 +218,8 @@ class Ingestor:
             else:
                 rej[index] = result
                 authenticated += result not in ("decrypt", "malformed")
+        self.metrics.inc("tokens", "cached", self.tokens.hits - hits)
+        self.metrics.inc("tokens", "verified", self.tokens.misses - misses)
         if not authenticated:
             self.metrics.inc("rejects", "unauthenticated")
             logs.event("batch-refused", status=403, reason="unauthenticated",
@@ -243,7 +246,7 @@ class Ingestor:
         verdicts = {**res.duplicate, **res.stored}
         ack = sorted(verdicts)
         ver = {i: WIRE_VERDICT[verdicts[i]] for i in ack}
-        body = encode_answer(session.answer(ack, rej, ver))
+        body = session.answer_body(ack, rej, ver)
 
         m = self.metrics
         m.inc("records", "stored", len(res.stored))
@@ -283,23 +286,19 @@ class Ingestor:
               now: int) -> OpenedRecord | str:
         """The stored form of one record, or the reason it is rejected."""
         try:
-            # open_record decrypts and checks the plaintext strictly as a v1 Record map, so
-            # a plain decode suffices to build it (session.open would decode twice)
-            m = cbor2.loads(session.open_record(index, sealed))
-            rec = Record(m[1], m[2], m[3], m[4], m[5])
+            rec = session.open(index, sealed)
         except AuthenticationFailed:
             return "decrypt"
         except ProtocolError:  # MalformedRecord: the structure, or the plaintext fields
             return "malformed"
-        if not rec.identity_token.startswith(IDENTITY_PREFIX.encode()):
+        if not rec.identity_token.startswith(_IDENTITY_PREFIX):
             return "fields"
-        try:
-            verdict = verify_identity_token(rec.identity_token.decode("utf-8"), self.issuers,
-                                            now)
-        except (CodeError, UnicodeDecodeError):
-            verdict = "malformed"
+        verdict = self.tokens.verdict(rec.identity_token, now)
         return OpenedRecord(index, sealed, rec.capture_time, rec.carrier, rec.waybill,
                             rec.identity_token, rec.courier_id, verdict)
+
+
+_IDENTITY_PREFIX = IDENTITY_PREFIX.encode()
 
 
 def _count_records(body: bytes) -> int:

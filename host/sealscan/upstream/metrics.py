@@ -14,11 +14,13 @@ STATUSES = ("200", "400", "403", "404", "405", "413", "429", "503")
 OUTCOMES = ("stored", "duplicate", "rejected")
 REJECT_REASONS = ("decrypt", "malformed", "fields", "conflict", "unauthenticated")
 VERDICTS = ("ok", "bad-signature", "expired", "unknown-issuer", "malformed")
+TOKEN_CHECKS = ("verified", "cached")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 _COUNTERS = ([("batches", s) for s in STATUSES] + [("records", o) for o in OUTCOMES]
              + [("rejects", r) for r in REJECT_REASONS] + [("verdicts", v) for v in VERDICTS]
-             + [("late", "")] + [("lat_bucket", str(b)) for b in LATENCY_BUCKETS]
+             + [("tokens", c) for c in TOKEN_CHECKS] + [("late", "")]
+             + [("lat_bucket", str(b)) for b in LATENCY_BUCKETS]
              + [("lat_sum", ""), ("lat_count", "")])
 _INDEX = {k: i for i, k in enumerate(_COUNTERS)}
 WIDTH = len(_COUNTERS)
@@ -69,6 +71,12 @@ class Metrics:
                 "# TYPE sealscan_verdicts_total counter"]
         out += [f'sealscan_verdicts_total{{verdict="{v}"}} {t("verdicts", v):g}'
                 for v in VERDICTS]
+        out += ["# HELP sealscan_token_checks_total Identity tokens of opened records: "
+                "parsed and signature-verified now, or answered from the verdict memo "
+                "(same token bytes seen before; expiry still checked at every use).",
+                "# TYPE sealscan_token_checks_total counter"]
+        out += [f'sealscan_token_checks_total{{check="{c}"}} {t("tokens", c):g}'
+                for c in TOKEN_CHECKS]
         out += ["# HELP sealscan_late_records_total Records committed > 30 s after capture.",
                 "# TYPE sealscan_late_records_total counter",
                 f"sealscan_late_records_total {t('late'):g}"]
