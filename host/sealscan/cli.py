@@ -49,6 +49,9 @@ GROUPS = {
     "upstream": "sealscan.cli_upstream:upstream",
     "flash": "sealscan.cli_flash:flash",
     "sim": "sealscan.cli_sim:sim",
+    # The depot technician's device commands (sealscan.device), top-level like mpremote's.
+    "deploy": "sealscan.cli_device:deploy",
+    "provision": "sealscan.cli_device:provision",
 }
 
 
