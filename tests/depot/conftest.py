@@ -78,9 +78,20 @@ def blank(sim_devices):
     return dev
 
 
+def deploy(dev, *args: str) -> Run:
+    """`sealscan deploy` on a simulated device, then wait until the reset boot is done (the
+    simulator starts MicroPython through a CPython wrapper that a Ctrl-C kills while it
+    starts; a board has no such window)."""
+    mark = len(dev.output)
+    run = sealscan("deploy", "--port", dev.port, *args)
+    if run.code == 0 and "--no-reset" not in args:
+        dev.wait_for(">>> ", since=dev.wait_for("soft reboot", since=mark))
+    return run
+
+
 @pytest.fixture
 def deployed(blank):
-    run = sealscan("deploy", "--port", blank.port, "--board", BOARD)
+    run = deploy(blank, "--board", BOARD)
     assert run.code == 0, run.text
     return blank
 

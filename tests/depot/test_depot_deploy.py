@@ -2,14 +2,16 @@
 
 import hashlib
 import json
+import os
 
-from conftest import BOARD, files_in, sealscan
+import pytest
+from conftest import BOARD, deploy, files_in, sealscan
 
 from sealscan.boards import load_board
 
 
 def test_deploy_writes_the_contract_layout_and_survives_a_power_cut(blank):
-    run = sealscan("deploy", "--port", blank.port, "--board", BOARD)
+    run = deploy(blank, "--board", BOARD)
     assert run.code == 0, run.text
     assert "firmware.json: written" in run.out and "boot.py: removed" in run.out
     fs = files_in(blank.state / "fs")
@@ -29,7 +31,7 @@ def test_deploy_writes_the_contract_layout_and_survives_a_power_cut(blank):
     mark = len(blank.output)
     blank.power_on()
     blank.wait_for(">>> ", since=mark)
-    again = sealscan("deploy", "--port", blank.port, "--board", BOARD, "--json")
+    again = deploy(blank, "--board", BOARD, "--json")
     assert again.code == 0, again.text
     assert json.loads(again.out)["written"] == []
 
@@ -39,7 +41,7 @@ def test_deploy_twice_skips_unchanged_and_replaces_changed_and_stale(deployed, t
     (fs / "mask.mpy").write_bytes(b"corrupted")
     (fs / "old_module.mpy").write_bytes(b"from an older firmware")
     (fs / "notes.txt").write_text("not firmware: left for the audit to report")
-    run = sealscan("deploy", "--port", deployed.port, "--board", BOARD, "--json")
+    run = deploy(deployed, "--board", BOARD, "--json")
     assert run.code == 0, run.text
     result = json.loads(run.out)
     assert result["written"] == ["mask.mpy"]
@@ -77,3 +79,10 @@ def test_missing_port_bad_board_and_not_a_device_are_one_line_errors(tmp_path):
     assert run.code == 1 and "not a serial device" in run.err
     run = sealscan("deploy", "--port", "/dev/null", "--board", "no-such-board")
     assert run.code == 3 and run.err.startswith("error: ") and run.err.count("\n") == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root opens any device node")
+def test_permission_denied_on_the_serial_device_names_the_fix(blank):
+    os.chmod(blank.port, 0o600)
+    run = sealscan("deploy", "--port", blank.port, "--board", BOARD)
+    assert run.code == 1 and "permission denied" in run.err and "dialout" in run.err

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import ast
 import binascii
+import contextlib
 import errno
+import io
 import os
 import stat
 from collections.abc import Iterator
@@ -92,7 +94,10 @@ class DeviceLink:
         # keys: try again, as a technician pressing Ctrl-C twice would.
         for attempt in range(_ENTER_ATTEMPTS):
             try:
-                self._t.enter_raw_repl(soft_reset=False, timeout_overall=_ENTER_TIMEOUT)
+                # mpremote prints what it got when this fails: device output is not ours
+                # to show (it could hold anything), and --json output must stay JSON.
+                with contextlib.redirect_stdout(io.StringIO()):
+                    self._t.enter_raw_repl(soft_reset=False, timeout_overall=_ENTER_TIMEOUT)
                 return
             except (TransportError, serial.SerialException, OSError):
                 if attempt == _ENTER_ATTEMPTS - 1:
@@ -113,7 +118,8 @@ class DeviceLink:
     def exec(self, code: str) -> str:
         """Run `code` on the device; what it printed. DeviceCommandError if it raised."""
         try:
-            out = self._t.exec(code)
+            with contextlib.redirect_stdout(io.StringIO()):
+                out = self._t.exec(code)
         except TransportExecError as e:
             raise DeviceCommandError(_one_line(e.error_output)) from None
         except (TransportError, serial.SerialException, OSError) as e:

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from sealscan.boards import Board
 from sealscan.codes import MalformedCode, load_key_file
 from sealscan.device.deploy import WrongBoard, device_board_name
+from sealscan.device.firmware import MANIFEST
 from sealscan.device.link import DeviceError, DeviceLink, open_link
 from sealscan.paths import FIRMWARE_DIR
 from sealscan.protocol import InvalidDeviceId, check_device_id, generate_device_key
@@ -52,7 +53,7 @@ class AlreadyProvisioned(DeviceError):
 
 
 class NotDeployed(DeviceError):
-    """The device has no board.json: deploy the firmware first."""
+    """The device has no firmware.json or board.json: deploy the firmware first."""
 
 
 def carriers(src: Path = FIRMWARE_DIR) -> tuple[str, ...]:
@@ -226,7 +227,7 @@ def provision(port: str, request: ProvisionRequest, entries: Path, *,
                          ) from None
     with out, open_link(port) as link:
         name = device_board_name(link)
-        if name is None:
+        if name is None or link.sha256_files(["/" + MANIFEST])["/" + MANIFEST] is None:
             raise NotDeployed(f"{port}: no firmware deployed (run `sealscan deploy` first)")
         if board is not None and name != board.name:
             raise WrongBoard(f"{port}: the device is deployed as board {name}, not "
