@@ -52,6 +52,9 @@ GROUPS = {
     # The depot technician's device commands (sealscan.device), top-level like mpremote's.
     "deploy": "sealscan.cli_device:deploy",
     "provision": "sealscan.cli_device:provision",
+    "verify": "sealscan.cli_device:verify",
+    "audit": "sealscan.cli_device:audit",
+    "ports": "sealscan.cli_device:ports",
 }
 
 

@@ -135,3 +135,98 @@ def _wifi_pass() -> str:
         value = click.prompt("Wi-Fi password (empty for an open network)", default="",
                              hide_input=True, show_default=False)
     return value
+
+
+@click.command()
+@_PORT
+@click.option("--board", "-b", "board_name", help="Also require this board.")
+@click.option("--firmware", "src", type=click.Path(path_type=Path, file_okay=False,
+                                                   exists=True),
+              help="Firmware tree to compare with (default: the repository's firmware/).")
+@_JSON
+def verify(port: str, board_name: str | None, src: Path | None, as_json: bool) -> None:
+    """Check a scanner is ready: firmware = firmware.json = the local build, board.json =
+    the board, every required NVS key present (names only). Exit 1 on any mismatch."""
+    from sealscan.device.inspect import verify as run
+    from sealscan.device.link import DeviceError
+    from sealscan.paths import FIRMWARE_DIR
+
+    try:
+        report = run(port, board_name=board_name, src=src or FIRMWARE_DIR)
+    except FirmwareCheckError as e:
+        fail(str(e).replace("\n", "; "), EXIT_INPUT)
+    except DeviceError as e:
+        _device_fail(e)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(f"device {report.device_id or '(no device id)'} on {port}: board "
+                   f"{report.board or '?'}, firmware {report.version or '?'}, "
+                   f"{report.files} files, {len(report.nvs_keys)} NVS keys")
+        for problem in report.problems:
+            click.echo(f"  MISMATCH {problem}")
+        click.echo("ok" if report.ok else f"FAILED: {len(report.problems)} problem(s)")
+    if not report.ok:
+        raise SystemExit(EXIT_FAILURE)
+
+
+@click.command()
+@_PORT
+@click.option("--sim-state", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="A simulated device's state directory: list and search its NVS too "
+                   "(esp32.NVS cannot list keys; on a board the NVS partition is read).")
+@_JSON
+def audit(port: str, sim_state: Path | None, as_json: bool) -> None:
+    """Audit a returned or recovered scanner: every file and NVS key outside the DEVICE.md
+    contract, and record-like data (identity tokens and numbers, phone numbers, waybills)
+    anywhere, reported by place and masked. Exit 1 if anything is found."""
+    from sealscan.device.inspect import audit as run
+    from sealscan.device.link import DeviceError
+
+    try:
+        report = run(port, sim_state=sim_state)
+    except DeviceError as e:
+        _device_fail(e)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(f"{port}: {len(report.files)} filesystem entries")
+        for f in report.files:
+            mark = " " if f["contract"] else "!"
+            kind = "dir " if f["dir"] else f"{f['size']:>7}"
+            click.echo(f" {mark} {kind} {f['path']}")
+        for ns, keys in sorted(report.nvs.items()):
+            click.echo(f"NVS {ns}: {', '.join(keys) or '(empty)'}")
+        if not report.nvs_listed:
+            click.echo("NVS: only the contract keys could be probed (this port cannot list "
+                       "NVS keys)")
+        for item in report.flagged:
+            click.echo(f"FLAG {item}")
+        for hit in report.findings:
+            click.echo(f"RECORD DATA {hit.where} @{hit.offset}: {hit.kind} {hit.masked}")
+        click.echo("clean" if report.clean else
+                   f"NOT CLEAN: {len(report.flagged)} flagged, {len(report.findings)} "
+                   "record-like finding(s)")
+    if not report.clean:
+        raise SystemExit(EXIT_FAILURE)
+
+
+@click.command()
+@click.option("--all", "include_all", is_flag=True, help="Also list non-USB serial ports.")
+@_JSON
+def ports(include_all: bool, as_json: bool) -> None:
+    """List serial ports; USB bridges used on ESP32 boards (CP210x, CH340/CH9102, FTDI,
+    ESP USB-JTAG) first, each with a hint."""
+    from sealscan.device.ports import discover
+
+    found = discover(include_all)
+    if as_json:
+        emit_json([p.to_dict() for p in found])
+        return
+    if not found:
+        click.echo("no USB serial ports found: plug the scanner in with a data cable "
+                   "(some cables only charge); `--all` lists other serial ports")
+        return
+    for p in found:
+        click.echo(f"{p.device}  {p.vid_pid or '-'}  {p.bridge or p.description or '-'}  "
+                   f"({p.hint})")

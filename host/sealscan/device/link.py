@@ -249,6 +249,26 @@ class DeviceLink:
         assert isinstance(result, dict)
         return result
 
+    def nvs_present(self, keys: dict[str, str], namespace: str = NVS_NAMESPACE) -> list[str]:
+        """Which of `keys` (name -> "blob" or "i32") exist. Values stay on the device."""
+        code = (
+            "import esp32\n"
+            f"_n = esp32.NVS({namespace!r})\n"
+            f"_b = bytearray({_NVS_MAX_BLOB})\n"
+            "_r = []\n"
+            f"for _k, _t in {sorted(keys.items())!r}:\n"
+            " try:\n"
+            "  _n.get_i32(_k) if _t == 'i32' else _n.get_blob(_k, _b)\n"
+            "  _r.append(_k)\n"
+            " except OSError:\n"
+            "  pass\n"
+            "print(repr(_r))\n"
+            "del _n, _b, _r\n"
+        )
+        result = self.eval(code)
+        assert isinstance(result, list)
+        return [str(k) for k in result]
+
     def nvs_write(self, values: dict[str, bytes | int], *, erase: tuple[str, ...] = (),
                   namespace: str = NVS_NAMESPACE) -> None:
         """Set blobs (bytes) and i32s (int), erase `erase`, then commit."""
