@@ -55,6 +55,7 @@ GROUPS = {
     "verify": "sealscan.cli_device:verify",
     "audit": "sealscan.cli_device:audit",
     "ports": "sealscan.cli_device:ports",
+    "monitor": "sealscan.cli_device:monitor",
 }
 
 

@@ -230,3 +230,21 @@ def ports(include_all: bool, as_json: bool) -> None:
     for p in found:
         click.echo(f"{p.device}  {p.vid_pid or '-'}  {p.bridge or p.description or '-'}  "
                    f"({p.hint})")
+
+
+@click.command()
+@_PORT
+@click.option("--seconds", type=click.FloatRange(min=0), help="Stop after this many seconds "
+              "(default: until Ctrl-C).")
+def monitor(port: str, seconds: float | None) -> None:
+    """Follow the scanner's console, masking anything that looks like an identity token,
+    identity number or phone number. Read only: main.py keeps running."""
+    from sealscan.device.link import DeviceError
+    from sealscan.device.monitor import follow
+
+    try:
+        follow(port, click.echo, seconds=seconds)
+    except KeyboardInterrupt:
+        pass
+    except DeviceError as e:
+        _device_fail(e)

@@ -86,3 +86,39 @@ def test_permission_denied_on_the_serial_device_names_the_fix(blank):
     os.chmod(blank.port, 0o600)
     run = sealscan("deploy", "--port", blank.port, "--board", BOARD)
     assert run.code == 1 and "permission denied" in run.err and "dialout" in run.err
+
+
+def test_chip_named_by_micropython_machine_string():
+    from sealscan.device.deploy import chip_of_machine
+
+    assert chip_of_machine("Generic ESP32 module with ESP32") == "esp32"
+    assert chip_of_machine("Generic ESP32S3 module with ESP32S3") == "esp32s3"
+    assert chip_of_machine("ESP32-S3 DevKitC with ESP32-S3") == "esp32s3"
+    assert chip_of_machine("linux [GCC 14.2.1] version") is None  # the simulator: no check
+
+
+def test_power_cut_in_the_middle_of_a_deploy_leaves_whole_files_and_a_redeploy_heals(blank):
+    from sealscan.device.deploy import deploy as run_deploy
+    from sealscan.device.link import DeviceError
+
+    board = load_board(BOARD)
+
+    def cut_at_fifth_file(msg):
+        if msg.startswith("[5/"):
+            blank.power_cut()
+
+    with pytest.raises(DeviceError) as e:
+        run_deploy(blank.port, board, progress=cut_at_fifth_file)
+    assert "\n" not in str(e.value)
+    fs = files_in(blank.state / "fs")
+    assert "firmware.json" not in fs  # the cut-short deploy does not claim the build
+    written = [n for n in fs if n.endswith(".mpy")]
+    assert 4 <= len(written) <= 5
+    mark = len(blank.output)
+    blank.power_on()
+    blank.wait_for(">>> ", since=mark)
+    report = json.loads(sealscan("verify", "--port", blank.port, "--json").out)
+    assert "firmware.json: missing or malformed (run `sealscan deploy`)" in report["problems"]
+    assert deploy(blank, "--board", BOARD).code == 0
+    report = json.loads(sealscan("verify", "--port", blank.port, "--json").out)
+    assert [p for p in report["problems"] if not p.startswith("NVS ")] == []

@@ -75,3 +75,20 @@ def scan(data: bytes, where: str) -> list[Finding]:
                      else mask(text, 2 if real == "waybill" else 1, 2))
             found.append(Finding(where, span[0], real, shown))
     return sorted(found, key=lambda f: f.offset)
+
+
+# Console masking (sealscan monitor): defensive, no check characters needed. Any identity
+# token, and any run of 7 or more digits (identity numbers, phone numbers, anything that
+# might be one), keeps its first and last characters only.
+_CONSOLE = re.compile(r"RNID1:[0-9A-Z $%*+\-./:]*|(?<![0-9A-Za-z])[0-9]{7,}[0-9Xx]?"
+                      r"(?![0-9A-Za-z])")
+
+
+def mask_console(line: str) -> str:
+    def hide(m: re.Match[str]) -> str:
+        text = m.group()
+        if text.startswith("RNID1:"):
+            return f"RNID1:…({len(text) - 6} characters)"
+        return mask(text, 1, 2)
+
+    return _CONSOLE.sub(hide, line)
