@@ -79,9 +79,10 @@ def blank(sim_devices):
 
 
 def deploy(dev, *args: str) -> Run:
-    """`sealscan deploy` on a simulated device, then wait until the reset boot is done (the
-    simulator starts MicroPython through a CPython wrapper that a Ctrl-C kills while it
-    starts; a board has no such window)."""
+    """`sealscan deploy` on a simulated device, then wait until the reset boot is done, so
+    the next command meets a settled board. (The simulator starts MicroPython through a
+    CPython wrapper; a Ctrl-C in its first instants used to kill it. DeviceLink retries
+    entering the raw REPL anyway, as a board that is still booting can drop the keys.)"""
     mark = len(dev.output)
     run = sealscan("deploy", "--port", dev.port, *args)
     if run.code == 0 and "--no-reset" not in args:

@@ -113,3 +113,16 @@ def test_wrong_board_undeployed_device_and_bad_carrier(blank, depot):
     assert run.err == (f"error: {blank.port}: the device is deployed as board {BOARD}, not "
                        "esp32s3-devkitc-st7789\n")
     assert nvs(blank) == {}
+
+
+def test_issuers_the_upstream_trusts_go_to_nvs_as_a_cbor_map(deployed, depot):
+    import cbor2
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    pk = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+    load_config(depot.upstream).trust_issuer(b"issuer-7", pk)
+    assert depot.provision(deployed.port).code == 0
+    value = nvs(deployed)["issuers"]
+    assert value[:1] == b"b" and cbor2.loads(value[1:]) == {b"issuer-7": pk}
+    report = json.loads(sealscan("verify", "--port", deployed.port, "--json").out)
+    assert report["ok"] and "issuers" in report["nvs_keys"]

@@ -17,10 +17,11 @@ import ast
 import hashlib
 import ipaddress
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import cbor2
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -71,6 +72,11 @@ class Upstream:
     public_key: bytes  # X25519, 32 bytes
     url: str
     tls_cert_der: bytes
+    issuers: dict[bytes, bytes] = field(default_factory=dict)  # kid -> Ed25519 public key
+
+    def issuers_cbor(self) -> bytes | None:
+        """NVS `issuers`: a CBOR map {kid bstr: public key bstr} (canonical key order)."""
+        return cbor2.dumps(self.issuers, canonical=True) if self.issuers else None
 
     @property
     def pin(self) -> str:
@@ -126,6 +132,7 @@ def load_upstream(directory: Path | None = None, *, public_key: Path | None = No
     """From an upstream state directory (`sealscan upstream init DIR`: upstream.pub,
     tls/cert.pem, the listen port; the host is the certificate's first name unless `url`),
     or from the three pieces given one by one (which also override the directory's)."""
+    issuers: dict[bytes, bytes] = {}
     if directory is not None:
         from sealscan.upstream.config import load_config
         from sealscan.upstream.errors import ConfigError
@@ -134,6 +141,9 @@ def load_upstream(directory: Path | None = None, *, public_key: Path | None = No
             cfg = load_config(directory)
         except ConfigError as e:
             raise InputError(str(e)) from None
+        # The identity token issuers the upstream trusts (`upstream trust-issuer`), so the
+        # device can warn about a token from an issuer nobody will accept.
+        issuers = {kid: pk.public_bytes_raw() for kid, pk in cfg.issuer_keys().items()}
         public_key = public_key or Path(directory) / "upstream.pub"
         tls_cert = tls_cert or cfg.path(cfg.tls_cert)
         if url is None:
@@ -143,7 +153,8 @@ def load_upstream(directory: Path | None = None, *, public_key: Path | None = No
     if missing:
         raise InputError(f"upstream: give --upstream DIR or {', '.join(missing)}")
     assert public_key is not None and url is not None and tls_cert is not None
-    return Upstream(load_public_key(public_key), check_url(url), load_cert_der(tls_cert))
+    return Upstream(load_public_key(public_key), check_url(url), load_cert_der(tls_cert),
+                    issuers)
 
 
 def _cert_host(der: bytes, path: Path) -> str:
@@ -254,6 +265,9 @@ def provision(port: str, request: ProvisionRequest, entries: Path, *,
             "wifi_pass": request.wifi_pass.encode(),
             "config_serial": 0,
         }
+        issuers = request.upstream.issuers_cbor()
+        if issuers is not None:
+            values["issuers"] = issuers
         link.nvs_write({}, erase=("provisioned", "issuers"))
         link.nvs_write(values)
         del device_key, values
