@@ -48,6 +48,7 @@ GROUPS = {
     "firmware": "sealscan.cli_firmware:firmware",
     "upstream": "sealscan.cli_upstream:upstream",
     "flash": "sealscan.cli_flash:flash",
+    "sim": "sealscan.cli_sim:sim",
 }
 
 

@@ -1,9 +1,12 @@
 """`make demo`: what sealscan can show today, run for real.
 
-Today (foundation stage) the demo loads every board file, then runs the firmware's code
-checks under the MicroPython unix port inside the ESP32 board's 110 KB heap, on sample codes
-a courier might scan. The end-to-end demo (simulated scanner sealing records and uploading
-them to the reference upstream) replaces this once the simulator and upstream land.
+Today the demo loads every board file, runs the firmware's code checks under the MicroPython
+unix port inside the ESP32 board's 110 KB heap on sample codes a courier might scan, then
+boots the simulator's test app on a simulated ESP32 handheld: a code is scanned by the GM65
+model, the screen the firmware draws is shown here, the power is cut and restored, and the
+flash audit checks that the scanned code never reached flash. The end-to-end demo (the real
+app sealing records and uploading them to the reference upstream) replaces the test app once
+the firmware and upstream land.
 """
 
 from __future__ import annotations
@@ -39,7 +42,33 @@ def main() -> int:
     print(f"firmware (.mpy) under MicroPython, {board.name} heap:")
     sys.stdout.write(proc.stdout.decode())
     sys.stderr.write(proc.stderr.decode())
-    return proc.returncode
+    if proc.returncode:
+        return proc.returncode
+    return simulated_device(board)
+
+
+def simulated_device(board: boards.Board) -> int:
+    from sealsim.audit import Snapshot, audit
+    from sealsim.scenario import start_device
+
+    print(f"simulated {board.name} running the simulator's test app:")
+    with tempfile.TemporaryDirectory() as tmp, start_device(board, Path(tmp) / "dev") as dev:
+        dev.wait_for("app ready")
+        before = Snapshot.take(dev.state)
+        dev.scan("EA123456785CN")
+        dev.wait_until(lambda: "EA123456785CN" in dev.screen_text(), 20, "the scan on screen")
+        print("  screen after scanning EA123456785CN:")
+        print("\n".join("    |" + line + "|" for line in dev.screen_lines()))
+        print("  text on screen:", " | ".join(dev.screen_text()))
+        print("  buzzer/LED:", ", ".join(ev for _, ev in dev.events[-4:]))
+        dev.power_cut()
+        mark = len(dev.output)
+        dev.power_on()
+        dev.wait_for("app ready", since=mark)
+        print(f"  power cut and back: booted again (boot #{dev.boots}), console on {dev.port}")
+        report = audit(before, dev.state, ["EA123456785CN"], journal=dev.writes)
+        print("  " + report.summary().replace("\n", "\n  "))
+        return 0 if report.ok else 1
 
 
 if __name__ == "__main__":

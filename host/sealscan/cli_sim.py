@@ -1,0 +1,96 @@
+"""`sealscan sim`: run the firmware on simulated devices (see simulator/sealsim)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+
+from sealscan.boards import DEFAULT_BOARD, BoardError, load_board
+from sealscan.cli import EXIT_INPUT, emit_json, fail
+
+
+@click.group()
+def sim() -> None:
+    """Simulated scanners: the unmodified firmware on MicroPython with simulated hardware.
+
+    \b
+    Interactive mode: sealscan sim run [--board B] [--state DIR] [--firmware DIR]
+    shows the device screen in this terminal, the text on it, Wi-Fi/power/LED/buzzer
+    state and the console (also a pty for mpremote; the path is shown). Keys:
+      1-4  scan sample codes        g    garbage on the scan-engine line
+      o b  the OK / BACK keys       w    Wi-Fi on/off
+      p    power cut / power on     s    save frames as PNG
+      q    quit
+    `sealscan sim run --help` has the details.
+    """
+
+
+@sim.command("run")
+@click.option("--board", default=DEFAULT_BOARD, show_default=True, help="board name or file")
+@click.option("--state", type=click.Path(file_okay=False, path_type=Path),
+              help="state directory (the device's flash); default: a new temporary one")
+@click.option("--firmware", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="firmware directory to deploy first (default: the simulator's test app; "
+                   "nothing is deployed when --state already holds a filesystem)")
+@click.option("--png-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("sim-frames"), show_default=True, help="where `s` saves frames")
+def run(board: str, state: Path | None, firmware: Path | None, png_dir: Path) -> None:
+    """Interactive device in this terminal.
+
+    \b
+    Shows the device screen (half-block characters, one per 1x2 pixels), the text on it,
+    Wi-Fi/power/LED/buzzer state and the last console lines. The console is also on a pty
+    (path shown at the top) for `mpremote connect PATH ...` in another terminal.
+    \b
+    Keys:
+      1 2 3 4  scan a sample code (EA123456785CN, SSCC 106141411928374657,
+               EA123456784CN with a wrong check digit, SF1234567890123)
+      g        random bytes on the scan engine line
+      o  b     press the OK / BACK key
+      w        Wi-Fi on/off (off breaks every connection, like losing the access point)
+      p        power cut (RAM lost, flash kept) / power on again
+      s        save the captured display frames as PNG under --png-dir
+      q        quit (the device is switched off; --state keeps its flash)
+    """
+    from sealsim import interactive
+    from sealsim.device import DeviceError
+    from sealsim.micropython import MicroPythonNotFound
+    from sealsim.scenario import TESTFW_DIR, start_device
+
+    try:
+        b = load_board(board)
+    except BoardError as e:
+        fail(str(e), EXIT_INPUT)
+    if state is None:
+        state = Path(tempfile.mkdtemp(prefix="sealsim-state-"))
+    fresh = not any((state / "fs").glob("*")) if (state / "fs").exists() else True
+    fw = firmware or (TESTFW_DIR if fresh else None)
+    try:
+        dev = start_device(b, state, firmware=fw)
+    except (DeviceError, MicroPythonNotFound, OSError) as e:
+        fail(f"cannot start the simulated device: {e}")
+    with dev:
+        interactive.run(dev, png_dir)
+
+
+@sim.command("audit")
+@click.argument("state", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--canary", "canaries", multiple=True, required=True,
+              help="a value that must not be on flash (repeatable)")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def audit_cmd(state: Path, canaries: tuple[str, ...], as_json: bool) -> None:
+    """Search a device state directory (fs/, nvs/, rtc.bin, flash.bin) for canary values."""
+    from sealsim.audit import Snapshot, audit
+
+    report = audit(Snapshot(state, {}), state, list(canaries))
+    if as_json:
+        emit_json({"ok": not report.hits,
+                   "hits": [{"where": h.where, "canary": h.canary, "form": h.form,
+                             "offset": h.offset} for h in report.hits]})
+    else:
+        click.echo("\n".join(f"CANARY {h.canary!r} ({h.form}) in {h.where} at byte {h.offset}"
+                             for h in report.hits) or "clean: no canary found")
+    if report.hits:
+        raise SystemExit(1)

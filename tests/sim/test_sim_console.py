@@ -1,0 +1,79 @@
+"""The console pty behaves like a board's USB serial port for the real mpremote."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+MPREMOTE = [sys.executable, "-m", "mpremote"]
+
+
+def mpremote(dev, *args, timeout=30):
+    """The real mpremote command against the device's console pty."""
+    mark = len(dev.output)
+    try:
+        proc = subprocess.run([*MPREMOTE, "connect", dev.port, *args], capture_output=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"mpremote {args} timed out; console since it started:\n"
+                             f"{bytes(dev.output[mark:])!r} running={dev.running} "
+                             f"swallow={dev._swallow!r} raw={dev._raw} {dev.events}") from None
+    out = proc.stdout.decode("utf-8", "replace")
+    assert proc.returncode == 0, (args, out, proc.stderr.decode("utf-8", "replace"))
+    return out
+
+
+def test_mpremote_exec_cp_run_soft_reset_and_power_cut(sim_devices, tmp_path):
+    # The test app runs forever in main.py: mpremote must interrupt it like on a board.
+    dev = sim_devices()
+    dev.wait_for("app ready")
+    assert mpremote(dev, "exec", "print(6 * 7)").strip() == "42"
+
+    script = tmp_path / "hello.py"
+    script.write_text("import sys\nprint('ran on', sys.implementation.name)\n")
+    mpremote(dev, "fs", "cp", str(script), ":hello.py")
+    assert "ran on micropython" in mpremote(dev, "run", str(script))
+    listing = mpremote(dev, "fs", "ls")
+    assert "hello.py" in listing and "main.py" in listing
+
+    boots = dev.boots
+    mpremote(dev, "soft-reset")
+    assert dev.boots > boots
+    # Several commands in one session, across a soft reset (no `resume` anywhere).
+    out = mpremote(dev, "exec", "x = 1", "soft-reset", "exec",
+                   "print('x' in globals())")
+    assert out.strip() == "False"
+
+    # Power cut: RAM lost, flash kept. The copied file is in the state directory and the
+    # rebooted device still lists it.
+    dev.power_cut()
+    assert not dev.running
+    assert (dev.state / "fs" / "hello.py").read_text().startswith("import sys")
+    mark = len(dev.output)
+    dev.power_on()
+    dev.wait_for("app ready", since=mark)
+    assert "hello.py" in mpremote(dev, "fs", "ls")
+    assert mpremote(dev, "exec", "import hello").strip() == "ran on micropython"
+
+
+def test_ctrl_c_interrupts_main_and_friendly_repl_works(sim_devices):
+    dev = sim_devices()
+    dev.wait_for("app ready")
+    mark = len(dev.output)
+    dev.write_console(b"\x03")
+    dev.wait_for("KeyboardInterrupt", since=mark)
+    dev.wait_for(">>> ", since=mark)
+    dev.write_console(b"print('still', 'here')\r")
+    dev.wait_for("still here", since=mark)
+
+
+def test_files_written_by_device_land_in_state_fs(sim_devices):
+    dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
+    dev.wait_for("up")
+    dev.exec("import os\nos.mkdir('/lib')\nf = open('/lib/x.txt', 'w')\nf.write('abc')\n"
+             "f.close()")
+    assert (Path(dev.state) / "fs" / "lib" / "x.txt").read_text() == "abc"
+    # The device sees its flash as `/`, and nothing of the host's filesystem.
+    assert sorted(eval(dev.exec("import os; print(os.listdir('/'))"))) == \
+        ["board.json", "lib", "main.py"]
+    assert dev.exec("try:\n    open('/etc/hostname')\nexcept OSError as e:\n"
+                    "    print('refused', e.errno)").strip() == "refused 2"
