@@ -159,7 +159,8 @@ def build_firmware(out: Path, src: Path = FIRMWARE_DIR) -> Path:
 
 
 def provision(state: Path, board: Board, fw: Path, upstream: Upstream,
-              device_id: str = "scanner-1", wifi: tuple[str, str] = ("depot", "secret")) -> Keys:
+              device_id: str = "scanner-1", wifi: tuple[str, str] = ("depot", "secret"),
+              url: str | None = None) -> Keys:
     """Write the device's flash as deploy + provision would (DEVICE.md), and register it."""
     keys = Keys(device_id, generate_device_key(), os.urandom(32), os.urandom(32))
     fs = state / "fs"
@@ -170,7 +171,7 @@ def provision(state: Path, board: Board, fw: Path, upstream: Upstream,
     (fs / "board.json").write_text(board.device_config_json())
     write_nvs(state / "nvs" / "sealscan.nvs", {
         "device_id": _blob(device_id), "device_key": _blob(keys.device_key),
-        "upstream_pk": _blob(upstream.public_key), "upstream_url": _blob(upstream.url),
+        "upstream_pk": _blob(upstream.public_key), "upstream_url": _blob(url or upstream.url),
         "tls_cert": _blob(upstream.cert_der), "badge_key": _blob(keys.badge_key),
         "config_key": _blob(keys.config_key), "carrier": _blob(CARRIER),
         "wifi_ssid": _blob(wifi[0]), "wifi_pass": _blob(wifi[1]),
@@ -195,3 +196,86 @@ def device(b: Board, state: Path, **kwargs: object) -> Device:
     dev = Device(b, state, **kwargs)  # type: ignore[arg-type]
     dev.heap_bytes += TLS_HEAP_BYTES
     return dev.start()
+
+
+def frame_text(img) -> list[str]:  # noqa: ANN001 - a PIL image
+    """Text drawn with framebuf.text() on one captured frame."""
+    from sealsim.screen import read_text
+    data = img.convert("L").tobytes()
+    w, h = img.size
+    return read_text([[v > 0 for v in data[y * w:(y + 1) * w]] for y in range(h)])
+
+
+def all_screen_text(dev: Device) -> str:
+    """Every captured frame's text, joined (what a person could have seen)."""
+    return "\n".join("\n".join(frame_text(f)) for f in list(dev.panel.frames))
+
+
+class AnswerTamperer:
+    """A TLS man in the middle holding the upstream's own certificate and key (the worst
+    case: a stolen server key). It forwards each batch to the real upstream and corrupts the
+    answer while `mode` is set: "forge" flips a MAC byte, "garble" sends random bytes with
+    200, "error" answers 500. The device must drop nothing on any of these."""
+
+    def __init__(self, upstream: Upstream):
+        import http.server
+        import ssl
+        import threading
+
+        self.upstream = upstream
+        self.mode: str | None = "forge"
+        self.seen: list[str] = []
+        kit = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                status, answer = kit._forward(body)
+                mode = kit.mode
+                kit.seen.append(mode or "pass")
+                if mode == "forge" and status == 200:
+                    answer = answer[:-1] + bytes([answer[-1] ^ 1])
+                elif mode == "garble":
+                    status, answer = 200, os.urandom(len(answer) or 40)
+                elif mode == "error":
+                    status, answer = 500, b""
+                self.send_response(status)
+                self.send_header("Content-Type", "application/cbor")
+                self.send_header("Content-Length", str(len(answer)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(answer)
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(upstream.dir / "tls" / "cert.pem", upstream.dir / "tls" / "key.pem")
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _forward(self, body: bytes) -> tuple[int, bytes]:
+        import http.client
+        import ssl
+        ctx = ssl.create_default_context(cafile=str(self.upstream.dir / "tls" / "cert.pem"))
+        conn = http.client.HTTPSConnection("127.0.0.1", self.upstream.port, context=ctx,
+                                           timeout=20)
+        try:
+            conn.request("POST", "/v1/batches", body, {"Content-Type": "application/cbor"})
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

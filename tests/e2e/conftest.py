@@ -1,0 +1,41 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import e2ekit  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def firmware_build(tmp_path_factory):
+    return e2ekit.build_firmware(tmp_path_factory.mktemp("fw") / "fs")
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory):
+    up = e2ekit.Upstream(tmp_path_factory.mktemp("upstream") / "state").start()
+    yield up
+    up.stop()
+
+
+@pytest.fixture
+def scanner(tmp_path, firmware_build, upstream, request):
+    """make(name, url=None) -> (device, keys): a provisioned, started simulated handheld."""
+    started = []
+    counter = [0]
+
+    def make(url: str | None = None, **kwargs):
+        counter[0] += 1
+        device_id = f"{request.node.name[:20]}-{counter[0]}".replace("_", "-")
+        state = tmp_path / f"dev{counter[0]}"
+        keys = e2ekit.provision(state, e2ekit.board(), firmware_build, upstream,
+                                device_id=device_id, url=url)
+        dev = e2ekit.device(e2ekit.board(), state, **kwargs)
+        started.append(dev)
+        return dev, keys
+
+    yield make
+    for dev in started:
+        dev.close()
