@@ -77,16 +77,40 @@ def shim_heap_bytes(heap_bytes: int) -> int:
     return -(-used * 1013 // 1000 // 256) * 256  # plus the GC's own ~1.25 %, in 256 B steps
 
 
+def _catches_sigint(pid: int) -> bool:
+    """Whether the process has a SIGINT handler installed (/proc/PID/status SigCgt)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def _signal(pid: int, sig: int) -> bool:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 class DeviceError(RuntimeError):
     """The simulated device could not do what was asked (not started, timed out, ...)."""
 
 
-def _raw_tty(fd: int, *, isig: bool) -> None:
+def _raw_tty(fd: int) -> None:
+    # No ISIG: the kernel never turns Ctrl-C into SIGINT by itself. The unix port restores
+    # the default SIGINT action between REPL lines, so a Ctrl-C arriving there (mpremote
+    # sends "\r\x03" at once) would kill the process. The supervisor sends SIGINT only
+    # while MicroPython catches it (see _type).
     attrs = termios.tcgetattr(fd)
     attrs[0] = 0  # iflag: no CR/NL translation, no flow control
     attrs[1] = 0  # oflag: OPOST off, so \n is not turned into \r\n a second time
     attrs[2] = (attrs[2] & ~(termios.CSIZE | termios.PARENB)) | termios.CS8 | termios.CREAD
-    attrs[3] = termios.ISIG if isig else 0  # lflag: no echo, no canonical mode
+    attrs[3] = 0  # lflag: no echo, no canonical mode, no signals
     attrs[6][termios.VMIN] = 1
     attrs[6][termios.VTIME] = 0
     termios.tcsetattr(fd, termios.TCSANOW, attrs)
@@ -193,9 +217,9 @@ class Device:
         self._listener.setblocking(False)
         self._sel.register(self._listener, selectors.EVENT_READ, "listen")
         self._child_master, self._child_slave = pty.openpty()
-        _raw_tty(self._child_slave, isig=True)
+        _raw_tty(self._child_slave)
         self._port_master, self._port_slave = pty.openpty()
-        _raw_tty(self._port_slave, isig=False)
+        _raw_tty(self._port_slave)
         os.set_blocking(self._port_master, False)
         self.port = os.ttyname(self._port_slave)
         self._sel.register(self._child_master, selectors.EVENT_READ, "child")
@@ -275,15 +299,13 @@ class Device:
             env["SEALSIM_NOMAIN"] = "1"
         with contextlib.suppress(termios.error):
             termios.tcflush(self._child_slave, termios.TCIOFLUSH)
-            # A REPL killed at its prompt leaves the tty without ISIG: restore it, or Ctrl-C
-            # would not interrupt the next main.py.
-            _raw_tty(self._child_slave, isig=True)
+            _raw_tty(self._child_slave)  # whatever the last process left it in
         slave = self._child_slave
         self._proc = subprocess.Popen(
             mp.command(["-i", str(SHIMS_DIR / "_simboot.py")], self.heap_bytes),
             stdin=slave, stdout=slave, stderr=slave, env=env, cwd=self.state / "fs",
             start_new_session=True,
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),  # Ctrl-C -> SIGINT
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),  # the board's console
         )
         self._started_at = time.monotonic()
         self._exit_request = None
@@ -304,6 +326,8 @@ class Device:
         """The MicroPython process ended on its own or at our request: reset the board."""
         request, self._exit_request = self._exit_request, None
         self._proc = None
+        if request is None:
+            self.events.append((time.time(), f"MicroPython exited with code {rc}"))
         for c in list(self._conns):
             self._drop(c)
         self._wdt = None
@@ -455,7 +479,21 @@ class Device:
         if b"\x02" in data:
             self._raw = False
         if self.running and self._swallow is None:
-            os.write(self._child_master, data)
+            self._type(data)
+
+    def _type(self, data: bytes) -> None:
+        """Input for the MicroPython process. Ctrl-C interrupts running code (SIGINT, while
+        MicroPython has its handler installed) and is an ordinary byte for the REPL."""
+        proc = self._proc
+        chunks = data.split(b"\x03")
+        for i, chunk in enumerate(chunks):
+            if i and not (proc is not None and _catches_sigint(proc.pid) and
+                          _signal(proc.pid, signal.SIGINT)):
+                chunk = b"\x03" + chunk
+            view = memoryview(chunk)
+            while view:
+                n = os.write(self._child_master, view)
+                view = view[n:]
 
     # ----------------------------------------------------------------- shim wires ---------
     def _drop(self, conn: _Conn) -> None:
@@ -504,6 +542,8 @@ class Device:
                     self._net_open(conn)
             else:
                 self._net_forward(conn.peer, data)
+        elif conn.kind == "uart0":  # UART0 is the console's UART on an ESP32
+            self._console(data)
         elif conn is self._scan_uart:
             if self._scan_baud == self.gm65.baud:
                 self.gm65.receive(data)
@@ -593,6 +633,8 @@ class Device:
             return f"{int(self._wifi)}:{self._wifi_gen}".encode()
         if cmd == "clock":
             return str(self.clock_offset).encode()
+        if cmd == "ntp":  # the true time, if the NTP server can be reached
+            return str(int(time.time()) - EPOCH_2000).encode() if self._wifi else b""
         if cmd == "settime":
             self.clock_offset = int(words[1]) + EPOCH_2000 - int(time.time())
             return b""
@@ -796,7 +838,7 @@ class Device:
     def write_console(self, data: bytes) -> None:
         """Type on the console (as a terminal on the USB port would)."""
         if self.running:
-            os.write(self._child_master, data)
+            self._type(data)
 
     def wait_for(self, pattern: bytes | str, timeout: float = 20, *, since: int = 0) -> int:
         """Wait until the console output (from offset `since`) contains `pattern`;

@@ -14,7 +14,7 @@ import vfs
 vfs.umount("/")  # from here on the device sees its own flash only
 vfs.mount(vfs.VfsPosix(os.getenv("SEALSIM_FS")), "/")
 vfs.mount(vfs.VfsPosix(os.getenv("SEALSIM_SHIMS")), "/.sim", readonly=True)
-sys.path[:] = ["/.sim"]
+sys.path[:] = ["/.sim/device", "/.sim"]  # device/: shims that replace unix-port built-ins
 
 import _simlink
 import machine
@@ -22,12 +22,13 @@ import network
 import esp32
 import socket
 import time
+import ntptime
 
 gc.collect()
 if os.getenv("SEALSIM_CALIBRATE"):
     print("SHIMHEAP", gc.mem_alloc())
     raise SystemExit
-del _simlink, machine, network, esp32, socket, time
+del _simlink, machine, network, esp32, socket, time, ntptime
 vfs.umount("/.sim")
 os.chdir("/")
 sys.path[:] = ["", ".frozen", "/lib"]  # as on an ESP32

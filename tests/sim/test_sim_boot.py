@@ -107,3 +107,37 @@ def test_several_devices_at_once(sim_devices):
     assert b"106141411928374657" not in a.output
     assert b"EA123456785CN" not in b.output
     assert a.port != b.port
+
+
+def test_real_firmware_modules_run_as_deployed_mpy(sim_devices, tmp_path):
+    # The project's firmware, compiled by mpy-cross as a depot deploys it, runs on the
+    # simulated board unmodified.
+    from sealscan import fwtools
+    from sealscan.paths import FIRMWARE_DIR
+
+    fwtools.compile_firmware(FIRMWARE_DIR, tmp_path / "mpy")
+    main = ("import checkdigits\nprint('fw', checkdigits.__file__, "
+            "checkdigits.upu_s10('EA123456785CN'), checkdigits.upu_s10('EA123456784CN'))\n")
+    dev = sim_devices(firmware=tmp_path / "mpy", files={"main.py": main})
+    dev.wait_for("fw checkdigits.mpy True False")
+
+
+def test_ntp_corrects_a_skewed_clock_only_with_wifi(sim_devices):
+    dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
+    dev.wait_for("up")
+    dev.skew_clock(-3 * 86400)
+    assert abs(int(dev.exec("import time; print(time.time())")) + 946684800
+               + 3 * 86400 - time.time()) < 60
+    dev.set_wifi(False)
+    assert dev.exec("import ntptime\ntry:\n    ntptime.settime()\nexcept OSError as e:\n"
+                    "    print(e.errno)").strip() == "-202"
+    dev.set_wifi(True)
+    dev.exec("ntptime.settime()")
+    assert abs(int(dev.exec("print(time.time())")) + 946684800 - time.time()) < 60
+
+
+def test_uart0_is_the_console(sim_devices):
+    dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
+    dev.wait_for("up")
+    dev.exec("from machine import UART\nUART(0, 115200).write(b'via uart0\\r\\n')")
+    dev.wait_for("via uart0")

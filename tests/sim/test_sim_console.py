@@ -77,3 +77,16 @@ def test_files_written_by_device_land_in_state_fs(sim_devices):
         ["board.json", "lib", "main.py"]
     assert dev.exec("try:\n    open('/etc/hostname')\nexcept OSError as e:\n"
                     "    print('refused', e.errno)").strip() == "refused 2"
+
+
+def test_ctrl_c_between_repl_lines_never_kills_the_board(sim_devices):
+    # The unix port restores SIGINT's default action between REPL lines; a Ctrl-C arriving
+    # there must not end the process (RAM would be lost, as in a reboot). exec() sends
+    # "\r\x03\x03\x01" each time, as mpremote does, so many calls hit that window.
+    dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
+    dev.wait_for("up")
+    dev.exec("n = 0")
+    for _ in range(60):
+        dev.exec("n += 1")
+    assert dev.exec("print(n)").strip() == "60"
+    assert dev.boots == 1

@@ -94,7 +94,8 @@ def _parse(path: Path):
 @pytest.mark.parametrize("module", list(API))
 def test_shim_signatures_accept_every_stub_call(module):
     stub, stub_consts = _parse(TYPINGS_DIR / f"{module}.pyi")
-    shim, shim_consts = _parse(SHIMS_DIR / f"{module}.py")
+    path = SHIMS_DIR / f"{module}.py"
+    shim, shim_consts = _parse(path if path.exists() else SHIMS_DIR / "device" / f"{module}.py")
     problems = []
     for owner, names in API[module].items():
         for name in names:
@@ -134,6 +135,12 @@ def test_shim_checker_catches_a_wrong_signature(tmp_path):
     s_req, s_most, _, _ = _arity(shim["UART"]["read"][0], True)
     most = max(_arity(f, True)[1] for f in stub["UART"]["read"])
     assert s_most < most
+
+
+def test_firmware_tests_keep_the_ports_own_time_and_socket():
+    # Only simulated devices replace built-ins; the firmware-test path has no time/socket shim.
+    assert not (SHIMS_DIR / "time.py").exists() and not (SHIMS_DIR / "socket.py").exists()
+    assert (SHIMS_DIR / "device" / "time.py").exists()
 
 
 def test_firmware_never_imports_the_simulator():
