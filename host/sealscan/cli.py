@@ -49,6 +49,13 @@ GROUPS = {
     "upstream": "sealscan.cli_upstream:upstream",
     "flash": "sealscan.cli_flash:flash",
     "sim": "sealscan.cli_sim:sim",
+    # The depot technician's device commands (sealscan.device), top-level like mpremote's.
+    "deploy": "sealscan.cli_device:deploy",
+    "provision": "sealscan.cli_device:provision",
+    "verify": "sealscan.cli_device:verify",
+    "audit": "sealscan.cli_device:audit",
+    "ports": "sealscan.cli_device:ports",
+    "monitor": "sealscan.cli_device:monitor",
 }
 
 

@@ -1,0 +1,250 @@
+"""The depot technician's device commands: deploy, provision, verify, audit, ports.
+
+Thin click commands over `sealscan.device`: they parse flags, call the library and map its
+typed errors to one line and an exit code (1 failed, 3 malformed input file). Secrets (the
+device key, badge/config keys, Wi-Fi password) are never printed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from sealscan import boards as boards_lib
+from sealscan.cli import EXIT_FAILURE, EXIT_INPUT, emit_json, fail
+from sealscan.fwtools import FirmwareCheckError
+
+_PORT = click.option("--port", "-p", required=True, envvar="SEALSCAN_PORT",
+                     help="Serial port of the scanner, e.g. /dev/ttyUSB0 (or $SEALSCAN_PORT).")
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def _board(name: str) -> boards_lib.Board:
+    try:
+        return boards_lib.load_board(name)
+    except boards_lib.BoardError as e:
+        fail(str(e), EXIT_INPUT)
+
+
+def _device_fail(e: Exception) -> NoReturn:
+    from sealscan.device.provision import InputError
+
+    fail(str(e), EXIT_INPUT if isinstance(e, InputError) else EXIT_FAILURE)
+
+
+@click.command()
+@_PORT
+@click.option("--board", "-b", "board_name", required=True, help="Board name or board file.")
+@click.option("--firmware", "src", type=click.Path(path_type=Path, file_okay=False,
+                                                   exists=True),
+              help="Firmware tree to deploy (default: the repository's firmware/).")
+@click.option("--force", is_flag=True, help="Redeploy a device deployed as another board.")
+@click.option("--no-reset", is_flag=True, help="Do not soft-reset the device afterwards.")
+@_JSON
+def deploy(port: str, board_name: str, src: Path | None, force: bool, no_reset: bool,
+           as_json: bool) -> None:
+    """Compile the firmware and copy it, board.json and firmware.json to the device.
+
+    Unchanged files are skipped (sha256 computed on the device); files an older firmware
+    left behind are removed; each file is replaced atomically and firmware.json is written
+    last. The device is soft-reset at the end so the new firmware runs."""
+    from sealscan.device.deploy import deploy as run
+    from sealscan.device.link import DeviceError
+    from sealscan.paths import FIRMWARE_DIR
+
+    board = _board(board_name)
+    say = None if as_json else click.echo
+    try:
+        result = run(port, board, src=src or FIRMWARE_DIR, force=force, reset=not no_reset,
+                     progress=say)
+    except FirmwareCheckError as e:
+        fail(str(e).replace("\n", "; "), EXIT_INPUT)
+    except DeviceError as e:
+        _device_fail(e)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    click.echo(f"deployed {result.version} for {result.board} on {port}: "
+               f"{len(result.written)} written, {len(result.skipped)} unchanged, "
+               f"{len(result.removed)} removed" + ("; soft reset" if result.reset else ""))
+
+
+@click.command()
+@_PORT
+@click.option("--device-id", required=True, help="The device's id (1-32 of A-Z a-z 0-9 . _ -).")
+@click.option("--upstream", "upstream_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Upstream state directory (`sealscan upstream init`): public key, TLS "
+                   "certificate, port.")
+@click.option("--upstream-pk", type=click.Path(path_type=Path, dir_okay=False),
+              help="Upstream public key file (64 hex), instead of --upstream.")
+@click.option("--upstream-url", help="https://HOST[:PORT] the device sends to.")
+@click.option("--tls-cert", type=click.Path(path_type=Path, dir_okay=False),
+              help="The upstream's TLS certificate (PEM or DER): the device pins it.")
+@click.option("--carrier", required=True, help="Carrier code the device scans waybills for.")
+@click.option("--badge-key", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Fleet badge key file (64 hex, `sealscan codes init-key`).")
+@click.option("--config-key", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Config code key file (64 hex).")
+@click.option("--wifi-ssid", required=True, help="Wi-Fi network name.")
+@click.option("--entries", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Provisioning entries file (.jsonl) to append to, for `sealscan upstream "
+                   "import`.")
+@click.option("--board", "-b", "board_name", help="Refuse unless the device is this board.")
+@click.option("--force", is_flag=True, help="Provision an already provisioned device again "
+                                            "(new device key: import it with --replace).")
+@_JSON
+def provision(port: str, device_id: str, upstream_dir: Path | None, upstream_pk: Path | None,
+              upstream_url: str | None, tls_cert: Path | None, carrier: str, badge_key: Path,
+              config_key: Path, wifi_ssid: str, entries: Path, board_name: str | None,
+              force: bool, as_json: bool) -> None:
+    """Make the device key on this host and write the device's NVS (DEVICE.md).
+
+    The key is never printed nor stored in clear: ENTRIES gets one line with it sealed to the
+    upstream's public key. The Wi-Fi password comes from $SEALSCAN_WIFI_PASS or a prompt
+    (never a flag: command lines are visible to every user). `provisioned` is set last."""
+    from sealscan.device import provision as prov
+    from sealscan.device.link import DeviceError
+
+    board = _board(board_name) if board_name else None
+    try:
+        upstream = prov.load_upstream(upstream_dir, public_key=upstream_pk, url=upstream_url,
+                                      tls_cert=tls_cert)
+        request = prov.ProvisionRequest(
+            device_id=device_id, upstream=upstream, carrier=carrier,
+            badge_key=prov.load_secret_key(badge_key, "badge key"),
+            config_key=prov.load_secret_key(config_key, "config key"),
+            wifi_ssid=wifi_ssid, wifi_pass=_wifi_pass())
+        result = prov.provision(port, request, entries, board=board, force=force)
+    except DeviceError as e:
+        _device_fail(e)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    click.echo(f"provisioned {result.device_id} ({result.board}) on {port}"
+               f"{' again, with a new key' if result.replaced else ''}: upstream "
+               f"{result.upstream_url}, TLS pin {result.tls_pin[:16]}…; entry appended to "
+               f"{result.entries} (run `sealscan upstream import` on the upstream)")
+
+
+def _wifi_pass() -> str:
+    value = os.environ.get("SEALSCAN_WIFI_PASS")
+    if value is None:
+        value = click.prompt("Wi-Fi password (empty for an open network)", default="",
+                             hide_input=True, show_default=False)
+    return value
+
+
+@click.command()
+@_PORT
+@click.option("--board", "-b", "board_name", help="Also require this board.")
+@click.option("--firmware", "src", type=click.Path(path_type=Path, file_okay=False,
+                                                   exists=True),
+              help="Firmware tree to compare with (default: the repository's firmware/).")
+@_JSON
+def verify(port: str, board_name: str | None, src: Path | None, as_json: bool) -> None:
+    """Check a scanner is ready: firmware = firmware.json = the local build, board.json =
+    the board, every required NVS key present (names only). Exit 1 on any mismatch."""
+    from sealscan.device.inspect import verify as run
+    from sealscan.device.link import DeviceError
+    from sealscan.paths import FIRMWARE_DIR
+
+    try:
+        report = run(port, board_name=board_name, src=src or FIRMWARE_DIR)
+    except FirmwareCheckError as e:
+        fail(str(e).replace("\n", "; "), EXIT_INPUT)
+    except DeviceError as e:
+        _device_fail(e)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(f"device {report.device_id or '(no device id)'} on {port}: board "
+                   f"{report.board or '?'}, firmware {report.version or '?'}, "
+                   f"{report.files} files, {len(report.nvs_keys)} NVS keys")
+        for problem in report.problems:
+            click.echo(f"  MISMATCH {problem}")
+        click.echo("ok" if report.ok else f"FAILED: {len(report.problems)} problem(s)")
+    if not report.ok:
+        raise SystemExit(EXIT_FAILURE)
+
+
+@click.command()
+@_PORT
+@click.option("--sim-state", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="A simulated device's state directory: list and search its NVS too "
+                   "(esp32.NVS cannot list keys; on a board the NVS partition is read).")
+@_JSON
+def audit(port: str, sim_state: Path | None, as_json: bool) -> None:
+    """Audit a returned or recovered scanner: every file and NVS key outside the DEVICE.md
+    contract, and record-like data (identity tokens and numbers, phone numbers, waybills)
+    anywhere, reported by place and masked. Exit 1 if anything is found."""
+    from sealscan.device.inspect import audit as run
+    from sealscan.device.link import DeviceError
+
+    try:
+        report = run(port, sim_state=sim_state)
+    except DeviceError as e:
+        _device_fail(e)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(f"{port}: {len(report.files)} filesystem entries")
+        for f in report.files:
+            mark = " " if f["contract"] else "!"
+            kind = "dir " if f["dir"] else f"{f['size']:>7}"
+            click.echo(f" {mark} {kind} {f['path']}")
+        for ns, keys in sorted(report.nvs.items()):
+            click.echo(f"NVS {ns}: {', '.join(keys) or '(empty)'}")
+        if not report.nvs_listed:
+            click.echo("NVS: only the contract keys could be probed (this port cannot list "
+                       "NVS keys)")
+        for item in report.flagged:
+            click.echo(f"FLAG {item}")
+        for hit in report.findings:
+            click.echo(f"RECORD DATA {hit.where} @{hit.offset}: {hit.kind} {hit.masked}")
+        click.echo("clean" if report.clean else
+                   f"NOT CLEAN: {len(report.flagged)} flagged, {len(report.findings)} "
+                   "record-like finding(s)")
+    if not report.clean:
+        raise SystemExit(EXIT_FAILURE)
+
+
+@click.command()
+@click.option("--all", "include_all", is_flag=True, help="Also list non-USB serial ports.")
+@_JSON
+def ports(include_all: bool, as_json: bool) -> None:
+    """List serial ports; USB bridges used on ESP32 boards (CP210x, CH340/CH9102, FTDI,
+    ESP USB-JTAG) first, each with a hint."""
+    from sealscan.device.ports import discover
+
+    found = discover(include_all)
+    if as_json:
+        emit_json([p.to_dict() for p in found])
+        return
+    if not found:
+        click.echo("no USB serial ports found: plug the scanner in with a data cable "
+                   "(some cables only charge); `--all` lists other serial ports")
+        return
+    for p in found:
+        click.echo(f"{p.device}  {p.vid_pid or '-'}  {p.bridge or p.description or '-'}  "
+                   f"({p.hint})")
+
+
+@click.command()
+@_PORT
+@click.option("--seconds", type=click.FloatRange(min=0), help="Stop after this many seconds "
+              "(default: until Ctrl-C).")
+def monitor(port: str, seconds: float | None) -> None:
+    """Follow the scanner's console, masking anything that looks like an identity token,
+    identity number or phone number. Read only: main.py keeps running."""
+    from sealscan.device.link import DeviceError
+    from sealscan.device.monitor import follow
+
+    try:
+        follow(port, click.echo, seconds=seconds)
+    except KeyboardInterrupt:
+        pass
+    except DeviceError as e:
+        _device_fail(e)

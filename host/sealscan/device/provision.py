@@ -1,0 +1,279 @@
+"""`sealscan provision`: give a deployed device its identity and keys (DEVICE.md NVS table).
+
+The device key is made here, on the host, from the OS's CSPRNG (an ESP32's RNG is only truly
+random with the radio on). It exists in clear only in this process's memory and in the
+device's NVS: the depot keeps nothing but the provisioning entry, in which the key is sealed
+to the upstream's public key (`sealscan.upstream.provisioning`). It is never printed.
+
+Order on the device: `provisioned` is erased first (a re-provisioned device is never marked
+done with half-old keys), every other key is set and committed, the entry is appended to the
+entries file (fsync), and only then `provisioned = 1` is committed. A device cut off before
+that is not provisioned: run provision again (no --force needed).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import cbor2
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from sealscan.boards import Board
+from sealscan.codes import MalformedCode, load_key_file
+from sealscan.device.deploy import WrongBoard, device_board_name
+from sealscan.device.firmware import MANIFEST
+from sealscan.device.link import DeviceError, DeviceLink, open_link
+from sealscan.paths import FIRMWARE_DIR
+from sealscan.protocol import InvalidDeviceId, check_device_id, generate_device_key
+from sealscan.upstream.provisioning import make_provisioning_entry
+
+# NVS contract (DEVICE.md): key -> stored type. Optional keys are not needed by `verify`.
+NVS_KEYS = {
+    "device_id": "blob", "device_key": "blob", "upstream_pk": "blob", "upstream_url": "blob",
+    "tls_cert": "blob", "badge_key": "blob", "config_key": "blob", "carrier": "blob",
+    "issuers": "blob", "wifi_ssid": "blob", "wifi_pass": "blob", "config_serial": "i32",
+    "provisioned": "i32",
+}
+OPTIONAL_KEYS = frozenset({"issuers"})
+SECRET_KEYS = frozenset({"device_key", "badge_key", "config_key", "wifi_pass"})
+
+
+class InputError(DeviceError):
+    """A key file, certificate or upstream directory is malformed (exit 3)."""
+
+
+class AlreadyProvisioned(DeviceError):
+    """The device is provisioned already and --force was not given."""
+
+
+class NotDeployed(DeviceError):
+    """The device has no firmware.json or board.json: deploy the firmware first."""
+
+
+def carriers(src: Path = FIRMWARE_DIR) -> tuple[str, ...]:
+    """The carrier codes the firmware knows (`CARRIERS` in firmware/waybill.py)."""
+    tree = ast.parse((src / "waybill.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "CARRIERS" for t in node.targets):
+            return tuple(ast.literal_eval(node.value))
+    raise InputError(f"{src / 'waybill.py'}: no CARRIERS")
+
+
+@dataclass(frozen=True)
+class Upstream:
+    public_key: bytes  # X25519, 32 bytes
+    url: str
+    tls_cert_der: bytes
+    issuers: dict[bytes, bytes] = field(default_factory=dict)  # kid -> Ed25519 public key
+
+    def issuers_cbor(self) -> bytes | None:
+        """NVS `issuers`: a CBOR map {kid bstr: public key bstr} (canonical key order)."""
+        return cbor2.dumps(self.issuers, canonical=True) if self.issuers else None
+
+    @property
+    def pin(self) -> str:
+        return hashlib.sha256(self.tls_cert_der).hexdigest()
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read the {what} ({e.strerror})") from None
+
+
+def load_public_key(path: Path) -> bytes:
+    """An upstream public key file: 64 hex characters (`upstream.pub`)."""
+    try:
+        key = bytes.fromhex(_read(path, "upstream public key").decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        raise InputError(f"{path}: not an upstream public key (64 hex characters)") from None
+    if len(key) != 32:
+        raise InputError(f"{path}: an upstream public key is 32 bytes (64 hex characters)")
+    return key
+
+
+def load_cert_der(path: Path) -> bytes:
+    """The upstream's TLS certificate, PEM or DER, as DER (the pin the device stores)."""
+    data = _read(path, "TLS certificate")
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            cert = x509.load_pem_x509_certificate(data)
+        else:
+            cert = x509.load_der_x509_certificate(data)
+    except ValueError:
+        raise InputError(f"{path}: not a PEM or DER certificate") from None
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/") \
+            or parts.query or parts.fragment:
+        raise InputError(f"upstream URL {url!r}: must be https://HOST[:PORT] (the device "
+                         "appends /v1/batches)")
+    try:
+        _ = parts.port  # raises on a bad port
+    except ValueError:
+        raise InputError(f"upstream URL {url!r}: bad port") from None
+    return url.rstrip("/")
+
+
+def load_upstream(directory: Path | None = None, *, public_key: Path | None = None,
+                  url: str | None = None, tls_cert: Path | None = None) -> Upstream:
+    """From an upstream state directory (`sealscan upstream init DIR`: upstream.pub,
+    tls/cert.pem, the listen port; the host is the certificate's first name unless `url`),
+    or from the three pieces given one by one (which also override the directory's)."""
+    issuers: dict[bytes, bytes] = {}
+    if directory is not None:
+        from sealscan.upstream.config import load_config
+        from sealscan.upstream.errors import ConfigError
+
+        try:
+            cfg = load_config(directory)
+        except ConfigError as e:
+            raise InputError(str(e)) from None
+        # The identity token issuers the upstream trusts (`upstream trust-issuer`), so the
+        # device can warn about a token from an issuer nobody will accept.
+        issuers = {kid: pk.public_bytes_raw() for kid, pk in cfg.issuer_keys().items()}
+        public_key = public_key or Path(directory) / "upstream.pub"
+        tls_cert = tls_cert or cfg.path(cfg.tls_cert)
+        if url is None:
+            url = f"https://{_cert_host(load_cert_der(tls_cert), tls_cert)}:{cfg.port}"
+    missing = [n for n, v in (("--upstream-pk", public_key), ("--upstream-url", url),
+                              ("--tls-cert", tls_cert)) if v is None]
+    if missing:
+        raise InputError(f"upstream: give --upstream DIR or {', '.join(missing)}")
+    assert public_key is not None and url is not None and tls_cert is not None
+    return Upstream(load_public_key(public_key), check_url(url), load_cert_der(tls_cert),
+                    issuers)
+
+
+def _cert_host(der: bytes, path: Path) -> str:
+    cert = x509.load_der_x509_certificate(der)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        raise InputError(f"{path}: no subject alternative name; give --upstream-url") from None
+    names: list[str] = [*san.get_values_for_type(x509.DNSName),
+                        *(str(a) for a in san.get_values_for_type(x509.IPAddress))]
+    if not names:
+        raise InputError(f"{path}: no host name in the certificate; give --upstream-url")
+    host = names[0]
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            host = f"[{host}]"
+    except ValueError:
+        pass
+    return host
+
+
+def load_secret_key(path: Path, what: str) -> bytes:
+    try:
+        return load_key_file(path)
+    except MalformedCode:
+        raise InputError(f"{path}: not a {what} file (64 hex characters)") from None
+
+
+@dataclass(frozen=True)
+class ProvisionRequest:
+    device_id: str
+    upstream: Upstream
+    carrier: str
+    badge_key: bytes
+    config_key: bytes
+    wifi_ssid: str
+    wifi_pass: str
+
+    def __repr__(self) -> str:  # never show the keys or the Wi-Fi password
+        return f"ProvisionRequest(device_id={self.device_id!r}, carrier={self.carrier!r})"
+
+    def check(self) -> None:
+        try:
+            check_device_id(self.device_id)
+        except InvalidDeviceId as e:
+            raise InputError(f"device id {self.device_id!r}: {e}") from None
+        if self.carrier not in carriers():
+            raise InputError(f"carrier {self.carrier!r}: not one of {', '.join(carriers())}")
+        if not 1 <= len(self.wifi_ssid.encode()) <= 32:
+            raise InputError("Wi-Fi SSID: 1 to 32 bytes")
+        if len(self.wifi_pass.encode()) > 64 or 0 < len(self.wifi_pass) < 8:
+            raise InputError("Wi-Fi password: empty (open network) or 8 to 64 characters")
+
+
+@dataclass(frozen=True)
+class ProvisionResult:
+    port: str
+    device_id: str
+    board: str
+    upstream_url: str
+    tls_pin: str
+    entries: str
+    replaced: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def is_provisioned(link: DeviceLink) -> bool:
+    return link.nvs_read({"provisioned": "i32"}).get("provisioned") == 1
+
+
+def provision(port: str, request: ProvisionRequest, entries: Path, *,
+              board: Board | None = None, force: bool = False) -> ProvisionResult:
+    request.check()
+    entries = Path(entries)
+    try:  # can the entry be kept? Know before the device is touched.
+        out = open(entries, "a", encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"{entries}: cannot append provisioning entries ({e.strerror})"
+                         ) from None
+    with out, open_link(port) as link:
+        name = device_board_name(link)
+        if name is None or link.sha256_files(["/" + MANIFEST])["/" + MANIFEST] is None:
+            raise NotDeployed(f"{port}: no firmware deployed (run `sealscan deploy` first)")
+        if board is not None and name != board.name:
+            raise WrongBoard(f"{port}: the device is deployed as board {name}, not "
+                             f"{board.name}")
+        was = is_provisioned(link)
+        if was and not force:
+            current = link.nvs_read({"device_id": "blob"}).get("device_id", b"")
+            shown = current.decode("utf-8", "replace") if isinstance(current, bytes) else "?"
+            raise AlreadyProvisioned(f"{port}: already provisioned as {shown!r} (use --force "
+                                     "to provision it again with a new key)")
+        device_key = generate_device_key()
+        entry = make_provisioning_entry(request.upstream.public_key, request.device_id,
+                                        device_key)
+        values: dict[str, bytes | int] = {
+            "device_id": request.device_id.encode(),
+            "device_key": device_key,
+            "upstream_pk": request.upstream.public_key,
+            "upstream_url": request.upstream.url.encode(),
+            "tls_cert": request.upstream.tls_cert_der,
+            "badge_key": request.badge_key,
+            "config_key": request.config_key,
+            "carrier": request.carrier.encode(),
+            "wifi_ssid": request.wifi_ssid.encode(),
+            "wifi_pass": request.wifi_pass.encode(),
+            "config_serial": 0,
+        }
+        issuers = request.upstream.issuers_cbor()
+        if issuers is not None:
+            values["issuers"] = issuers
+        link.nvs_write({}, erase=("provisioned", "issuers"))
+        link.nvs_write(values)
+        del device_key, values
+        out.write(entry + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+        link.nvs_write({"provisioned": 1})
+        return ProvisionResult(port, request.device_id, name, request.upstream.url,
+                               request.upstream.pin, str(entries), was)

@@ -1,0 +1,124 @@
+"""`sealscan deploy` against a simulated scanner over its console pty (real mpremote)."""
+
+import hashlib
+import json
+import os
+
+import pytest
+from conftest import BOARD, deploy, files_in, sealscan
+
+from sealscan.boards import load_board
+
+
+def test_deploy_writes_the_contract_layout_and_survives_a_power_cut(blank):
+    run = deploy(blank, "--board", BOARD)
+    assert run.code == 0, run.text
+    assert "firmware.json: written" in run.out and "boot.py: removed" in run.out
+    fs = files_in(blank.state / "fs")
+    assert fs["main.py"] == b"import app\napp.main()\n"
+    assert fs["board.json"] == load_board(BOARD).device_config_json().encode()
+    assert "boot.py" not in fs and not [n for n in fs if n.endswith(".py") and n != "main.py"]
+    assert "checkdigits.mpy" in fs and "sealer.mpy" in fs
+    manifest = json.loads(fs["firmware.json"])
+    # firmware.json names every other file with its sha256, and nothing else is there.
+    assert set(manifest["files"]) == set(fs) - {"firmware.json"}
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256(fs[name]).hexdigest() == digest, name
+    assert blank.wait_for("MPY: soft reboot")  # the new main.py runs
+
+    blank.power_cut()
+    assert files_in(blank.state / "fs") == fs
+    mark = len(blank.output)
+    blank.power_on()
+    blank.wait_for(">>> ", since=mark)
+    again = deploy(blank, "--board", BOARD, "--json")
+    assert again.code == 0, again.text
+    assert json.loads(again.out)["written"] == []
+
+
+def test_deploy_twice_skips_unchanged_and_replaces_changed_and_stale(deployed, tmp_path):
+    fs = deployed.state / "fs"
+    (fs / "mask.mpy").write_bytes(b"corrupted")
+    (fs / "old_module.mpy").write_bytes(b"from an older firmware")
+    (fs / "notes.txt").write_text("not firmware: left for the audit to report")
+    run = deploy(deployed, "--board", BOARD, "--json")
+    assert run.code == 0, run.text
+    result = json.loads(run.out)
+    assert result["written"] == ["mask.mpy"]
+    assert result["removed"] == ["old_module.mpy"]
+    assert "sealer.mpy" in result["skipped"] and "firmware.json" in result["skipped"]
+    assert (fs / "notes.txt").exists() and not (fs / "old_module.mpy").exists()
+    manifest = json.loads((fs / "firmware.json").read_bytes())
+    assert hashlib.sha256((fs / "mask.mpy").read_bytes()).hexdigest() == \
+        manifest["files"]["mask.mpy"]
+
+
+def test_deploy_a_firmware_tree_that_does_not_compile_touches_nothing(blank, tmp_path):
+    src = tmp_path / "fw"
+    src.mkdir()
+    (src / "waybill.py").write_text("def broken(:\n")
+    before = files_in(blank.state / "fs")
+    run = sealscan("deploy", "--port", blank.port, "--board", BOARD, "--firmware", src)
+    assert run.code == 3
+    assert run.err.startswith("error: ") and run.err.count("\n") == 1
+    assert files_in(blank.state / "fs") == before
+
+
+def test_deploy_as_another_board_is_refused_unless_forced(deployed):
+    other = "esp32s3-devkitc-st7789"
+    run = sealscan("deploy", "--port", deployed.port, "--board", other)
+    assert run.code == 1
+    assert run.err == (f"error: {deployed.port}: the device was deployed as board {BOARD}, "
+                       f"not {other} (use --force to redeploy it as {other})\n")
+
+
+def test_missing_port_bad_board_and_not_a_device_are_one_line_errors(tmp_path):
+    run = sealscan("deploy", "--port", tmp_path / "ttyUSB9", "--board", BOARD)
+    assert run.code == 1 and "no such serial port" in run.err and run.err.count("\n") == 1
+    run = sealscan("deploy", "--port", tmp_path, "--board", BOARD)
+    assert run.code == 1 and "not a serial device" in run.err
+    run = sealscan("deploy", "--port", "/dev/null", "--board", "no-such-board")
+    assert run.code == 3 and run.err.startswith("error: ") and run.err.count("\n") == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root opens any device node")
+def test_permission_denied_on_the_serial_device_names_the_fix(blank):
+    os.chmod(blank.port, 0o600)
+    run = sealscan("deploy", "--port", blank.port, "--board", BOARD)
+    assert run.code == 1 and "permission denied" in run.err and "dialout" in run.err
+
+
+def test_chip_named_by_micropython_machine_string():
+    from sealscan.device.deploy import chip_of_machine
+
+    assert chip_of_machine("Generic ESP32 module with ESP32") == "esp32"
+    assert chip_of_machine("Generic ESP32S3 module with ESP32S3") == "esp32s3"
+    assert chip_of_machine("ESP32-S3 DevKitC with ESP32-S3") == "esp32s3"
+    assert chip_of_machine("linux [GCC 14.2.1] version") is None  # the simulator: no check
+
+
+def test_power_cut_in_the_middle_of_a_deploy_leaves_whole_files_and_a_redeploy_heals(blank):
+    from sealscan.device.deploy import deploy as run_deploy
+    from sealscan.device.link import DeviceError
+
+    board = load_board(BOARD)
+
+    def cut_at_fifth_file(msg):
+        if msg.startswith("[5/"):
+            blank.power_cut()
+
+    with pytest.raises(DeviceError) as e:
+        run_deploy(blank.port, board, progress=cut_at_fifth_file)
+    assert "\n" not in str(e.value)
+    fs = files_in(blank.state / "fs")
+    assert "firmware.json" not in fs  # the cut-short deploy does not claim the build
+    written = [n for n in fs if n.endswith(".mpy")]
+    assert 4 <= len(written) <= 5
+    mark = len(blank.output)
+    blank.power_on()
+    blank.wait_for(">>> ", since=mark)
+    report = json.loads(sealscan("verify", "--port", blank.port, "--json").out)
+    assert "firmware.json: missing or malformed (run `sealscan deploy`)" in report["problems"]
+    assert deploy(blank, "--board", BOARD).code == 0
+    report = json.loads(sealscan("verify", "--port", blank.port, "--json").out)
+    assert [p for p in report["problems"] if not p.startswith("NVS ")] == []

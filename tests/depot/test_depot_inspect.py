@@ -1,0 +1,165 @@
+"""`sealscan verify` and `sealscan audit` against a simulated scanner; `sealscan ports`."""
+
+import json
+
+import pytest
+from conftest import BADGE_KEY, BOARD, CONFIG_KEY, WIFI_PASS, leaked, nvs, sealscan
+from serial.tools.list_ports_common import ListPortInfo
+
+from sealscan.device.ports import describe
+from sealscan.device.records import scan
+from sealsim.device import read_nvs, write_nvs
+
+# Canary record data: valid check characters, so they look exactly like the real thing.
+CANARY_ID = "11010519491231002X"
+CANARY_PHONE = "13812345678"
+CANARY_S10 = "EA123456785CN"
+CANARY_TOKEN = "RNID1:6BFOXN*TS0BI$ZD-PHE1BG1S+5J0"
+
+
+@pytest.fixture
+def provisioned(deployed, depot):
+    run = depot.provision(deployed.port)
+    assert run.code == 0, run.text
+    return deployed
+
+
+def test_provision_then_verify_passes_and_shows_names_only(provisioned):
+    run = sealscan("verify", "--port", provisioned.port)
+    assert run.code == 0, run.text
+    assert run.out.startswith(f"device dev-17 on {provisioned.port}: board {BOARD}")
+    assert run.out.rstrip().endswith("ok")
+    report = json.loads(sealscan("verify", "--port", provisioned.port, "--json").out)
+    assert report["ok"] and report["device_id"] == "dev-17" and report["problems"] == []
+    assert "device_key" in report["nvs_keys"] and "provisioned" in report["nvs_keys"]
+    device_key = nvs(provisioned)["device_key"][1:]
+    for secret in (device_key, BADGE_KEY, CONFIG_KEY, WIFI_PASS.encode()):
+        assert not leaked(secret, run.text) and not leaked(secret, json.dumps(report))
+
+
+def test_verify_fails_on_each_kind_of_mismatch(provisioned):
+    fs = provisioned.state / "fs"
+    (fs / "sealer.mpy").write_bytes(b"tampered")
+    (fs / "x25519.mpy").unlink()
+    board = json.loads((fs / "board.json").read_text())
+    board["pins"]["buzzer"] = 2
+    (fs / "board.json").write_text(json.dumps(board))
+    path = provisioned.state / "nvs" / "sealscan.nvs"
+    entries = read_nvs(path)
+    del entries["badge_key"]
+    write_nvs(path, entries)
+    run = sealscan("verify", "--port", provisioned.port)
+    assert run.code == 1
+    for line in ("MISMATCH sealer.mpy: differs from the local build",
+                 "MISMATCH x25519.mpy: missing on the device",
+                 "MISMATCH board.json: differs from the board config",
+                 "MISMATCH NVS sealscan/badge_key: missing"):
+        assert line in run.out
+    assert run.out.rstrip().endswith("FAILED: 4 problem(s)")
+
+
+def test_verify_a_deployed_but_unprovisioned_device_lists_every_missing_key(deployed):
+    report = json.loads(sealscan("verify", "--port", deployed.port, "--json").out)
+    assert not report["ok"] and report["device_id"] is None
+    assert "NVS sealscan/device_key: missing" in report["problems"]
+    assert not [p for p in report["problems"] if not p.startswith("NVS")]
+
+
+def test_clean_provisioned_device_audits_clean(provisioned):
+    run = sealscan("audit", "--port", provisioned.port, "--sim-state", provisioned.state)
+    assert run.code == 0, run.text
+    assert run.out.rstrip().endswith("clean")
+    assert "NVS sealscan: badge_key, carrier," in run.out
+    without_state = json.loads(sealscan("audit", "--port", provisioned.port, "--json").out)
+    assert without_state["clean"] and not without_state["nvs_listed"]
+
+
+def test_audit_flags_planted_files_keys_and_records_masked(provisioned):
+    fs = provisioned.state / "fs"
+    (fs / "scanlog.txt").write_text(f"t=1 id={CANARY_ID} tel={CANARY_PHONE}\n")
+    (fs / "lib").mkdir()
+    (fs / "lib" / "cache.bin").write_bytes(b"\x00\x01" + CANARY_S10.encode() + b"\xff")
+    (fs / "main.py").write_text(f"import app\napp.main()\n# {CANARY_TOKEN}\n")
+    path = provisioned.state / "nvs" / "sealscan.nvs"
+    entries = read_nvs(path)
+    entries["last_scan"] = b"b" + CANARY_ID.encode()
+    write_nvs(path, entries)
+    write_nvs(provisioned.state / "nvs" / "cache.nvs", {"n": b"i\x05\x00\x00\x00"})
+
+    run = sealscan("audit", "--port", provisioned.port, "--sim-state", provisioned.state)
+    assert run.code == 1, run.text
+    for line in ("FLAG /scanlog.txt: not in the DEVICE.md contract",
+                 "FLAG /lib: not in the DEVICE.md contract",
+                 "FLAG /lib/cache.bin: not in the DEVICE.md contract",
+                 "FLAG /main.py: changed since deploy",
+                 "FLAG NVS sealscan/last_scan: not in the DEVICE.md contract",
+                 "FLAG NVS cache/n: not in the DEVICE.md contract",
+                 "RECORD DATA fs:/scanlog.txt @7: identity number 1***************2X",
+                 "RECORD DATA fs:/scanlog.txt @30: phone number 1********78",
+                 "RECORD DATA fs:/lib/cache.bin @2: waybill EA*********CN",
+                 "RECORD DATA fs:/main.py @24: identity token RNID1:…(28 characters)",
+                 "RECORD DATA nvs:sealscan/last_scan @0: identity number"):
+        assert line in run.out, line
+    report = json.loads(sealscan("audit", "--port", provisioned.port, "--sim-state",
+                                 provisioned.state, "--json").out)
+    assert len(report["findings"]) == 5
+    # The matched data itself never appears, in any output.
+    for canary in (CANARY_ID, CANARY_PHONE, CANARY_S10, CANARY_TOKEN, CANARY_TOKEN[6:]):
+        assert canary not in run.text and canary not in json.dumps(report)
+    device_key = nvs(provisioned)["device_key"][1:]
+    assert not leaked(device_key, run.text) and not leaked(BADGE_KEY, run.text)
+
+
+def test_record_scanner_needs_valid_check_characters():
+    assert scan(b"11010519491231002X 440524188001010014", "x")[1].kind == "identity number"
+    assert scan(b"11010519491231002Y 110105194912310021", "x") == []  # wrong check chars
+    assert scan(b"EA123456784CN", "x") == []  # S10 with a wrong check digit
+    assert [f.kind for f in scan(b"106141411928374657 SF1234567890123", "x")] == \
+        ["waybill", "waybill"]
+
+
+def _port(device, vid=None, pid=None):
+    info = ListPortInfo(device, skip_link_detection=True)
+    info.vid, info.pid, info.description = vid, pid, "USB Serial"
+    return info
+
+
+def test_ports_names_known_bridges_and_hints():
+    cp = describe(_port("/dev/ttyUSB0", 0x10C4, 0xEA60))
+    assert cp.vid_pid == "10C4:EA60" and cp.likely_scanner and "CP210x" in cp.bridge
+    jtag = describe(_port("/dev/ttyACM0", 0x303A, 0x1001))
+    assert jtag.likely_scanner and "disappears briefly" in jtag.hint
+    for vid, pid in ((0x1A86, 0x7523), (0x1A86, 0x55D4), (0x0403, 0x6001), (0x0403, 0x6015)):
+        assert describe(_port("/dev/ttyUSB1", vid, pid)).likely_scanner
+    other = describe(_port("/dev/ttyUSB2", 0x2341, 0x0043))
+    assert not other.likely_scanner and "unknown kind" in other.hint
+    assert "not a USB device" in describe(_port("/dev/ttyS0")).hint
+    run = sealscan("ports", "--all", "--json")
+    assert run.code == 0 and isinstance(json.loads(run.out), list)
+
+
+def _nvs_entry(ns: int, typ: int, key: str, span: int = 1, data: bytes = b"") -> bytes:
+    return bytes([ns, typ, span, 0xFF]) + b"\0" * 4 + key.encode().ljust(16, b"\0") + \
+        data.ljust(8, b"\xff")
+
+
+def test_nvs_partition_listing_follows_the_esp_idf_page_layout():
+    # One active page as ESP-IDF writes it: namespace entry, an i32, a blob index, a blob
+    # data entry spanning 2 slots (the second is raw data), an erased key, then empty slots.
+    from sealscan.device.nvsparse import parse_nvs
+
+    entries = [_nvs_entry(0, 0x01, "sealscan", data=b"\x01"),
+               _nvs_entry(1, 0x14, "provisioned", data=b"\x01\0\0\0"),
+               _nvs_entry(1, 0x42, "device_key", span=2),
+               b"RNID1:" + b"\xab" * 26,  # data slot: must not be read as an entry
+               _nvs_entry(1, 0x48, "device_key"),
+               _nvs_entry(1, 0x21, "last_scan")]
+    states = [2, 2, 2, 2, 2, 0]  # written x5, the last one erased
+    bitmap = bytearray(b"\xff" * 32)
+    for i, st in enumerate(states):
+        bitmap[i // 4] &= ~(3 << (i % 4 * 2)) & 0xFF
+        bitmap[i // 4] |= st << (i % 4 * 2)
+    page = (b"\xfe\xff\xff\xff" + b"\0" * 28 + bytes(bitmap) + b"".join(entries)).ljust(
+        4096, b"\xff")
+    blank = b"\xff" * 4096
+    assert parse_nvs(blank + page) == {"sealscan": ["device_key", "provisioned"]}

@@ -1,0 +1,128 @@
+"""`sealscan provision` against a simulated scanner, and the entry at a real upstream."""
+
+import json
+
+import pytest
+from conftest import BADGE_KEY, BOARD, CONFIG_KEY, WIFI_PASS, deploy, leaked, nvs, sealscan
+
+from sealscan.upstream.config import load_config
+from sealscan.upstream.provisioning import open_provisioning_entry
+
+CONTRACT = {"device_id", "device_key", "upstream_pk", "upstream_url", "tls_cert", "badge_key",
+            "config_key", "carrier", "wifi_ssid", "wifi_pass", "config_serial", "provisioned"}
+
+
+def test_provision_writes_the_nvs_contract_and_a_sealed_entry(deployed, depot):
+    run = depot.provision(deployed.port)
+    assert run.code == 0, run.text
+    values = nvs(deployed)
+    assert set(values) == CONTRACT
+    cfg = load_config(depot.upstream)
+    assert values["device_id"] == b"bdev-17"  # type byte + UTF-8
+    assert values["upstream_pk"][1:] == cfg.public_key()
+    assert values["upstream_url"] == b"bhttps://localhost:8443"
+    assert values["carrier"] == b"bSF" and values["wifi_ssid"] == b"bdepot-ap"
+    assert values["badge_key"][1:] == BADGE_KEY and values["config_key"][1:] == CONFIG_KEY
+    assert values["provisioned"] == b"i\x01\x00\x00\x00"
+    assert values["config_serial"] == b"i\x00\x00\x00\x00"
+    device_key = values["device_key"][1:]
+    assert len(device_key) == 32
+    # The only clear copy of the device key is on the device; the entry opens upstream.
+    (line,) = depot.entries.read_text().splitlines()
+    opened = open_provisioning_entry(cfg.private_key(), line)
+    assert opened.device_id == "dev-17" and opened.device_key == device_key
+    for secret in (device_key, BADGE_KEY, CONFIG_KEY, WIFI_PASS.encode()):
+        assert not leaked(secret, run.text)
+        assert not leaked(secret, bytes(deployed.output))
+    assert not leaked(device_key, depot.entries.read_bytes())
+    # The upstream registers it (the runbook's next step).
+    imported = sealscan("upstream", "import", "--dir", depot.upstream, depot.entries)
+    assert imported.code == 0, imported.text
+    devices = sealscan("upstream", "devices", "--dir", depot.upstream, "--json")
+    assert "dev-17" in devices.out
+
+
+def test_provision_twice_refuses_without_force_and_replaces_the_key_with_it(deployed, depot):
+    assert depot.provision(deployed.port).code == 0
+    first = nvs(deployed)["device_key"]
+    run = depot.provision(deployed.port, device_id="dev-18")
+    assert run.code == 1
+    assert run.err == (f"error: {deployed.port}: already provisioned as 'dev-17' (use --force "
+                       "to provision it again with a new key)\n")
+    assert nvs(deployed)["device_key"] == first
+    assert len(depot.entries.read_text().splitlines()) == 1
+
+    run = depot.provision(deployed.port, "--force", device_id="dev-18")
+    assert run.code == 0, run.text
+    assert "again, with a new key" in run.out
+    assert nvs(deployed)["device_key"] != first and nvs(deployed)["device_id"] == b"bdev-18"
+    assert len(depot.entries.read_text().splitlines()) == 2
+
+
+@pytest.mark.parametrize("which, content", [
+    ("badge", "not hex at all\n"),
+    ("config", "00" * 31 + "\n"),
+    ("pk", "zz" * 32),
+    ("cert", "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n"),
+])
+def test_malformed_key_files_are_one_line_errors_before_the_device_is_touched(
+        deployed, depot, tmp_path, which, content):
+    bad = tmp_path / f"bad-{which}"
+    bad.write_text(content)
+    args = depot.provision_args(deployed.port)
+    if which in ("badge", "config"):
+        args[args.index(f"--{which}-key") + 1] = bad
+    else:
+        i = args.index("--upstream")
+        del args[i:i + 2]
+        pk = depot.upstream / "upstream.pub"
+        cert = depot.upstream / "tls" / "cert.pem"
+        args += ["--upstream-url", "https://10.0.0.2:8443",
+                 "--upstream-pk", bad if which == "pk" else pk,
+                 "--tls-cert", bad if which == "cert" else cert]
+    run = sealscan(*args, env={"SEALSCAN_WIFI_PASS": WIFI_PASS})
+    assert run.code == 3, run.text
+    assert run.err.startswith(f"error: {bad}: not a") and run.err.count("\n") == 1
+    assert nvs(deployed) == {} and not depot.entries.exists()
+
+
+def test_pieces_instead_of_directory_and_url_checks(deployed, depot):
+    args = depot.provision_args(deployed.port)
+    i = args.index("--upstream")
+    del args[i:i + 2]
+    args += ["--upstream-pk", depot.upstream / "upstream.pub", "--tls-cert",
+             depot.upstream / "tls" / "cert.pem", "--upstream-url", "http://10.0.0.2"]
+    run = sealscan(*args, env={"SEALSCAN_WIFI_PASS": WIFI_PASS})
+    assert run.code == 3 and "must be https://HOST[:PORT]" in run.err
+    args[-1] = "https://10.0.0.2:9443"
+    run = sealscan(*args, "--json", env={"SEALSCAN_WIFI_PASS": WIFI_PASS})
+    assert run.code == 0, run.text
+    assert json.loads(run.out)["upstream_url"] == "https://10.0.0.2:9443"
+    assert nvs(deployed)["upstream_url"] == b"bhttps://10.0.0.2:9443"
+
+
+def test_wrong_board_undeployed_device_and_bad_carrier(blank, depot):
+    run = depot.provision(blank.port)
+    assert run.code == 1 and "no firmware deployed" in run.err
+    run = sealscan(*depot.provision_args(blank.port), "--carrier", "NOPE",
+                   env={"SEALSCAN_WIFI_PASS": WIFI_PASS})
+    assert run.code == 3 and "carrier 'NOPE'" in run.err
+    assert deploy(blank, "--board", BOARD).code == 0
+    run = depot.provision(blank.port, "--board", "esp32s3-devkitc-st7789")
+    assert run.code == 1
+    assert run.err == (f"error: {blank.port}: the device is deployed as board {BOARD}, not "
+                       "esp32s3-devkitc-st7789\n")
+    assert nvs(blank) == {}
+
+
+def test_issuers_the_upstream_trusts_go_to_nvs_as_a_cbor_map(deployed, depot):
+    import cbor2
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    pk = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+    load_config(depot.upstream).trust_issuer(b"issuer-7", pk)
+    assert depot.provision(deployed.port).code == 0
+    value = nvs(deployed)["issuers"]
+    assert value[:1] == b"b" and cbor2.loads(value[1:]) == {b"issuer-7": pk}
+    report = json.loads(sealscan("verify", "--port", deployed.port, "--json").out)
+    assert report["ok"] and "issuers" in report["nvs_keys"]
