@@ -159,7 +159,7 @@ def build_firmware(out: Path, src: Path = FIRMWARE_DIR) -> Path:
 
 
 def provision(state: Path, board: Board, fw: Path, upstream: Upstream,
-              device_id: str = "scanner-1", wifi: tuple[str, str] = ("depot", "secret"),
+              device_id: str = "scanner-1", wifi: tuple[str, str] = ("depot", "depot-secret"),
               url: str | None = None) -> Keys:
     """Write the device's flash as deploy + provision would (DEVICE.md), and register it."""
     keys = Keys(device_id, generate_device_key(), os.urandom(32), os.urandom(32))
@@ -279,3 +279,30 @@ class AnswerTamperer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def provision_with_depot_tools(dev: Device, upstream: Upstream, work: Path,
+                               device_id: str = "scanner-1") -> Keys:
+    """What a depot technician does, with the real commands over the device's console:
+    `sealscan deploy`, `sealscan provision`, `sealscan upstream import`; then a power cycle
+    so the application starts provisioned."""
+    work.mkdir(parents=True, exist_ok=True)
+    badge, config = work / "badge.key", work / "config.key"
+    for p in (badge, config):
+        if not p.exists():
+            sealscan("codes", "init-key", "--out", str(p))
+    entries = work / f"entries-{device_id}.jsonl"
+    sealscan("deploy", "--port", dev.port, "--board", dev.board.name)
+    env = dict(os.environ, SEALSCAN_WIFI_PASS="depot-secret")
+    r = subprocess.run(
+        [sys.executable, "-m", "sealscan", "provision", "--port", dev.port, "--device-id",
+         device_id, "--upstream", str(upstream.dir), "--upstream-url", upstream.url,
+         "--carrier", CARRIER, "--badge-key", str(badge), "--config-key", str(config),
+         "--wifi-ssid", "depot", "--entries", str(entries)],
+        capture_output=True, text=True, timeout=120, env=env)
+    if r.returncode:
+        raise RuntimeError("provision failed: " + r.stderr[-500:])
+    sealscan("upstream", "import", "-d", str(upstream.dir), str(entries))
+    dev.power_cut()
+    dev.power_on()
+    return Keys(device_id, b"", codes.load_key_file(badge), codes.load_key_file(config))
