@@ -69,7 +69,8 @@ def _inflate(line):
     try:
         # A 1 KiB window (wbits 10), not the 32 KiB the header may ask for: the output is at
         # most 1 KiB, so no back-reference can reach further.
-        z = deflate.DeflateIO(io.BytesIO(memoryview(_b45buf)[:k]), deflate.ZLIB, _WBITS)
+        src = io.BytesIO(memoryview(_b45buf)[:k])
+        z = deflate.DeflateIO(src, deflate.ZLIB, _WBITS)
         got = 0
         mv = memoryview(_zbuf)
         while got < len(_zbuf):
@@ -81,6 +82,8 @@ def _inflate(line):
         raise CodeError("not zlib data")
     if got > _MAX_RAW:
         raise CodeError("identity token too large")
+    if src.tell() != k:  # the zlib stream (checksum included) must be all there is
+        raise CodeError("data after the zlib stream")
     return memoryview(_zbuf)[:got]
 
 
