@@ -275,6 +275,8 @@ class App:
                 self.dirty = True
                 if not over:
                     self.buzzer.duty_u16(0)
+                    if self.flow.message == "UPLOAD OVERDUE":
+                        self.flow.message = "SCAN ID+WAYBILL"
             if over:
                 self.buzzer.duty_u16(32768 if tick % 4 == 0 else 0)
             self.led.value(1 if self.outstanding else 0)

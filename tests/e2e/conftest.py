@@ -1,11 +1,6 @@
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-import e2ekit  # noqa: E402
+from sealsim import endtoend as e2ekit
 
 
 @pytest.fixture(scope="session")

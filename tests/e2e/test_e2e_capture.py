@@ -3,7 +3,8 @@ upstream over real HTTPS. Canary identities must never reach a screen, the conso
 
 import time
 
-from e2ekit import (
+from sealsim.audit import Snapshot, audit
+from sealsim.endtoend import (
     CANARIES,
     CANARY_LATIN_NAME,
     CANARY_PASSPORT,
@@ -12,8 +13,6 @@ from e2ekit import (
     all_screen_text,
     frame_text,
 )
-
-from sealsim.audit import Snapshot, audit
 
 
 def login(dev, keys):

@@ -4,13 +4,13 @@ URL and Wi-Fi; the only application write to flash, and only those NVS keys."""
 import socket
 import time
 
-from e2ekit import CANARIES, WAYBILLS
 from test_e2e_capture import login
 from test_e2e_faults import capture
 
 from sealscan import codes
 from sealsim.audit import Snapshot, audit
 from sealsim.device import read_nvs
+from sealsim.endtoend import CANARIES, WAYBILLS
 
 
 def test_config_code_moves_the_device_to_the_right_upstream(scanner, upstream):

@@ -3,10 +3,10 @@ RAM, forged or garbled answers, garbage from the scan engine."""
 
 import os
 
-from e2ekit import CANARIES, WAYBILLS, AnswerTamperer, all_screen_text, frame_text
 from test_e2e_capture import login
 
 from sealsim.audit import Snapshot, audit
+from sealsim.endtoend import CANARIES, WAYBILLS, AnswerTamperer, all_screen_text, frame_text
 
 
 def text(dev):

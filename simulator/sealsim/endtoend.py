@@ -1,8 +1,7 @@
-"""End-to-end kit: the real upstream (`sealscan upstream init/trust-issuer/import/serve` over
-loopback HTTPS), the real firmware deployed as a depot would (main.py + .mpy + board.json,
-NVS namespace "sealscan" per DEVICE.md) on a simulated device, and codes with canary data.
-
-Used by tests/e2e and by `make demo` (sealsim.e2edemo)."""
+"""End-to-end kit (tests/e2e and `make demo`): the real upstream (`sealscan upstream init`,
+`trust-issuer`, `import`, `serve` over loopback HTTPS), the real firmware deployed as a depot
+would (main.py + .mpy + board.json, NVS namespace "sealscan" per DEVICE.md) on a simulated
+device, and scanned codes with canary data."""
 
 from __future__ import annotations
 
