@@ -1,6 +1,8 @@
 # The handheld: asyncio tasks around one Flow and one Sealer (DESIGN §7).
 #
-#   wifi      network.WLAN with the NVS credentials; reconnects while the AP is away
+#   wifi      network.WLAN with the NVS credentials; reconnects while the AP is away; sets an
+#             unset clock (before 2024: an ESP32 after power-on) by NTP, since records carry
+#             Unix time and TLS checks certificate dates
 #   session   HPKE sessions start only once Wi-Fi is up (esp_random needs the radio on), and
 #             rotate early (before 1024 records / 60 min) so a capture never waits for one
 #   scanner   GM65 lines from the UART (scanline.py) -> flow.py -> seal at once on capture
@@ -33,6 +35,7 @@ _BACKOFF_MAX_MS = const(8000)
 _WIFI_RETRY_MS = const(10000)
 _SPARE_RECORDS = const(16)
 _SPARE_MS = const(300_000)
+_CLOCK_SET_YEAR = const(2024)
 
 
 def log(*args):
@@ -56,7 +59,7 @@ class App:
         self.wlan = network.WLAN(network.STA_IF)
         self.ctx = uplink.ssl_context(cfg.tls_cert)
         self.kick = asyncio.Event()
-        # records sealed and not yet acked: [enc, index, ticks_ms, unix time] each
+        # records sealed and not yet acked: [enc, index, ticks_ms, unix time, overdue]
         self.outstanding = []  # type: list
         self.last = None  # (masked name, masked id, masked waybill, status) of the latest
         self.last_key = None  # (enc, index) of the latest capture
@@ -124,7 +127,7 @@ class App:
         self.waiting = False
         enc = s.enc
         index = s.next_index - 1
-        self.outstanding.append([enc, index, time.ticks_ms(), sealer.unix_time()])
+        self.outstanding.append([enc, index, time.ticks_ms(), sealer.unix_time(), 0])
         self.last_key = (enc, index)
         self.last = (ident.name_masked, ident.id_masked, mask.waybill(wb), "SENDING #%d" % index)
         f.sealed()
@@ -248,21 +251,38 @@ class App:
                 log("wifi", "up" if up else "down")
                 self.dirty = True
                 if up:
+                    self.sync_clock()
                     self.kick.set()
             elif not up and time.ticks_diff(time.ticks_ms(), since) > _WIFI_RETRY_MS:
                 since = time.ticks_ms()
                 w.connect(self.cfg.wifi_ssid, self.cfg.wifi_pass)
             await asyncio.sleep(0.2)
 
+    def sync_clock(self):
+        if time.gmtime()[0] >= _CLOCK_SET_YEAR:
+            return
+        try:
+            import ntptime
+
+            ntptime.settime()
+            log("clock set by NTP")
+        except (OSError, ImportError) as e:
+            log("NTP failed:", type(e).__name__)
+
     def is_overdue(self):
+        # Overdue: a record whose age by the monotonic clock or by the wall clock (whichever
+        # is later) reached OVERDUE_S. It stays overdue until acked (item[4] latches), so a
+        # clock stepped back (NTP) never clears the alarm; only the ack does.
         now_ms = time.ticks_ms()
         now = sealer.unix_time()
         limit = OVERDUE_S * 1000
-        for _, _, t, wall in self.outstanding:
-            # the later of monotonic and wall-clock age: a clock stepped back hides nothing
-            if time.ticks_diff(now_ms, t) >= limit or (now - wall) * 1000 >= limit:
-                return True
-        return False
+        over = False
+        for item in self.outstanding:
+            if not item[4] and (time.ticks_diff(now_ms, item[2]) >= limit or
+                                (now - item[3]) * 1000 >= limit):
+                item[4] = 1
+            over = over or item[4]
+        return over
 
     async def alarms(self):
         tick = 0

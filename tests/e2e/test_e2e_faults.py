@@ -130,3 +130,19 @@ def test_uart_garbage_is_refused_and_the_flow_goes_on(scanner, upstream):
     assert "failed" not in out and "Traceback" not in out
     for canary in CANARIES:
         assert canary not in out and canary not in all_screen_text(dev)
+
+
+def test_unset_clock_is_set_by_ntp_before_records_are_captured(scanner, upstream):
+    import time
+
+    dev, keys = scanner(wifi=False)
+    dev.set_clock(946684800 + 3600)  # an ESP32 after power-on: 2000-01-01
+    dev.wait_for("ready", 30)
+    mark = len(dev.output)
+    dev.set_wifi(True)
+    dev.wait_for("clock set by NTP", 20, since=mark)
+    login(dev, keys)
+    capture(dev, upstream, WAYBILLS[0])
+    dev.wait_for("record 0 verdict ok", 30, since=mark)
+    (_, rec), = upstream.records(keys.device_id)
+    assert abs(rec.capture_time - time.time()) < 120
