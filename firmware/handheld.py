@@ -9,7 +9,7 @@
 #   uplink    batches to the upstream over pinned HTTPS; settled only on a verified answer
 #   alarm     a record without an authenticated ack OVERDUE_S after capture: screen + buzzer,
 #             and no new identity scans until the backlog clears
-#   ui        keys (BACK cancels / logs out) and redrawing the screen
+#   ui        keys (OK drives the scan engine's trigger, BACK cancels / logs out), screen
 #
 # The console gets events only (counts, indices, courier id): never identity data (I6).
 import asyncio
@@ -56,6 +56,10 @@ class App:
         self.buzzer = PWM(Pin(pins["buzzer"]), freq=2000, duty_u16=0)
         self.led = Pin(pins["led"], Pin.OUT, value=0)
         self.key_back = Pin(pins["key_back"], Pin.IN, Pin.PULL_UP)
+        self.key_ok = Pin(pins["key_ok"], Pin.IN, Pin.PULL_UP)
+        # GM65 trigger input, active low: held low while OK is held (reads in command mode;
+        # in manual mode the module's own button reads and this changes nothing)
+        self.trigger = Pin(se["trigger"], Pin.OUT, value=1)
         self.wlan = network.WLAN(network.STA_IF)
         self.ctx = uplink.ssl_context(cfg.tls_cert)
         self.kick = asyncio.Event()
@@ -322,6 +326,9 @@ class App:
                 self.waiting = False
                 self.dirty = True
             held = pressed
+            ok = self.key_ok.value() == 0
+            if ok != (self.trigger.value() == 0):
+                self.trigger.value(0 if ok else 1)
             if self.dirty:
                 self.dirty = False
                 self.draw()

@@ -146,3 +146,16 @@ def test_unset_clock_is_set_by_ntp_before_records_are_captured(scanner, upstream
     dev.wait_for("record 0 verdict ok", 30, since=mark)
     (_, rec), = upstream.records(keys.device_id)
     assert abs(rec.capture_time - time.time()) < 120
+
+
+def test_ok_key_triggers_a_scan_engine_in_command_mode(scanner, upstream):
+    from sealsim.gm65 import MODE_COMMAND
+
+    dev, keys = scanner()
+    dev.gm65.zone[0] = (dev.gm65.zone[0] & 0xFC) | MODE_COMMAND  # reads only when triggered
+    dev.wait_for("session started", 30)
+    mark = len(dev.output)
+    dev.scan(keys.badge())  # held in front of the module: read only once triggered
+    assert dev.gm65.mode == MODE_COMMAND
+    dev.press("ok", hold=0.5)
+    dev.wait_for("courier logged in", 20, since=mark)
