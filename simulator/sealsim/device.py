@@ -153,7 +153,7 @@ class _Conn:
         except OSError:
             self.out.clear()
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.out else 0)
-        with contextlib.suppress(KeyError, ValueError, OSError):
+        with contextlib.suppress(KeyError, ValueError, OSError, RuntimeError):  # closed
             if self.sel.get_key(self.sock).events != events:
                 self.sel.modify(self.sock, events, self)
 
@@ -542,8 +542,6 @@ class Device:
                     self._net_open(conn)
             else:
                 self._net_forward(conn.peer, data)
-        elif conn.kind == "uart0":  # UART0 is the console's UART on an ESP32
-            self._console(data)
         elif conn is self._scan_uart:
             if self._scan_baud == self.gm65.baud:
                 self.gm65.receive(data)

@@ -44,11 +44,12 @@ def _sendall(s, data):
 
 def _drop():
     # An exception (Ctrl-C's KeyboardInterrupt, say) in the middle of a frame or before its
-    # reply would leave the link out of step: start a fresh connection instead.
+    # reply would leave the link out of step: start a fresh connection instead. Forget the
+    # socket before closing it, so a second interrupt here cannot leave a closed one in use.
     global _bus
-    if _bus is not None:
-        _bus.close()
-        _bus = None
+    s, _bus = _bus, None
+    if s is not None:
+        s.close()
 
 
 def send(op, payload):

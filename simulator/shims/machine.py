@@ -3,6 +3,7 @@
 # own stream socket, pollable like the real one (asyncio.StreamReader(uart) works).
 import io
 import struct
+import sys
 import time
 
 import _simlink
@@ -264,15 +265,20 @@ class UART(io.IOBase):
                  invert=0, flow=0):
         self._id = id
         self._baud = baudrate
-        # The line speed goes with the channel name: a module at another speed sees garbage.
-        self._s = _simlink.connect("uart%d %d" % (id, baudrate))
-        self._s.setblocking(False)
+        if id == 0:
+            # UART0 is the console on an ESP32: writes share the REPL's stream (and order).
+            self._s = None
+        else:
+            # The line speed goes with the channel name: a module at another speed sees
+            # garbage.
+            self._s = _simlink.connect("uart%d %d" % (id, baudrate))
+            self._s.setblocking(False)
         self.init(baudrate, bits, parity, stop, timeout=timeout, timeout_char=timeout_char)
 
     def init(self, baudrate=115200, bits=8, parity=None, stop=1, *, tx=None, rx=None,
              rts=None, cts=None, txbuf=None, rxbuf=None, timeout=0, timeout_char=0,
              invert=0, flow=0):
-        if baudrate != self._baud:
+        if baudrate != self._baud and self._id:
             _simlink.query("uart %d baud %d" % (self._id, baudrate))  # a call: in order
         self._baud = baudrate
         self._timeout = timeout
@@ -290,12 +296,16 @@ class UART(io.IOBase):
         return bool(p.poll(ms))
 
     def any(self):
+        if self._s is None:
+            return 0  # the REPL owns the console's input
         try:
             return len(self._s.recv(4096, _simlink._socket.MSG_PEEK))
         except OSError:
             return 0
 
     def read(self, nbytes=-1):
+        if self._s is None:
+            return None
         if not self.any() and not (self._timeout and self._wait(self._timeout)):
             return None
         n = self.any()
@@ -321,6 +331,9 @@ class UART(io.IOBase):
         return self._s.recv(i + 1 if i >= 0 else n)
 
     def write(self, buf):
+        if self._id == 0:
+            sys.stdout.buffer.write(buf)
+            return len(buf)
         _simlink._sendall(self._s, buf)
         return len(buf)
 
@@ -340,7 +353,7 @@ class UART(io.IOBase):
     def ioctl(self, req, arg):
         # MP_STREAM_GET_FILENO: let select.poll (and asyncio) wait on the socket itself.
         if req == 10:
-            return self._s.fileno()
+            return self._s.fileno() if self._s else 1
         if req == 3:  # MP_STREAM_POLL
             return (arg & 1 if self.any() else 0) | (arg & 4)
         return 0
