@@ -35,7 +35,7 @@ def _device_fail(e: Exception) -> NoReturn:
     fail(str(e), EXIT_INPUT if isinstance(e, InputError) else EXIT_FAILURE)
 
 
-@click.command()
+@click.command(short_help="Copy the compiled firmware to a scanner (skips unchanged files).")
 @_PORT
 @click.option("--board", "-b", "board_name", required=True, help="Board name or board file.")
 @click.option("--firmware", "src", type=click.Path(path_type=Path, file_okay=False,
@@ -72,7 +72,7 @@ def deploy(port: str, board_name: str, src: Path | None, force: bool, no_reset: 
                f"{len(result.removed)} removed" + ("; soft reset" if result.reset else ""))
 
 
-@click.command()
+@click.command(short_help="Give a deployed scanner its id and keys (NVS).")
 @_PORT
 @click.option("--device-id", required=True, help="The device's id (1-32 of A-Z a-z 0-9 . _ -).")
 @click.option("--upstream", "upstream_dir", type=click.Path(path_type=Path, file_okay=False),
@@ -137,7 +137,7 @@ def _wifi_pass() -> str:
     return value
 
 
-@click.command()
+@click.command(short_help="Check a scanner's firmware, board config and NVS keys.")
 @_PORT
 @click.option("--board", "-b", "board_name", help="Also require this board.")
 @click.option("--firmware", "src", type=click.Path(path_type=Path, file_okay=False,
@@ -170,7 +170,7 @@ def verify(port: str, board_name: str | None, src: Path | None, as_json: bool) -
         raise SystemExit(EXIT_FAILURE)
 
 
-@click.command()
+@click.command(short_help="Audit a returned scanner for files, keys and record data.")
 @_PORT
 @click.option("--sim-state", type=click.Path(path_type=Path, file_okay=False, exists=True),
               help="A simulated device's state directory: list and search its NVS too "
@@ -211,7 +211,7 @@ def audit(port: str, sim_state: Path | None, as_json: bool) -> None:
         raise SystemExit(EXIT_FAILURE)
 
 
-@click.command()
+@click.command(short_help="List serial ports; ESP32 USB bridges first, with hints.")
 @click.option("--all", "include_all", is_flag=True, help="Also list non-USB serial ports.")
 @_JSON
 def ports(include_all: bool, as_json: bool) -> None:
@@ -232,7 +232,7 @@ def ports(include_all: bool, as_json: bool) -> None:
                    f"({p.hint})")
 
 
-@click.command()
+@click.command(short_help="Follow a scanner's console, ids and phones masked.")
 @_PORT
 @click.option("--seconds", type=click.FloatRange(min=0), help="Stop after this many seconds "
               "(default: until Ctrl-C).")

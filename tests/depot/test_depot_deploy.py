@@ -81,11 +81,37 @@ def test_missing_port_bad_board_and_not_a_device_are_one_line_errors(tmp_path):
     assert run.code == 3 and run.err.startswith("error: ") and run.err.count("\n") == 1
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root opens any device node")
 def test_permission_denied_on_the_serial_device_names_the_fix(blank):
+    # The port belongs to root with mode 0600, the technician is someone else: run the
+    # command in a child that drops to `nobody` (root itself may open any device node).
+    import importlib
+
+    for name in ("sealscan.cli_device", "sealscan.device.deploy"):
+        importlib.import_module(name)  # before the fork: `nobody` cannot read root's Python
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to make a port another user cannot open")
     os.chmod(blank.port, 0o600)
-    run = sealscan("deploy", "--port", blank.port, "--board", BOARD)
-    assert run.code == 1 and "permission denied" in run.err and "dialout" in run.err
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            run = sealscan("deploy", "--port", blank.port, "--board", BOARD)
+            os.write(write, f"{run.code}\n{run.err}".encode())
+        except BaseException as e:  # noqa: BLE001  (reported to the parent)
+            os.write(write, f"child failed\n{e!r}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as f:
+        code, err = f.read().split("\n", 1)
+    os.waitpid(pid, 0)
+    assert code == "1", err
+    assert err == (f"error: {blank.port}: permission denied (add your user to the group "
+                   "owning the port, e.g. `sudo usermod -aG dialout $USER`, then log in "
+                   "again)\n")
 
 
 def test_chip_named_by_micropython_machine_string():

@@ -85,6 +85,7 @@ def test_audit_flags_planted_files_keys_and_records_masked(provisioned):
     entries["last_scan"] = b"b" + CANARY_ID.encode()
     write_nvs(path, entries)
     write_nvs(provisioned.state / "nvs" / "cache.nvs", {"n": b"i\x05\x00\x00\x00"})
+    (fs / f"call-{CANARY_PHONE}.log").write_text("empty")
 
     run = sealscan("audit", "--port", provisioned.port, "--sim-state", provisioned.state)
     assert run.code == 1, run.text
@@ -98,11 +99,13 @@ def test_audit_flags_planted_files_keys_and_records_masked(provisioned):
                  "RECORD DATA fs:/scanlog.txt @30: phone number 1********78",
                  "RECORD DATA fs:/lib/cache.bin @2: waybill EA*********CN",
                  "RECORD DATA fs:/main.py @24: identity token RNID1:…(28 characters)",
-                 "RECORD DATA nvs:sealscan/last_scan @0: identity number"):
+                 "RECORD DATA nvs:sealscan/last_scan @0: identity number",
+                 "FLAG /call-1********78.log: not in the DEVICE.md contract",
+                 "RECORD DATA name:/call-1********78.log @6: phone number 1********78"):
         assert line in run.out, line
     report = json.loads(sealscan("audit", "--port", provisioned.port, "--sim-state",
                                  provisioned.state, "--json").out)
-    assert len(report["findings"]) == 5
+    assert len(report["findings"]) == 6
     # The matched data itself never appears, in any output.
     for canary in (CANARY_ID, CANARY_PHONE, CANARY_S10, CANARY_TOKEN, CANARY_TOKEN[6:]):
         assert canary not in run.text and canary not in json.dumps(report)

@@ -126,3 +126,15 @@ def test_issuers_the_upstream_trusts_go_to_nvs_as_a_cbor_map(deployed, depot):
     assert value[:1] == b"b" and cbor2.loads(value[1:]) == {b"issuer-7": pk}
     report = json.loads(sealscan("verify", "--port", deployed.port, "--json").out)
     assert report["ok"] and "issuers" in report["nvs_keys"]
+
+
+def test_wifi_password_from_the_prompt_is_not_echoed(deployed, depot):
+    from click.testing import CliRunner
+
+    from sealscan.cli import cli
+
+    result = CliRunner().invoke(cli, [str(a) for a in depot.provision_args(deployed.port)],
+                                input=WIFI_PASS + "\n", env={"SEALSCAN_WIFI_PASS": None})
+    assert result.exit_code == 0, result.output
+    assert "Wi-Fi password" in result.output and WIFI_PASS not in result.output
+    assert nvs(deployed)["wifi_pass"] == b"b" + WIFI_PASS.encode()

@@ -21,7 +21,7 @@ from sealscan.device.firmware import BOARD_JSON, MANIFEST, build_firmware, parse
 from sealscan.device.link import NVS_NAMESPACE, DeviceLink, open_link
 from sealscan.device.nvsparse import parse_nvs
 from sealscan.device.provision import NVS_KEYS, OPTIONAL_KEYS
-from sealscan.device.records import Finding, scan
+from sealscan.device.records import Finding, mask_console, scan
 from sealscan.paths import FIRMWARE_DIR
 
 CONTRACT_FILES = frozenset({"main.py", BOARD_JSON, MANIFEST})
@@ -139,19 +139,23 @@ def audit(port: str, *, sim_state: Path | None = None) -> AuditReport:
         hashes = link.sha256_files([e.path for e in entries if not e.is_dir])
         for entry in entries:
             name = entry.path[1:]
+            # A name can hold record data too (a log file named after an id): names are
+            # searched, and shown masked like everything else.
+            shown = mask_console(entry.path)
+            report.findings += scan(entry.path.encode(), f"name:{shown}")
             allowed = not entry.is_dir and "/" not in name and (
                 name in CONTRACT_FILES or (name.endswith(".mpy") and manifest is not None
                                            and name in manifest))
-            report.files.append({"path": entry.path, "dir": entry.is_dir, "size": entry.size,
+            report.files.append({"path": shown, "dir": entry.is_dir, "size": entry.size,
                                  "contract": allowed})
             if not allowed:
-                report.flagged.append(f"{entry.path}: not in the DEVICE.md contract")
+                report.flagged.append(f"{shown}: not in the DEVICE.md contract")
             elif manifest is not None and name in manifest and hashes[entry.path] != \
                     manifest[name]:
-                report.flagged.append(f"{entry.path}: changed since deploy (not the hash in "
+                report.flagged.append(f"{shown}: changed since deploy (not the hash in "
                                       f"{MANIFEST})")
             if not entry.is_dir:
-                report.findings += scan(link.read_file(entry.path), f"fs:{entry.path}")
+                report.findings += scan(link.read_file(entry.path), f"fs:{shown}")
         if sim_state is not None:
             _sim_nvs(Path(sim_state), report)
         else:
@@ -166,7 +170,10 @@ def audit(port: str, *, sim_state: Path | None = None) -> AuditReport:
         for ns, keys in sorted(report.nvs.items()):
             for key in keys:
                 if ns != NVS_NAMESPACE or key not in NVS_KEYS:
-                    report.flagged.append(f"NVS {ns}/{key}: not in the DEVICE.md contract")
+                    report.flagged.append(f"NVS {mask_console(ns)}/{mask_console(key)}: not "
+                                          "in the DEVICE.md contract")
+        report.nvs = {mask_console(ns): [mask_console(k) for k in keys]
+                      for ns, keys in report.nvs.items()}
     report.findings.sort(key=lambda f: (f.where, f.offset))
     return report
 
@@ -180,7 +187,7 @@ def _sim_nvs(state: Path, report: AuditReport) -> None:
         entries = read_nvs(path)
         report.nvs[ns] = sorted(entries)
         for key, value in sorted(entries.items()):
-            report.findings += scan(value[1:], f"nvs:{ns}/{key}")
+            report.findings += scan(value[1:], f"nvs:{ns}/{mask_console(key)}")
     rtc = state / "rtc.bin"
     if rtc.exists():
         report.findings += scan(rtc.read_bytes(), "rtc memory")

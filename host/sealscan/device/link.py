@@ -54,6 +54,21 @@ class FileEntry:
     size: int
 
 
+class _Transport(SerialTransport):
+    """mpremote's serial transport with a shorter silence limit: 10 s without a byte is
+    mpremote's default; nothing the depot runs keeps a board quiet for 3 s, so a board that
+    lost power or a pulled cable is noticed sooner."""
+
+    silence = 3.0
+
+    def read_until(self, min_num_bytes, ending, timeout=10, data_consumer=None,
+                   timeout_overall=None):
+        if timeout is None or timeout > self.silence:
+            timeout = self.silence
+        return super().read_until(min_num_bytes, ending, timeout, data_consumer,
+                                  timeout_overall)
+
+
 def check_port(port: str) -> None:
     """Fail early, with the fix in the message, on the usual serial port problems."""
     if not port:
@@ -84,7 +99,7 @@ class DeviceLink:
         check_port(port)
         self.port = port
         try:
-            self._t = SerialTransport(port, baudrate=115200, timeout=timeout)
+            self._t = _Transport(port, baudrate=115200, timeout=timeout)
         except (TransportError, serial.SerialException, OSError) as e:
             if isinstance(e, OSError) and e.errno == errno.EACCES:
                 raise PortError(f"{port}: permission denied") from None
