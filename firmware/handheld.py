@@ -94,6 +94,10 @@ class App:
             except MemoryError:
                 f.message = "BUSY: SCAN AGAIN"
                 r = flow.REFUSED
+        except Exception as e:  # never lose the rest of the UART chunk to one odd line
+            log("line not understood:", type(e).__name__)
+            f.message = "UNREADABLE CODE"
+            r = flow.REFUSED
         self.dirty = True
         if r == flow.LOGIN:
             log("courier logged in:", f.courier)

@@ -24,15 +24,17 @@ class LineSplitter:
         mv = memoryview(buf)
         for b in data:
             if b == _CR:
-                if self.overlong:
-                    self.dropped += 1
-                elif self.n:
-                    try:
-                        emit(mv[:self.n])
-                    finally:
-                        wipe(buf, 0, self.n)
-                self.n = 0
+                n = self.n
+                over = self.overlong
+                self.n = 0  # reset first: a failing emit must not leave a stale line behind
                 self.overlong = False
+                if over:
+                    self.dropped += 1
+                elif n:
+                    try:
+                        emit(mv[:n])
+                    finally:
+                        wipe(buf, 0, n)
             elif b == _LF:
                 continue
             elif self.overlong:

@@ -179,7 +179,10 @@ def provision(state: Path, board: Board, fw: Path, upstream: Upstream,
     return keys
 
 
-def board(name: str = "esp32-devkitc-gm65") -> Board:
+DEFAULT = "esp32-devkitc-gm65"
+
+
+def board(name: str = DEFAULT) -> Board:
     return load_board(name)
 
 

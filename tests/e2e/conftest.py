@@ -21,7 +21,8 @@ def scanner(tmp_path, firmware_build, upstream, request):
     started = []
     counter = [0]
 
-    def make(url: str | None = None, depot: bool = False, **kwargs):
+    def make(url: str | None = None, depot: bool = False, board: str = e2ekit.DEFAULT,
+             **kwargs):
         """depot=True: an empty board deployed and provisioned with `sealscan deploy` and
         `sealscan provision` over its console; otherwise the same flash contents (DEVICE.md)
         are written straight into its state directory, which is faster."""
@@ -29,14 +30,14 @@ def scanner(tmp_path, firmware_build, upstream, request):
         device_id = f"{request.node.name[5:25]}-{counter[0]}".replace("_", "-")
         state = tmp_path / f"dev{counter[0]}"
         if depot:
-            dev = e2ekit.device(e2ekit.board(), state, **kwargs)
+            dev = e2ekit.device(e2ekit.board(board), state, **kwargs)
             started.append(dev)
             keys = e2ekit.provision_with_depot_tools(dev, upstream, tmp_path / "depot",
                                                      device_id)
             return dev, keys
-        keys = e2ekit.provision(state, e2ekit.board(), firmware_build, upstream,
+        keys = e2ekit.provision(state, e2ekit.board(board), firmware_build, upstream,
                                 device_id=device_id, url=url)
-        dev = e2ekit.device(e2ekit.board(), state, **kwargs)
+        dev = e2ekit.device(e2ekit.board(board), state, **kwargs)
         started.append(dev)
         return dev, keys
 

@@ -100,3 +100,16 @@ def test_refusals_keep_the_flow_and_never_seal(scanner, upstream):
         dev.wait_for("scan refused: " + why, 20, since=mark)
     assert upstream.records(keys.device_id) == []
     assert "failed" not in dev.output.decode("utf-8", "replace")
+
+
+def test_the_same_firmware_on_the_esp32s3_board_with_an_st7789(scanner, upstream):
+    # Boards are data: other pins, UART1, an SPI colour panel; nothing in the firmware changes.
+    dev, keys = scanner(board="esp32s3-devkitc-st7789")
+    login(dev, keys)
+    mark = len(dev.output)
+    dev.scan(WAYBILLS[3])
+    dev.scan(upstream.identity())
+    dev.wait_for("record 0 verdict ok", 30, since=mark)
+    dev.wait_until(lambda: "V ACK OK" in screen(dev), 10, "the verdict on the ST7789")
+    assert "1******2X" in screen(dev)
+    assert len(upstream.records(keys.device_id)) == 1

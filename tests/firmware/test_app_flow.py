@@ -226,3 +226,21 @@ def test_upstream_url_parsing():
     for bad in ("http://x:1", "https://", "https://x:0", "https://x:y", "https://x:1/v1"):
         with raises(config.ConfigError):
             config.parse_url(bad)
+
+
+def test_a_failing_line_handler_loses_neither_state_nor_the_next_line():
+    import scanline
+
+    got = []
+
+    def emit(mv):
+        if bytes(mv) == b"BAD":
+            raise ValueError("handler bug")
+        got.append(bytes(mv))
+
+    s = scanline.LineSplitter(32)
+    with raises(ValueError):
+        s.feed(b"BAD\rSF1", emit)
+    s.feed(b"SF2\r", emit)
+    assert got == [b"SF2"]  # the rest of the failing chunk is gone, nothing stale remains
+    assert bytes(s.buf) == bytes(32)
