@@ -48,7 +48,8 @@ def test_capture_sealed_uploaded_acked_once_masked_and_nothing_on_flash(scanner,
                                  phone=CANARY_PHONE2)
     mark = len(dev.output)
     dev.scan(WAYBILLS[1])
-    dev.wait_until(lambda: "WB ******0123" in screen(dev), 10, "the held waybill")
+    dev.wait_until(lambda: screen(dev)[2:5] == ["ID -", "-", "WB ******0123"], 10,
+                   "the held waybill, no identity yet")
     dev.scan(passport)
     dev.wait_for("record 1 verdict ok", 30, since=mark)
     dev.wait_until(lambda: "V ACK OK" in screen(dev) and "ID C*" in "\n".join(screen(dev)),
