@@ -23,7 +23,7 @@ $(STAMP): requirements.lock requirements-typings.txt pyproject.toml
 	@touch $@
 
 demo: setup
-	$(BIN)/python -m sealsim.demo
+	$(BIN)/python -m sealsim.e2edemo
 
 lint: lint-host lint-firmware
 

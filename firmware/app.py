@@ -1,0 +1,35 @@
+# Boot order of the sealscan application (main.py: `import app; app.main()`).
+#
+# RAM is the budget (~110 KB): the big buffers are allocated before most code is loaded, while
+# the heap is still one piece. 1) configuration from board.json + NVS, 2) the Sealer (its
+# record queue is the largest block), 3) the rest of the application, 4) the asyncio tasks.
+import gc
+
+import config
+from micropython import const
+
+# Sealed records waiting for their ack: ~240 bytes each, so 6 KiB holds ~25 records, several
+# times what a courier captures in the 30 s an ack may take. Boards with PSRAM keep more.
+_QUEUE_SMALL = const(6144)
+_QUEUE_LARGE = const(65536)
+
+
+def main():
+    try:
+        board = config.load_board()
+        cfg = config.Config()
+    except (OSError, ValueError, config.ConfigError) as e:
+        print("sealscan: cannot start:", e)
+        return
+    gc.collect()
+    import sealer
+
+    queue = _QUEUE_LARGE if board.get("heap_kib", 0) >= 1024 else _QUEUE_SMALL
+    s = sealer.Sealer(cfg.device_id, cfg.device_key, cfg.upstream_pk, queue)
+    gc.collect()
+    import asyncio
+
+    import handheld
+
+    gc.collect()
+    asyncio.run(handheld.App(board, cfg, s).run())

@@ -1,0 +1,361 @@
+# The handheld: asyncio tasks around one Flow and one Sealer (DESIGN §7).
+#
+#   wifi      network.WLAN with the NVS credentials; reconnects while the AP is away; sets an
+#             unset clock (before 2024: an ESP32 after power-on) by NTP, since records carry
+#             Unix time and TLS checks certificate dates
+#   session   HPKE sessions start only once Wi-Fi is up (esp_random needs the radio on), and
+#             rotate early (before 1024 records / 60 min) so a capture never waits for one
+#   scanner   GM65 lines from the UART (scanline.py) -> flow.py -> seal at once on capture
+#   uplink    batches to the upstream over pinned HTTPS; settled only on a verified answer
+#   alarm     a record without an authenticated ack OVERDUE_S after capture: screen + buzzer,
+#             and no new identity scans until the backlog clears
+#   ui        keys (OK drives the scan engine's trigger, BACK cancels / logs out), screen
+#
+# The console gets events only (counts, indices, courier id): never identity data (I6).
+import asyncio
+import gc
+import time
+
+import config
+import display
+import flow
+import mask
+import network
+import scanline
+import sealer
+import uplink
+import view
+from machine import PWM, UART, Pin
+from micropython import const
+
+OVERDUE_S = const(30)
+_READ_CHUNK = const(64)
+_BACKOFF_MIN_MS = const(500)
+_BACKOFF_MAX_MS = const(8000)
+_WIFI_RETRY_MS = const(10000)
+_SPARE_RECORDS = const(16)
+_SPARE_MS = const(300_000)
+_CLOCK_SET_YEAR = const(2024)
+
+
+def log(*args):
+    print("sealscan:", *args)
+
+
+class App:
+    def __init__(self, board, cfg, sealer_):
+        self.cfg = cfg
+        se = board["scan_engine"]
+        pins = board["pins"]
+        self.sealer = sealer_
+        self.flow = flow.Flow(cfg.badge_key, cfg.config_key, cfg.carrier)
+        self.flow.config_serial = cfg.config_serial
+        self.lines = scanline.LineSplitter()
+        self.disp = display.open_display(board["display"])
+        self.uart = UART(se["uart"], se["baud"], tx=se["tx"], rx=se["rx"])
+        self.buzzer = PWM(Pin(pins["buzzer"]), freq=2000, duty_u16=0)
+        self.led = Pin(pins["led"], Pin.OUT, value=0)
+        self.key_back = Pin(pins["key_back"], Pin.IN, Pin.PULL_UP)
+        self.key_ok = Pin(pins["key_ok"], Pin.IN, Pin.PULL_UP)
+        # GM65 trigger input, active low: held low while OK is held (reads in command mode;
+        # in manual mode the module's own button reads and this changes nothing)
+        self.trigger = Pin(se["trigger"], Pin.OUT, value=1)
+        self.wlan = network.WLAN(network.STA_IF)
+        self.ctx = uplink.ssl_context(cfg.tls_cert)
+        self.kick = asyncio.Event()
+        # records sealed and not yet acked: [enc, index, ticks_ms, unix time, overdue]
+        self.outstanding = []  # type: list
+        self.last = None  # (masked name, masked id, masked waybill, status) of the latest
+        self.last_key = None  # (enc, index) of the latest capture
+        self.overdue = False
+        self.alarm = None
+        self.waiting = False  # a capture is held until a session or queue space is there
+        self.dirty = True
+
+    # -- scanning and capture --------------------------------------------------------------
+
+    async def scanner(self):
+        reader = asyncio.StreamReader(self.uart)  # type: ignore[arg-type]  # stub: int
+        buf = bytearray(_READ_CHUNK)
+        mv = memoryview(buf)
+        while True:
+            n = await reader.readinto(buf)  # type: ignore[attr-defined]  # stub lacks it
+            if n:
+                self.lines.feed(mv[:n], self.on_line)
+
+    def on_line(self, line):
+        f = self.flow
+        try:
+            r = f.on_line(line, sealer.unix_time(), self.overdue)
+        except MemoryError:  # a TLS handshake may hold the heap for a moment: try once more
+            gc.collect()
+            try:
+                r = f.on_line(line, sealer.unix_time(), self.overdue)
+            except MemoryError:
+                f.message = "BUSY: SCAN AGAIN"
+                r = flow.REFUSED
+        except Exception as e:  # never lose the rest of the UART chunk to one odd line
+            log("line not understood:", type(e).__name__)
+            f.message = "UNREADABLE CODE"
+            r = flow.REFUSED
+        self.dirty = True
+        if r == flow.LOGIN:
+            log("courier logged in:", f.courier)
+        elif r == flow.CAPTURE:
+            self.capture()
+        elif r == flow.CONFIG:
+            self.apply_config()
+        elif r == flow.REFUSED:
+            log("scan refused:", f.message)
+            self.beep_later(2)
+        elif r == flow.HELD:
+            log("held, waiting for the other code")
+
+    def capture(self):
+        f = self.flow
+        s = self.sealer
+        if s.needs_session():
+            self.waiting = True
+            f.message = "WAIT FOR NETWORK"
+            return
+        tok, wb = f.take()
+        ident = f.identity
+        if ident is None or wb is None:
+            return
+        try:
+            s.seal(sealer.unix_time(), self.cfg.carrier, wb, tok, f.courier)
+        except (sealer.NoSession, sealer.QueueFull):
+            self.waiting = True
+            f.message = "WAIT: QUEUE"
+            return
+        except sealer.InvalidRecord:
+            f.sealed()
+            f.message = "CANNOT SEAL"
+            return
+        self.waiting = False
+        enc = s.enc
+        index = s.next_index - 1
+        self.outstanding.append([enc, index, time.ticks_ms(), sealer.unix_time(), 0])
+        self.last_key = (enc, index)
+        self.last = (ident.name_masked, ident.id_masked, mask.waybill(wb), "SENDING #%d" % index)
+        f.sealed()
+        log("sealed record", index, "queued", len(s.queue))
+        self.kick.set()
+
+    def apply_config(self):
+        values = self.flow.config_values
+        self.flow.config_values = None
+        if values is None:
+            return
+        ssid, password, url, serial = values
+        try:
+            self.cfg.apply_config(ssid, password, url, serial)
+        except config.ConfigError:
+            self.flow.message = "CONFIG: BAD URL"
+            return
+        self.flow.config_serial = serial
+        log("config applied, serial", serial)
+        self.wlan.disconnect()
+        self.wlan.connect(ssid, password)
+
+    # -- upload ----------------------------------------------------------------------------
+
+    async def uplink(self):
+        backoff = _BACKOFF_MIN_MS
+        while True:
+            if not len(self.sealer.queue) or not self.wlan.isconnected():
+                self.kick.clear()
+                try:
+                    await asyncio.wait_for(self.kick.wait(), 0.5)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            ok = await self.upload_once()
+            if ok:
+                backoff = _BACKOFF_MIN_MS
+                continue
+            await asyncio.sleep(backoff / 1000)
+            backoff = min(backoff * 2, _BACKOFF_MAX_MS)
+
+    async def upload_once(self):
+        cfg = self.cfg
+        with self.sealer.batch() as b:
+            if not b.items:
+                return True
+            enc = b.enc
+            n = len(b.items)
+            gc.collect()
+            try:
+                status, body = await uplink.post_batch(cfg.host, cfg.port, self.ctx, b)
+            except Exception as e:  # network, TLS, timeout, a broken answer: keep everything
+                log("upload failed:", type(e).__name__)
+                return False
+        if status != 200:
+            log("upload answered", status)
+            return False
+        res = uplink.settle(self.sealer, enc, body)
+        if res is None:
+            log("answer refused (malformed or MAC wrong): nothing dropped")
+            return False
+        self.settled(enc, *res)
+        log("batch of", n, "acked", len(res[0]), "rejected", len(res[1]))
+        return True
+
+    def settled(self, enc, ack, rej, ver):
+        keep = []
+        for item in self.outstanding:
+            if item[0] == enc and (item[1] in ack or item[1] in rej):
+                continue
+            keep.append(item)
+        self.outstanding = keep
+        if self.last_key and self.last_key[0] == enc and self.last is not None:
+            i = self.last_key[1]
+            v = ver.get(i)
+            if i in rej:
+                status = "X REJECTED"
+            elif v == "ok":
+                status = "V ACK OK"
+            elif v is not None:
+                status = "X ID " + v
+            else:
+                status = None
+            if status:
+                self.last = self.last[:3] + (status,)
+                log("record", i, "verdict", v or "rejected")
+        if rej:
+            self.beep_later(3)
+        self.dirty = True
+
+    # -- sessions, Wi-Fi, alarm, keys, screen ----------------------------------------------
+
+    async def session(self):
+        while True:
+            if self.wlan.isconnected():
+                try:
+                    if await self.sealer.ensure_session(_SPARE_RECORDS, _SPARE_MS):
+                        log("session started")
+                        if self.waiting and self.flow.identity is not None:
+                            self.capture()
+                            self.dirty = True
+                except sealer.QueueFull:
+                    pass
+            if self.waiting and self.flow.identity is not None and \
+                    not self.sealer.needs_session():
+                self.capture()
+                self.dirty = True
+            await asyncio.sleep(0.25)
+
+    async def wifi(self):
+        w = self.wlan
+        w.active(True)
+        w.connect(self.cfg.wifi_ssid, self.cfg.wifi_pass)
+        up = False
+        since = time.ticks_ms()
+        while True:
+            now = w.isconnected()
+            if now != up:
+                up = now
+                since = time.ticks_ms()
+                log("wifi", "up" if up else "down")
+                self.dirty = True
+                if up:
+                    self.sync_clock()
+                    self.kick.set()
+            elif not up and time.ticks_diff(time.ticks_ms(), since) > _WIFI_RETRY_MS:
+                since = time.ticks_ms()
+                w.connect(self.cfg.wifi_ssid, self.cfg.wifi_pass)
+            await asyncio.sleep(0.2)
+
+    def sync_clock(self):
+        if time.gmtime()[0] >= _CLOCK_SET_YEAR:
+            return
+        try:
+            import ntptime
+
+            ntptime.settime()
+            log("clock set by NTP")
+        except (OSError, ImportError) as e:
+            log("NTP failed:", type(e).__name__)
+
+    def is_overdue(self):
+        # Overdue: a record whose age by the monotonic clock or by the wall clock (whichever
+        # is later) reached OVERDUE_S. It stays overdue until acked (item[4] latches), so a
+        # clock stepped back (NTP) never clears the alarm; only the ack does.
+        now_ms = time.ticks_ms()
+        now = sealer.unix_time()
+        limit = OVERDUE_S * 1000
+        over = False
+        for item in self.outstanding:
+            if not item[4] and (time.ticks_diff(now_ms, item[2]) >= limit or
+                                (now - item[3]) * 1000 >= limit):
+                item[4] = 1
+            over = over or item[4]
+        return over
+
+    async def alarms(self):
+        tick = 0
+        while True:
+            over = self.is_overdue()
+            if over != self.overdue:
+                self.overdue = over
+                self.alarm = "UPLOAD OVERDUE!" if over else None
+                log("alarm", "overdue" if over else "cleared")
+                self.dirty = True
+                if not over:
+                    self.buzzer.duty_u16(0)
+                    if self.flow.message == "UPLOAD OVERDUE":
+                        self.flow.message = "SCAN ID+WAYBILL"
+            if over:
+                self.buzzer.duty_u16(32768 if tick % 4 == 0 else 0)
+            self.led.value(1 if self.outstanding else 0)
+            tick += 1
+            await asyncio.sleep(0.25)
+
+    def beep_later(self, n):
+        asyncio.create_task(self.beep(n))
+
+    async def beep(self, n):
+        for _ in range(n):
+            self.buzzer.duty_u16(32768)
+            await asyncio.sleep(0.06)
+            self.buzzer.duty_u16(0)
+            await asyncio.sleep(0.06)
+
+    async def ui(self):
+        held = False
+        while True:
+            pressed = self.key_back.value() == 0
+            if pressed and not held:
+                self.flow.cancel()
+                self.waiting = False
+                self.dirty = True
+            held = pressed
+            ok = self.key_ok.value() == 0
+            if ok != (self.trigger.value() == 0):
+                self.trigger.value(0 if ok else 1)
+            if self.dirty:
+                self.dirty = False
+                self.draw()
+            await asyncio.sleep(0.05)
+
+    def draw(self):
+        display.draw_lines(self.disp, view.lines(self.flow, self.wlan.isconnected(),
+                                                 len(self.sealer.queue), self.last,
+                                                 self.alarm))
+
+    async def run(self):
+        self.draw()
+        gc.collect()
+        log("ready, device", self.cfg.device_id, "free", gc.mem_free())
+        await asyncio.gather(*(guard(t) for t in (
+            self.wifi, self.session, self.scanner, self.uplink, self.alarms, self.ui)))
+
+
+async def guard(task):
+    # A task that fails is logged (its type only: messages could carry data) and restarted.
+    while True:
+        try:
+            await task()
+        except Exception as e:
+            log("task", task.__name__, "failed:", type(e).__name__)
+            await asyncio.sleep(0.5)

@@ -1,0 +1,114 @@
+# Sender identity tokens: RNID1: + base45(zlib(COSE_Sign1)) (docs/protocol.md, scanned codes).
+#
+#   COSE_Sign1 = [h'a10127', {4: kid}, bstr claims, bstr signature(64)]   (untagged)
+#   claims     = {1: issuer, 4: expiry, 6: issued-at, -65537: id type, -65538: id number,
+#                 -65539: name, -65540: phone}
+#
+# The device checks structure, expiry, id type and the id number's check character, and keeps
+# only masked text for the screen. It does not verify the Ed25519 signature: the upstream does
+# and answers the verdict with the ack. The raw token (the scanned text) is what gets sealed.
+import io
+
+import base45
+import checkdigits
+import deflate
+import mask
+from cbordec import CodeError, decode, is_text, is_uint
+from micropython import const
+
+PREFIX = b"RNID1:"
+MAX_TOKEN = const(768)  # scanned characters (Sealer.MAX_TOKEN)
+_MAX_RAW = const(1024)  # decompressed COSE_Sign1
+_WBITS = const(10)  # 2**10 = _MAX_RAW
+_PROTECTED = b"\xa1\x01\x27"
+_KEYS = [-65540, -65539, -65538, -65537, 1, 4, 6]
+ID_TYPES = (11, 12, 16, 17, 18, 19, 20, 21)
+# id types whose number carries a GB 11643 MOD 11-2 check character
+_CHECKED = (11, 20, 21)
+
+_zbuf = bytearray(_MAX_RAW + 1)
+_b45buf = bytearray(MAX_TOKEN * 2 // 3 + 1)
+
+
+class Identity:
+    """What the device keeps of a scanned identity: masked text only."""
+
+    def __init__(self, id_type, id_masked, name_masked, phone_masked, expires):
+        self.id_type = id_type
+        self.id_masked = id_masked
+        self.name_masked = name_masked
+        self.phone_masked = phone_masked
+        self.expires = expires
+
+
+def check_id_number(id_type, number):
+    if id_type not in ID_TYPES:
+        raise CodeError("unknown id type")
+    if not 1 <= len(number) <= 32:
+        raise CodeError("id number length")
+    for c in number:
+        if not ("0" <= c <= "9" or "A" <= c <= "Z" or "a" <= c <= "z"):
+            raise CodeError("id number characters")
+    if id_type in _CHECKED:
+        if not checkdigits.resident_id(number):
+            raise CodeError("id number check character wrong")
+        if id_type == 20 and number[:2] not in ("81", "82", "83"):
+            raise CodeError("residence permit prefix")
+        if id_type == 21 and number[0] != "9":
+            raise CodeError("permanent residence id prefix")
+
+
+def _inflate(line):
+    n = len(line) - len(PREFIX)
+    if not 1 <= n <= MAX_TOKEN:
+        raise CodeError("identity token length")
+    try:
+        k = base45.decode_into(memoryview(line)[len(PREFIX):], _b45buf)
+    except ValueError:
+        raise CodeError("not base45")
+    try:
+        # A 1 KiB window (wbits 10), not the 32 KiB the header may ask for: the output is at
+        # most 1 KiB, so no back-reference can reach further.
+        src = io.BytesIO(memoryview(_b45buf)[:k])
+        z = deflate.DeflateIO(src, deflate.ZLIB, _WBITS)
+        got = 0
+        mv = memoryview(_zbuf)
+        while got < len(_zbuf):
+            r = z.readinto(mv[got:])
+            if not r:
+                break
+            got += r
+    except (OSError, ValueError, EOFError):
+        raise CodeError("not zlib data")
+    if got > _MAX_RAW:
+        raise CodeError("identity token too large")
+    if src.tell() != k:  # the zlib stream (checksum included) must be all there is
+        raise CodeError("data after the zlib stream")
+    return memoryview(_zbuf)[:got]
+
+
+def parse(line, now):
+    """Identity (masked) of a scanned RNID1: line (bytes); CodeError if it is malformed,
+    expired, or its id number is implausible."""
+    obj = decode(_inflate(line))
+    if not isinstance(obj, list) or len(obj) != 4 or obj[0] != _PROTECTED:
+        raise CodeError("not a COSE_Sign1")
+    kid = obj[1].get(4) if isinstance(obj[1], dict) else None
+    if len(obj[1]) != 1 or not isinstance(kid, bytes) or not 1 <= len(kid) <= 16 \
+            or not isinstance(obj[2], bytes) or not isinstance(obj[3], bytes) \
+            or len(obj[3]) != 64:
+        raise CodeError("COSE_Sign1 fields")
+    c = decode(obj[2])
+    if not isinstance(c, dict) or sorted(c) != _KEYS:
+        raise CodeError("identity claims")
+    id_type = c[-65537]
+    number = c[-65538]
+    name = c[-65539]
+    phone = c[-65540]
+    if not (is_text(c[1], 64) and is_uint(c[4]) and is_uint(c[6]) and is_uint(id_type)
+            and is_text(number, 32) and is_text(name, 64) and is_text(phone, 20)):
+        raise CodeError("identity claim types")
+    if now >= c[4]:
+        raise CodeError("identity token expired")
+    check_id_number(id_type, number)
+    return Identity(id_type, mask.id_number(number), mask.name(name), mask.phone(phone), c[4])

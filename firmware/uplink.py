@@ -1,0 +1,93 @@
+# Uploads sealed batches to the upstream (docs/protocol.md §5-6) over HTTPS with the pinned
+# certificate, and settles the queue only on an answer whose MAC verifies.
+#
+#   POST /v1/batches HTTP/1.1            answer: HTTP/1.1 200 ...      body: CBOR answer map
+#   Host: <host>                                 Content-Length: n
+#   Content-Type: application/cbor       anything else (4xx/5xx, network error, timeout, a
+#   Content-Length: <n>                  garbled or forged body) drops nothing: the records
+#   Connection: close                    stay queued and are sent again after a backoff.
+#
+#   <batch body streamed from the queue>
+import asyncio
+
+import answer
+import tls
+from ackmac import MalformedAnswer
+from micropython import const
+
+_MAX_ANSWER = const(8192)
+_MAX_HEADER = const(512)
+_TIMEOUT_S = const(15)
+
+
+class UplinkError(Exception):
+    pass
+
+
+def ssl_context(cert_der):
+    ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+    # PROTOCOL_TLS_CLIENT verifies by default (CERT_REQUIRED): the pin is the only CA
+    ctx.load_verify_locations(cert_der)  # native tls: positional cadata (DER)
+    return ctx
+
+
+async def _post(host, port, ctx, b):
+    reader, writer = await asyncio.open_connection(host, port, ssl=ctx, server_hostname=host)
+    try:
+        writer.write(b"POST /v1/batches HTTP/1.1\r\nHost: %s\r\n"
+                     b"Content-Type: application/cbor\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n" % (host.encode(), b.length()))
+        for chunk in b.chunks():
+            writer.write(chunk)
+            await writer.drain()
+        status_line = await reader.readline()
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+            raise UplinkError("not an HTTP answer")
+        try:
+            status = int(parts[1])
+        except ValueError:
+            raise UplinkError("bad HTTP status")
+        length = -1
+        while True:
+            h = await reader.readline()
+            if not h:
+                raise UplinkError("truncated headers")
+            if len(h) > _MAX_HEADER:
+                raise UplinkError("header too long")
+            if h in (b"\r\n", b"\n"):
+                break
+            k, _, v = h.partition(b":")
+            if k.strip().lower() == b"content-length":
+                try:
+                    length = int(v.strip())
+                except ValueError:
+                    raise UplinkError("bad content-length")
+        if status != 200:
+            return status, None
+        if not 0 <= length <= _MAX_ANSWER:
+            raise UplinkError("answer length")
+        body = await reader.readexactly(length)
+        return status, body
+    finally:
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except OSError:
+            pass
+
+
+async def post_batch(host, port, ctx, b):
+    """(HTTP status, body or None); UplinkError/OSError/TimeoutError on failure."""
+    return await asyncio.wait_for(_post(host, port, ctx, b), _TIMEOUT_S)
+
+
+def settle(sealer, enc, body):
+    """Settle the queue on an answer body: (ack, rej, ver) if its MAC verified, else None."""
+    try:
+        ack, rej, ver, mac = answer.decode(body)
+    except MalformedAnswer:
+        return None
+    if sealer.settle(enc, ack, rej, ver, mac) < 0:
+        return None
+    return ack, rej, ver

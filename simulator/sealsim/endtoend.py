@@ -1,0 +1,310 @@
+"""End-to-end kit (tests/e2e and `make demo`): the real upstream (`sealscan upstream init`,
+`trust-issuer`, `import`, `serve` over loopback HTTPS), the real firmware deployed as a depot
+would (main.py + .mpy + board.json, NVS namespace "sealscan" per DEVICE.md) on a simulated
+device, and scanned codes with canary data."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import select
+import shutil
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509 import load_pem_x509_certificate
+
+from sealscan import codes, fwtools
+from sealscan.boards import Board, load_board
+from sealscan.paths import FIRMWARE_DIR
+from sealscan.protocol import generate_device_key
+from sealscan.upstream.provisioning import make_provisioning_entry
+from sealsim.device import Device, write_nvs
+
+# Canary identities: none of these may ever reach a screen, a console, or flash.
+CANARY_NAME = "欧阳金丝雀"
+CANARY_ID = "11010519491231002X"
+CANARY_PHONE = "13912345678"
+CANARY_LATIN_NAME = "CANARYBIRDSON"
+CANARY_PASSPORT = "E99887766"
+CANARY_PHONE2 = "85298765432"
+CANARIES = [CANARY_NAME, CANARY_ID, CANARY_PHONE, CANARY_LATIN_NAME, CANARY_PASSPORT,
+            CANARY_PHONE2]
+CARRIER = "SF"
+WAYBILLS = ["SF1234567890123", "SF2234567890123", "SF3234567890123", "SF4234567890123"]
+
+
+def sealscan(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sealscan", *args], capture_output=True,
+                          text=True, timeout=60, check=check)
+
+
+class Upstream:
+    """`sealscan upstream serve` on 127.0.0.1 (a free port), TLS with its own cert."""
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        sealscan("upstream", "init", "-d", str(directory), "--host", "127.0.0.1")
+        self.cfg = json.loads((directory / "upstream.json").read_text()) \
+            if (directory / "upstream.json").exists() else {}
+        self.public_key = bytes.fromhex((directory / "upstream.pub").read_text().strip())
+        pem = (directory / "tls" / "cert.pem").read_bytes()
+        self.cert_der = load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+        self.issuer = codes.new_test_issuer()
+        pub = directory / "issuer.json"
+        pub.write_text(json.dumps(codes.issuer_public_data(self.issuer)))
+        sealscan("upstream", "trust-issuer", "-d", str(directory), "--allow-test-issuer",
+                 str(pub))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.log_path = directory / "serve.log"
+
+    def register(self, device_id: str, device_key: bytes) -> None:
+        path = self.dir / f"entry-{device_id}.jsonl"
+        path.write_text(make_provisioning_entry(self.public_key, device_id, device_key) + "\n")
+        sealscan("upstream", "import", "-d", str(self.dir), str(path))
+        path.unlink()
+
+    def start(self) -> Upstream:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log = log
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sealscan", "upstream", "serve", "-d", str(self.dir),
+             "--host", "127.0.0.1", "--port", "0"], stdout=subprocess.PIPE, stderr=log)
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if select.select([self.proc.stdout], [], [], 0.2)[0]:
+                m = re.search(rb"listening on https://[^:]+:(\d+)", self.proc.stdout.readline())
+                if m:
+                    self.port = int(m.group(1))
+                    return self
+            if self.proc.poll() is not None:
+                break
+        self.stop()
+        raise RuntimeError("upstream did not start: " + self.log_path.read_text()[-500:])
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(15)
+        with contextlib.suppress(Exception):
+            self._log.close()
+
+    def stats(self) -> list[dict]:
+        return json.loads(sealscan("upstream", "stats", "-d", str(self.dir), "--json").stdout)
+
+    def records(self, device_id: str) -> list:
+        from sealscan.upstream.config import load_config
+        from sealscan.upstream.registry import open_store
+        store = open_store(load_config(self.dir))
+        try:
+            return list(store.load_records(device_id))
+        finally:
+            store.close()
+
+    def identity(self, **kw: object) -> str:
+        now = int(time.time())
+        args = dict(id_type=11, id_number=CANARY_ID, name=CANARY_NAME, phone=CANARY_PHONE,
+                    issued_at=now - 60, expires_at=now + 86400)
+        args.update(kw)
+        return codes.make_identity_token(self.issuer, **args)  # type: ignore[arg-type]
+
+
+@dataclass
+class Keys:
+    device_id: str
+    device_key: bytes
+    badge_key: bytes
+    config_key: bytes
+
+    def badge(self, courier_id: str = "courier-7", carrier: str = CARRIER,
+              expires_in: int = 86400) -> str:
+        return codes.make_badge(self.badge_key, courier_id=courier_id, display_name="Li",
+                                carrier=carrier, expires_at=int(time.time()) + expires_in)
+
+
+def _blob(v: bytes | str) -> bytes:
+    return b"b" + (v.encode() if isinstance(v, str) else v)
+
+
+def _i32(v: int) -> bytes:
+    return b"i" + struct.pack("<i", v)
+
+
+def build_firmware(out: Path, src: Path = FIRMWARE_DIR) -> Path:
+    """What `sealscan deploy` puts on the filesystem: main.py as source, the rest as .mpy."""
+    if out.exists():
+        shutil.rmtree(out)
+    fwtools.compile_firmware(src, out)
+    (out / "main.mpy").unlink()
+    shutil.copy(src / "main.py", out / "main.py")
+    return out
+
+
+def provision(state: Path, board: Board, fw: Path, upstream: Upstream,
+              device_id: str = "scanner-1", wifi: tuple[str, str] = ("depot", "depot-secret"),
+              url: str | None = None) -> Keys:
+    """Write the device's flash as deploy + provision would (DEVICE.md), and register it."""
+    keys = Keys(device_id, generate_device_key(), os.urandom(32), os.urandom(32))
+    fs = state / "fs"
+    fs.mkdir(parents=True, exist_ok=True)
+    (state / "nvs").mkdir(parents=True, exist_ok=True)
+    for p in fw.iterdir():
+        shutil.copy(p, fs / p.name)
+    (fs / "board.json").write_text(board.device_config_json())
+    write_nvs(state / "nvs" / "sealscan.nvs", {
+        "device_id": _blob(device_id), "device_key": _blob(keys.device_key),
+        "upstream_pk": _blob(upstream.public_key), "upstream_url": _blob(url or upstream.url),
+        "tls_cert": _blob(upstream.cert_der), "badge_key": _blob(keys.badge_key),
+        "config_key": _blob(keys.config_key), "carrier": _blob(CARRIER),
+        "wifi_ssid": _blob(wifi[0]), "wifi_pass": _blob(wifi[1]),
+        "config_serial": _i32(0), "provisioned": _i32(1)})
+    upstream.register(device_id, keys.device_key)
+    return keys
+
+
+DEFAULT = "esp32-devkitc-gm65"
+
+
+def board(name: str = DEFAULT) -> Board:
+    return load_board(name)
+
+
+# On an ESP32, mbedTLS allocates from the ESP-IDF heap (the ~40 KB FACTS.md leaves for Wi-Fi
+# and one TLS connection), not from MicroPython's 110 KB. The unix port's mbedTLS allocates
+# from the MicroPython heap instead (measured: ~32 KB at the handshake peak), so a simulated
+# device gets that allowance on top of the board budget, as the simulator does for its shims.
+TLS_HEAP_BYTES = 40 * 1024
+
+
+def device(b: Board, state: Path, **kwargs: object) -> Device:
+    """A started simulated device whose heap is the board budget + the TLS allowance."""
+    dev = Device(b, state, **kwargs)  # type: ignore[arg-type]
+    dev.heap_bytes += TLS_HEAP_BYTES
+    return dev.start()
+
+
+def frame_text(img) -> list[str]:  # noqa: ANN001 - a PIL image
+    """Text drawn with framebuf.text() on one captured frame."""
+    from sealsim.screen import read_text
+    data = img.convert("L").tobytes()
+    w, h = img.size
+    return read_text([[v > 0 for v in data[y * w:(y + 1) * w]] for y in range(h)])
+
+
+def all_screen_text(dev: Device) -> str:
+    """Every captured frame's text, joined (what a person could have seen)."""
+    return "\n".join("\n".join(frame_text(f)) for f in list(dev.panel.frames))
+
+
+class AnswerTamperer:
+    """A TLS man in the middle holding the upstream's own certificate and key (the worst
+    case: a stolen server key). It forwards each batch to the real upstream and corrupts the
+    answer while `mode` is set: "forge" flips a MAC byte, "garble" sends random bytes with
+    200, "error" answers 500. The device must drop nothing on any of these."""
+
+    def __init__(self, upstream: Upstream):
+        import http.server
+        import ssl
+        import threading
+
+        self.upstream = upstream
+        self.mode: str | None = "forge"
+        self.seen: list[str] = []
+        kit = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                status, answer = kit._forward(body)
+                mode = kit.mode
+                kit.seen.append(mode or "pass")
+                if mode == "forge" and status == 200:
+                    answer = answer[:-1] + bytes([answer[-1] ^ 1])
+                elif mode == "garble":
+                    status, answer = 200, os.urandom(len(answer) or 40)
+                elif mode == "error":
+                    status, answer = 500, b""
+                self.send_response(status)
+                self.send_header("Content-Type", "application/cbor")
+                self.send_header("Content-Length", str(len(answer)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(answer)
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(upstream.dir / "tls" / "cert.pem", upstream.dir / "tls" / "key.pem")
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _forward(self, body: bytes) -> tuple[int, bytes]:
+        import http.client
+        import ssl
+        ctx = ssl.create_default_context(cafile=str(self.upstream.dir / "tls" / "cert.pem"))
+        conn = http.client.HTTPSConnection("127.0.0.1", self.upstream.port, context=ctx,
+                                           timeout=20)
+        try:
+            conn.request("POST", "/v1/batches", body, {"Content-Type": "application/cbor"})
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def provision_with_depot_tools(dev: Device, upstream: Upstream, work: Path,
+                               device_id: str = "scanner-1") -> Keys:
+    """What a depot technician does, with the real commands over the device's console:
+    `sealscan deploy`, `sealscan provision`, `sealscan upstream import`; then a power cycle
+    so the application starts provisioned."""
+    work.mkdir(parents=True, exist_ok=True)
+    badge, config = work / "badge.key", work / "config.key"
+    for p in (badge, config):
+        if not p.exists():
+            sealscan("codes", "init-key", "--out", str(p))
+    entries = work / f"entries-{device_id}.jsonl"
+    sealscan("deploy", "--port", dev.port, "--board", dev.board.name)
+    env = dict(os.environ, SEALSCAN_WIFI_PASS="depot-secret")
+    r = subprocess.run(
+        [sys.executable, "-m", "sealscan", "provision", "--port", dev.port, "--device-id",
+         device_id, "--upstream", str(upstream.dir), "--upstream-url", upstream.url,
+         "--carrier", CARRIER, "--badge-key", str(badge), "--config-key", str(config),
+         "--wifi-ssid", "depot", "--entries", str(entries)],
+        capture_output=True, text=True, timeout=120, env=env)
+    if r.returncode:
+        raise RuntimeError("provision failed: " + r.stderr[-500:])
+    sealscan("upstream", "import", "-d", str(upstream.dir), str(entries))
+    dev.power_cut()
+    dev.power_on()
+    return Keys(device_id, b"", codes.load_key_file(badge), codes.load_key_file(config))
