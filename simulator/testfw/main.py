@@ -5,7 +5,7 @@ import json
 import network
 from machine import PWM, UART, Pin
 
-import simdisp
+import display  # the product's own drivers (a link to firmware/display.py)
 
 with open("board.json") as f:
     CFG = json.load(f)
@@ -15,7 +15,7 @@ PINS = CFG["pins"]
 
 class App:
     def __init__(self):
-        self.disp = simdisp.open_display(CFG["display"])
+        self.disp = display.open_display(CFG["display"])
         self.uart = UART(SE["uart"], SE["baud"], tx=SE["tx"], rx=SE["rx"])
         self.led = Pin(PINS["led"], Pin.OUT, value=0)
         self.buzzer = PWM(Pin(PINS["buzzer"]), freq=2000, duty_u16=0)
@@ -31,7 +31,7 @@ class App:
     def draw(self):
         d = self.disp
         d.fill(0)
-        c = 0xFFFF if CFG["display"]["driver"] == "st7789" else 1
+        c = d.ink
         d.text("sealsim", 0, 0, c)
         d.text("WIFI " + ("UP" if self.wlan.isconnected() else "DOWN"), 0, 16, c)
         d.text("SCANS %d" % self.count, 0, 32, c)
