@@ -8,7 +8,7 @@
 # until it is sealed (the sealer wipes it) or dropped (wiped). While the overdue alarm is up,
 # new identity scans are refused (policy: the backlog must clear first).
 import idtoken
-import mac0
+import transient
 import waybill
 from cbordec import CodeError
 from micropython import const
@@ -25,6 +25,10 @@ CAPTURE = const(3)  # both are held: call take() and seal
 CONFIG = const(4)  # a valid config code: call config_values
 REFUSED = const(5)
 
+# mac0.py handles these two (its BADGE_PREFIX, CONFIG_PREFIX); it is loaded only when one is
+# scanned (a login per shift, a config code now and then) and released after (transient.py)
+_BADGE_PREFIX = b"RNCB1:"
+_CONFIG_PREFIX = b"RNCF1:"
 _WAYBILL_REASONS = ("", "BAD CHARS", "NOT A WAYBILL", "CHECK DIGIT", "NO CARRIER")
 
 
@@ -54,20 +58,8 @@ class Flow:
         """Handle one scanned line (bytes-like). Returns one of the results above."""
         line = memoryview(line)
         try:
-            if line[:6] == mac0.CONFIG_PREFIX:
-                self.config_values = mac0.config(line, self.config_key, now, self.config_serial)
-                self.message = "CONFIG APPLIED"
-                return CONFIG
-            if line[:6] == mac0.BADGE_PREFIX:
-                cid, name, carrier, _ = mac0.badge(line, self.badge_key, now)
-                if carrier != self.carrier:
-                    return self._refuse("BADGE: CARRIER")
-                self.logout()
-                self.state = READY
-                self.courier = cid
-                self.courier_name = name
-                self.message = "SCAN ID+WAYBILL"
-                return LOGIN
+            if line[:6] == _CONFIG_PREFIX or line[:6] == _BADGE_PREFIX:
+                return self._mac0_code(line, now)
             if self.state != READY:
                 return self._refuse("LOG IN FIRST")
             if line[:6] == idtoken.PREFIX:
@@ -94,6 +86,28 @@ class Flow:
             return CAPTURE
         self.message = "SCAN WAYBILL" if self.waybill is None else "SCAN ID"
         return HELD
+
+    def _mac0_code(self, line, now):
+        fresh = transient.loading("mac0")
+        try:
+            import mac0
+
+            if line[:6] == _CONFIG_PREFIX:
+                self.config_values = mac0.config(line, self.config_key, now,
+                                                 self.config_serial)
+                self.message = "CONFIG APPLIED"
+                return CONFIG
+            cid, name, carrier, _ = mac0.badge(line, self.badge_key, now)
+        finally:
+            transient.release(fresh)
+        if carrier != self.carrier:
+            return self._refuse("BADGE: CARRIER")
+        self.logout()
+        self.state = READY
+        self.courier = cid
+        self.courier_name = name
+        self.message = "SCAN ID+WAYBILL"
+        return LOGIN
 
     def take(self):
         """(token view, waybill) for sealing; the token buffer is wiped by the sealer when

@@ -25,9 +25,9 @@ import answer
 import batch
 import cose
 import hmac256
-import hpke
 import record
 import sealq
+import transient
 from micropython import const
 from wipe import wipe
 
@@ -45,6 +45,7 @@ MAX_COURIER = const(32)
 MAX_DEVICE_ID = const(32)
 _MAX_AAD = const(96)
 _NONE = const(-1)
+_SESSION_MODULES = ("hpke", "hkdf", "x25519")
 
 
 class SealerError(Exception):
@@ -169,25 +170,34 @@ class Sealer:
                     break
             if slot == _NONE:
                 raise QueueFull("every session slot holds unacknowledged records")
-            enc, exp = await hpke.setup_psk_sender(
-                self._pk, INFO, self._psk, self._device_id.encode(), ikmE)
-            chain = ack = b""
+            # HPKE, HKDF and X25519 are needed here only (boot, then every 1024 records or
+            # 60 min): loaded for this setup and released after it (transient.py)
+            fresh = transient.loading(*_SESSION_MODULES)
             try:
-                chain = hpke.export(exp, EXPORT_CHAIN, 32)
-                await asyncio.sleep(0)
-                ack = hpke.export(exp, EXPORT_ACK, 32)
-                # From here to the end nothing awaits: the switch is atomic for other tasks.
-                self._end_session()
-                self._chain[0:32] = chain
-                o = 32 * slot
-                self._ack_keys[o:o + 32] = ack
-                self._encs[o:o + 32] = enc
+                import hpke
+
+                enc, exp = await hpke.setup_psk_sender(
+                    self._pk, INFO, self._psk, self._device_id.encode(), ikmE)
+                chain = ack = b""
+                try:
+                    chain = hpke.export(exp, EXPORT_CHAIN, 32)
+                    await asyncio.sleep(0)
+                    ack = hpke.export(exp, EXPORT_ACK, 32)
+                    # From here to the end nothing awaits: the switch is atomic for other
+                    # tasks.
+                    self._end_session()
+                    self._chain[0:32] = chain
+                    o = 32 * slot
+                    self._ack_keys[o:o + 32] = ack
+                    self._encs[o:o + 32] = enc
+                finally:
+                    wipe(exp)
+                    if chain:
+                        wipe(chain)
+                    if ack:
+                        wipe(ack)
             finally:
-                wipe(exp)
-                if chain:
-                    wipe(chain)
-                if ack:
-                    wipe(ack)
+                transient.release(fresh)
             self._in_use[slot] = 1
             self._slot = slot
             self._index = 0
