@@ -31,5 +31,7 @@ def main():
 
     import handheld
 
+    a = handheld.App(board, cfg, s)
+    del board  # the parsed board.json: App keeps what it wired, not the whole dict
     gc.collect()
-    asyncio.run(handheld.App(board, cfg, s).run())
+    asyncio.run(a.run())

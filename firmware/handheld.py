@@ -233,7 +233,8 @@ class App:
             if self.wlan.isconnected():
                 try:
                     if await self.sealer.ensure_session(_SPARE_RECORDS, _SPARE_MS):
-                        log("session started")
+                        gc.collect()  # the released HPKE modules and the setup's garbage
+                        log("session started, free", gc.mem_free())
                         if self.waiting and self.flow.identity is not None:
                             self.capture()
                             self.dirty = True
