@@ -19,15 +19,16 @@ from sealsim import endtoend as kit
 from sealsim.scenario import start_device
 
 _N = 8
+_BARE_MAIN = "import gc\ngc.collect()\nprint('FREE', gc.mem_free(), 'END')\n"
 
 
 def main() -> None:
     board = kit.board()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        with start_device(board, work / "bare", firmware=None, files={
-                "main.py": "import gc\ngc.collect()\nprint('FREE', gc.mem_free())\n"}) as dev:
-            dev.wait_for("FREE")
+        with start_device(board, work / "bare", firmware=None,
+                          files={"main.py": _BARE_MAIN}) as dev:
+            dev.wait_for("END")
             bare_free = int(dev.output.decode().split("FREE")[1].split()[0])
         up = kit.Upstream(work / "up").start()
         try:
@@ -35,8 +36,11 @@ def main() -> None:
             dev = kit.device(board, work / "dev")
             try:
                 dev.wait_for("session started", 30)
-                m = re.search(rb"free (\d+)", bytes(dev.output))
+                out = bytes(dev.output)
+                m = re.search(rb"ready, device \S+ free (\d+)", out)
                 app_free = int(m.group(1)) - kit.TLS_HEAP_BYTES if m else 0
+                m = re.search(rb"session started, free (\d+)", out)
+                session_free = int(m.group(1)) - kit.TLS_HEAP_BYTES if m else 0
                 dev.scan(keys.badge())
                 dev.wait_for("logged in")
                 held, sealed, acked = [], [], []
@@ -57,16 +61,67 @@ def main() -> None:
                 dev.close()
         finally:
             up.stop()
+    modules = module_heap()
     floor = statistics.median(held)
     print(f"{'measure':46} {'value':>12} {'ratio':>8}")
     print(f"{'free heap, bare main.py (floor)':46} {bare_free:9d} B {1:8.2f}")
     print(f"{'free heap, app ready (TLS allowance removed)':46} {app_free:9d} B "
           f"{app_free / bare_free:8.2f}")
+    print(f"{'free heap, first session started (idem)':46} {session_free:9d} B "
+          f"{session_free / bare_free:8.2f}")
     print(f"{'waybill scan -> held (floor)':46} {floor * 1000:9.1f} ms {1:8.1f}")
     for name, vals in (("identity scan -> sealed", sealed), ("identity scan -> acked (HTTPS)",
                                                               acked)):
         med = statistics.median(vals)
         print(f"{name:46} {med * 1000:9.1f} ms {med / floor:8.1f}")
+
+    print()
+    print(f"{'firmware module (boot order)':30} {'heap':>9} {'share':>8}  when loaded")
+    total = sum(n for _, n in modules)
+    for name, n in modules:
+        print(f"{name:30} {n:7d} B {n / total:8.2f}  "
+              f"{_TRANSIENT.get(name, 'boot, resident')}")
+    print(f"{'total':30} {total:7d} B {1:8.2f}")
+
+
+# Each module's heap when imported after its dependencies (so its own cost only): bytecode,
+# globals, and whatever qstr pool growth its names trigger (pools grow in chunks, so a chunk
+# lands on whichever module fills the previous one). Shims and native modules first, as on a
+# simulated device. The first block is what boot loads; the transient ones load after.
+_BOOT_ORDER = ("wipe", "config", "transient", "hmac256", "cborenc", "aesccm", "cose",
+               "ackmac", "answer", "batch", "record", "sealq", "sealer", "checkdigits",
+               "cbordec", "base45", "mask", "waybill", "idtoken", "flow", "scanline",
+               "display", "view", "uplink", "handheld", "app")
+_TRANSIENT = {"hkdf": "session setup, released", "x25519": "session setup, released",
+              "hpke": "session setup, released", "mac0": "badge/config code, released"}
+_MEASURE = """
+import gc, sys
+import machine, network, esp32, socket, time, ntptime, framebuf, json, tls, deflate, io
+import hashlib, cryptolib, os, asyncio
+for m in sys.argv[1].split(","):
+    gc.collect(); a = gc.mem_alloc()
+    __import__(m)
+    gc.collect(); print("HEAP", m, gc.mem_alloc() - a)
+"""
+
+
+def module_heap() -> list[tuple[str, int]]:
+    from sealscan.paths import FIRMWARE_DIR, SHIMS_DIR
+    from sealsim import micropython as mp
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fw = kit.build_firmware(Path(tmp) / "fw")
+        script = Path(tmp) / "measure.py"
+        script.write_text(_MEASURE)
+        names = _BOOT_ORDER + tuple(_TRANSIENT)
+        assert {p.stem for p in FIRMWARE_DIR.glob("*.py")} - {"main"} == set(names)
+        proc = mp.run([str(script), ",".join(names)], heap_bytes=1 << 20,
+                      path=mp.module_path(SHIMS_DIR / "device", fw))
+    rows = [line.split() for line in proc.stdout.decode().splitlines()
+            if line.startswith("HEAP ")]
+    if len(rows) != len(names):
+        raise RuntimeError("module heap measurement failed: " + proc.stderr.decode())
+    return [(r[1], int(r[2])) for r in rows]
 
 
 if __name__ == "__main__":
