@@ -7,7 +7,6 @@
 #
 #   AAD (Enc_structure) = 83 68 "Encrypt0" 44 a1 01 18 1e <bstr external_aad>
 #   external_aad        = 83 <tstr device id> 58 20 <enc 32> <uint i>
-import aesccm
 import cborenc
 from cborenc import ARRAY, BSTR, TSTR, UINT
 from micropython import const
@@ -15,7 +14,7 @@ from micropython import const
 PROTECTED = b"\xa1\x01\x18\x1e"
 NONCE_LEN = const(13)
 TAG_LEN = const(16)
-_PREFIX = b"\x83\x44\xa1\x01\x18\x1e\xa1\x05\x4d"  # up to the nonce bytes
+PREFIX = b"\x83\x44\xa1\x01\x18\x1e\xa1\x05\x4d"  # up to the nonce bytes
 _ENC_STRUCTURE = b"\x83\x68Encrypt0\x44\xa1\x01\x18\x1e"
 HEADER_MAX = const(9 + 13 + 3)  # prefix, nonce, ciphertext head (ciphertext < 64 KiB)
 
@@ -51,53 +50,12 @@ def aad_into(buf, device_id, enc, index):
 
 def sealed_len(pt_len):
     ct = pt_len + TAG_LEN
-    return len(_PREFIX) + NONCE_LEN + cborenc.head_len(ct) + ct
+    return len(PREFIX) + NONCE_LEN + cborenc.head_len(ct) + ct
 
 
 def header_into(buf, off, index, pt_len):
     """Everything before the ciphertext at buf[off]; returns the ciphertext's offset."""
-    n = len(_PREFIX)
-    buf[off:off + n] = _PREFIX
+    n = len(PREFIX)
+    buf[off:off + n] = PREFIX
     nonce_into(memoryview(buf)[off + n:off + n + NONCE_LEN], index)
     return cborenc.put_head(buf, off + n + NONCE_LEN, BSTR, pt_len + TAG_LEN)
-
-
-def parse(sealed):
-    """-> (nonce memoryview, ciphertext memoryview); MalformedRecord unless exactly our shape."""
-    mv = memoryview(sealed)
-    n = len(_PREFIX)
-    if len(mv) < n + NONCE_LEN + 1 or bytes(mv[:n]) != _PREFIX:
-        raise MalformedRecord("not a sealscan COSE_Encrypt0")
-    off = n + NONCE_LEN
-    ib = mv[off]
-    if ib >> 5 != BSTR:
-        raise MalformedRecord("ciphertext is not a bstr")
-    ai = ib & 0x1F
-    if ai < 24:
-        ln, off = ai, off + 1
-    elif ai in (24, 25):
-        size = 1 if ai == 24 else 2
-        if len(mv) < off + 1 + size:
-            raise MalformedRecord("truncated")
-        ln = int.from_bytes(mv[off + 1:off + 1 + size], "big")
-        off += 1 + size
-    else:
-        raise MalformedRecord("ciphertext length")
-    if cborenc.head_len(ln) != off - n - NONCE_LEN or off + ln != len(mv) or ln < TAG_LEN:
-        raise MalformedRecord("ciphertext length")
-    return mv[n:n + NONCE_LEN], mv[off:]
-
-
-def open_record(key, device_id, enc, index, sealed):
-    """Receiver side (tests, audits): plaintext bytes of record `index` under K_i = `key`.
-
-    Raises MalformedRecord for a wrong shape or nonce, aesccm.AuthError if it does not open.
-    """
-    nonce, ct = parse(sealed)
-    expect = bytearray(NONCE_LEN)
-    nonce_into(expect, index)
-    if bytes(nonce) != expect:
-        raise MalformedRecord("nonce does not match the index")
-    aad = bytearray(aad_len(device_id, index))
-    aad_into(aad, device_id, enc, index)
-    return aesccm.open(key, expect, aad, ct)

@@ -51,7 +51,7 @@ def _session_secrets(ikm):
 
 
 async def test_forward_secrecy_whole_state_after_each_record():
-    import cose
+    import opener
     from statewalk import buffers, find
 
     s = _sealer(queue_bytes=1024)
@@ -83,7 +83,7 @@ async def test_forward_secrecy_whole_state_after_each_record():
             assert not find(bufs, session[name]), name
     # the records do open with the right keys (so the refusals below mean something) ...
     for i in range(5):
-        cose.open_record(keys[i], DEVICE, enc, i, sealed[i])
+        opener.open_record(keys[i], DEVICE, enc, i, sealed[i])
     # ... and no 16-byte window of the state is a key that opens any of them, and no 32-byte
     # window is a chain key whose K opens them
     import hmac256
@@ -100,7 +100,7 @@ async def test_forward_secrecy_whole_state_after_each_record():
             for k in cands:
                 for i in (0, 4):
                     try:
-                        cose.open_record(k, DEVICE, enc, i, sealed[i])
+                        opener.open_record(k, DEVICE, enc, i, sealed[i])
                         opened += 1
                     except Exception:
                         pass

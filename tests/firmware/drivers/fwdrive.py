@@ -30,8 +30,9 @@ def cases(path):
 def cmd_ccm(path):
     # case: {key, nonce, aad, msg, tag_len}; out: {ct, back, tampered_refused}
     import aesccm
+    import opener
 
-    ccm = aesccm.Ccm(1100, 1100)
+    ccm = opener.Ccm(1100, 1100)
     out = bytearray(1200)
     back = bytearray(1100)
     for c in cases(path):
@@ -86,7 +87,7 @@ def cmd_open(path):
     # with the same ikmE gives the same chain; each record is opened with K_i.
     # case: {device_id, psk, pkR, ikmE, enc, records: [[index, sealed hex]]}
     # out: {plaintexts: [hex or null]}
-    import cose
+    import opener
 
     for c in cases(path):
         enc, keys = _chain_keys(c, max(i for i, _ in c["records"]))
@@ -94,7 +95,7 @@ def cmd_open(path):
         out = []
         for i, sealed in c["records"]:
             try:
-                out.append(hx(cose.open_record(keys[i], c["device_id"], enc, i, h(sealed))))
+                out.append(hx(opener.open_record(keys[i], c["device_id"], enc, i, h(sealed))))
             except Exception as e:  # reported to the host, which expects the refusal
                 out.append(type(e).__name__)
         print(json.dumps({"plaintexts": out}))
@@ -148,6 +149,7 @@ def cmd_vectors(path):
     #   {"batch": 1}  -> {length, batch hex}   (session "keep": records stay queued)
     import aesccm
     import cose
+    import opener
 
     s = c = None
     keys = []
@@ -199,7 +201,7 @@ def cmd_vectors(path):
                     raise cose.MalformedRecord("index out of range")
                 if len(keys) <= i:
                     _, keys = _chain_keys(c, i)
-                cose.open_record(keys[i], c["device_id"], enc, i, h(sealed))
+                opener.open_record(keys[i], c["device_id"], enc, i, h(sealed))
                 refused = None
             except (cose.MalformedRecord, aesccm.CcmError) as e:
                 refused = type(e).__name__
