@@ -91,10 +91,11 @@ def main() -> None:
 _BOOT_ORDER = ("wipe", "config", "transient", "hmac256", "cborenc", "aesccm", "cose",
                "ackmac", "answer", "batch", "record", "sealq", "sealer", "checkdigits",
                "cbordec", "base45", "mask", "waybill", "idtoken", "flow", "scanline",
-               "display", "view", "uplink", "handheld", "app")
+               "ssd1306", "display", "view", "uplink", "handheld", "app")
 _TRANSIENT = {"hkdf": "session setup, released", "x25519": "session setup, released",
               "hpke": "session setup, released", "mac0": "badge/config code, released",
-              "opener": "never (receiver side: tests, audits)"}
+              "opener": "never (receiver side: tests, audits)",
+              "st7789": "ESP32-S3 board's screen only"}
 _MEASURE = """
 import gc, sys
 import machine, network, esp32, socket, time, ntptime, framebuf, json, tls, deflate, io

@@ -33,7 +33,7 @@ def _framebuffer(dev):
 
 def test_ssd1306_png_identical_to_framebuf(sim_devices, tmp_path):
     dev = sim_devices(firmware=None, files={"main.py": DRAW_MAIN % {"seed": 7},
-                                        "display.py": _display()})
+                                        **_display()})
     fb = _framebuffer(dev)
     paths = dev.save_frames(tmp_path / "frames")
     img = Image.open(paths[-1])
@@ -56,7 +56,7 @@ def test_ssd1306_png_identical_to_framebuf(sim_devices, tmp_path):
 
 def test_st7789_png_identical_to_framebuf(sim_devices, tmp_path):
     dev = sim_devices("esp32s3-devkitc-st7789", firmware=None,
-                  files={"main.py": DRAW_MAIN % {"seed": 11}, "display.py": _display()})
+                  files={"main.py": DRAW_MAIN % {"seed": 11}, **_display()})
     fb = _framebuffer(dev)
     img = Image.open(dev.save_frames(tmp_path / "frames")[-1]).convert("RGB")
     assert img.size == (240, 320)
@@ -91,4 +91,5 @@ def test_frames_follow_the_app(sim_devices, board):
 def _display():
     # The product's drivers: capture is proven pixel-exact for what the handheld really sends.
     from sealscan.paths import FIRMWARE_DIR
-    return (FIRMWARE_DIR / "display.py").read_text()
+    return {name: (FIRMWARE_DIR / name).read_text()
+            for name in ("display.py", "ssd1306.py", "st7789.py")}

@@ -1,0 +1,1 @@
+../../firmware/ssd1306.py

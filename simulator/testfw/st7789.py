@@ -1,0 +1,1 @@
+../../firmware/st7789.py
