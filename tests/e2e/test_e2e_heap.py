@@ -6,9 +6,10 @@ import re
 
 from sealsim.endtoend import TLS_HEAP_BYTES
 
-# measured 10208 B at ready, 2496 B after the first session (tasks running, HPKE released)
+# measured 11680 B at ready, 3968 B after the first session (tasks running, HPKE released);
+# before the heap work: 608-864 B and -6.5 KB (over budget)
 MIN_FREE_AT_READY = 8 * 1024
-MIN_FREE_AFTER_SESSION = 0  # within the board budget (was -6.5 KB)
+MIN_FREE_AFTER_SESSION = 2 * 1024
 
 
 def test_free_heap_at_ready_and_after_the_first_session(scanner):
