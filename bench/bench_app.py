@@ -19,6 +19,8 @@ from sealsim import endtoend as kit
 from sealsim.scenario import start_device
 
 _N = 8
+_READY_FREE = rb"ready, device \S+ free (\d+)\r?\n"
+_SESSION_FREE = rb"session started, free (\d+)\r?\n"
 _BARE_MAIN = "import gc\ngc.collect()\nprint('FREE', gc.mem_free(), 'END')\n"
 
 
@@ -35,11 +37,12 @@ def main() -> None:
             keys = kit.provision(work / "dev", board, kit.build_firmware(work / "fw"), up)
             dev = kit.device(board, work / "dev")
             try:
-                dev.wait_for("session started", 30)
+                dev.wait_until(lambda: re.search(_SESSION_FREE, bytes(dev.output)), 30,
+                               "session started line")
                 out = bytes(dev.output)
-                m = re.search(rb"ready, device \S+ free (\d+)", out)
+                m = re.search(_READY_FREE, out)
                 app_free = int(m.group(1)) - kit.TLS_HEAP_BYTES if m else 0
-                m = re.search(rb"session started, free (\d+)", out)
+                m = re.search(_SESSION_FREE, out)
                 session_free = int(m.group(1)) - kit.TLS_HEAP_BYTES if m else 0
                 dev.scan(keys.badge())
                 dev.wait_for("logged in")

@@ -14,10 +14,11 @@ MIN_FREE_AFTER_SESSION = 2 * 1024
 
 def test_free_heap_at_ready_and_after_the_first_session(scanner):
     dev, _keys = scanner()
-    dev.wait_for("session started", 30)
+    ready = rb"ready, device \S+ free (\d+)\r?\n"
+    session = rb"session started, free (\d+)\r?\n"
+    dev.wait_until(lambda: re.search(session, bytes(dev.output)), 30, "session started line")
     out = bytes(dev.output)
-    ready = re.search(rb"ready, device \S+ free (\d+)", out)
-    session = re.search(rb"session started, free (\d+)", out)
+    ready, session = re.search(ready, out), re.search(session, out)
     assert ready and session, out[-400:]
     assert int(ready.group(1)) - TLS_HEAP_BYTES >= MIN_FREE_AT_READY
     assert int(session.group(1)) - TLS_HEAP_BYTES >= MIN_FREE_AFTER_SESSION
