@@ -1,5 +1,6 @@
 """The console pty behaves like a board's USB serial port for the real mpremote."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,4 +90,44 @@ def test_ctrl_c_between_repl_lines_never_kills_the_board(sim_devices):
     for _ in range(60):
         dev.exec("n += 1")
     assert dev.exec("print(n)").strip() == "60"
+    assert dev.boots == 1
+
+
+SPIN = """\
+junk = [bytearray(8) for _ in range(1000)]  # a full heap: every collection takes a while
+
+
+def spin():
+    import gc, time
+    print('spinning')
+    while True:
+        for _ in range(20):
+            gc.collect()
+        time.sleep_ms(1)
+
+
+spin()
+"""
+
+
+def test_ctrl_c_lands_where_code_waits_never_inside_native_code(sim_devices):
+    # The unix port raises KeyboardInterrupt from inside its SIGINT handler, out of whatever
+    # native code is running: inside a garbage collection that leaves the heap locked for
+    # good, inside a close() a stale fd that later closes a new socket (EBADF on the
+    # shims' link). An ESP32 only raises Ctrl-C where the VM checks for it. This loop spends
+    # nearly all its time collecting garbage and a little sleeping: every Ctrl-C must land
+    # in the sleep, and the heap must stay usable.
+    dev = sim_devices(firmware=None, files={"main.py": SPIN})
+    dev.wait_for("spinning")
+    for _ in range(8):
+        mark = len(dev.output)
+        dev.write_console(b"\x03")
+        end = dev.wait_for(">>> ", since=mark)
+        trace = bytes(dev.output[mark:end]).decode("utf-8", "replace")
+        frames = re.findall(r'File "main.py", line (\d+)', trace)
+        assert frames[-1:] == ["10"] and "KeyboardInterrupt" in trace, trace  # the sleep
+        dev.write_console(b"print('heap', len(bytearray(4096)))\r")
+        dev.wait_for("heap 4096", since=end)
+        dev.write_console(b"spin()\r")
+        dev.wait_for("spinning", since=end)
     assert dev.boots == 1
