@@ -77,9 +77,11 @@ def _recv_exact(s, n):
 
 
 def call(op, payload):
-    send(op, payload)
-    s = _b()
+    # One try around request and reply: an exception anywhere between them (an interrupt,
+    # say) must not leave a reply unread for the next call to take as its own.
     try:
+        send(op, payload)
+        s = _b()
         n = struct.unpack("<I", _recv_exact(s, 4))[0]
         return bytes(_recv_exact(s, n))
     except BaseException:
