@@ -72,8 +72,11 @@ def main() -> None:
             try:
                 dev.wait_until(lambda: re.search(kit.SETUP_LOW, bytes(dev.output)), 30,
                                "setup low line")
-                m = re.search(kit.SETUP_LOW, bytes(dev.output))
+                out = bytes(dev.output)
+                m = re.search(kit.SETUP_LOW, out)
                 setup_low = int(m.group(1)) - kit.TLS_HEAP_BYTES if m else 0
+                m = re.search(_READY_FREE, out)  # what the watcher itself costs
+                watcher = app_free - (int(m.group(1)) - kit.TLS_HEAP_BYTES) if m else 0
             finally:
                 dev.close()
         finally:
@@ -86,6 +89,8 @@ def main() -> None:
           f"{app_free / bare_free:8.2f}")
     print(f"{'free heap, lowest during session setup (idem)':46} {setup_low:9d} B "
           f"{setup_low / bare_free:8.2f}")
+    print(f"{'  (the watching main.py costs, at ready)':46} {watcher:9d} B "
+          f"{watcher / bare_free:8.2f}")
     print(f"{'free heap, first session started (idem)':46} {session_free:9d} B "
           f"{session_free / bare_free:8.2f}")
     print(f"{'waybill scan -> held (floor)':46} {floor * 1000:9.1f} ms {1:8.1f}")

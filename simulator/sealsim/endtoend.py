@@ -314,8 +314,8 @@ def provision_with_depot_tools(dev: Device, upstream: Upstream, work: Path,
 # an asyncio task that, while a session-setup module (x25519, then hpkeks) is loaded, collects
 # at every pause of the setup (X25519 yields to the loop every few ladder steps, the key
 # schedule once between its exports) and remembers the lowest free heap. It prints "setup
-# low, free N" once the setup is over. Its own few hundred bytes of bytecode count against the
-# app, so the number is slightly pessimistic; work between two pauses is not seen.
+# low, free N" once the setup is over. Its own bytecode and task (~1.1 KB, bench_app reports
+# it) count against the app, so the number is pessimistic; work between pauses is not seen.
 SETUP_WATCH_MAIN = """\
 import asyncio, gc, sys
 def _w():
