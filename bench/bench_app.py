@@ -1,6 +1,7 @@
 """The application on a simulated ESP32 against the real upstream: heap and capture latency.
 
-Heap: what the app leaves free at "ready" against the board budget (floor: what a bare
+Heap: what the app leaves free at "ready", at the lowest point of a session setup (watched by
+sealsim.endtoend.SETUP_WATCH_MAIN) and after it, against the board budget (floor: what a bare
 main.py finds free on the same simulated device; the e2e TLS allowance is counted on top, see
 sealsim.endtoend.TLS_HEAP_BYTES). Latency (floor: a waybill scan until the app reports it held,
 i.e. the UART + parsing + screen path): identity + waybill until sealed, and until the
@@ -62,6 +63,22 @@ def main() -> None:
                     acked.append(time.perf_counter() - t)
             finally:
                 dev.close()
+            # the lowest free heap of a session setup: a second device whose main.py
+            # watches the setup (kit.SETUP_WATCH_MAIN)
+            kit.provision(work / "dev2", board, kit.build_firmware(work / "fw2"), up,
+                          device_id="scanner-2")
+            kit.watch_session_setup(work / "dev2")
+            dev = kit.device(board, work / "dev2")
+            try:
+                dev.wait_until(lambda: re.search(kit.SETUP_LOW, bytes(dev.output)), 30,
+                               "setup low line")
+                out = bytes(dev.output)
+                m = re.search(kit.SETUP_LOW, out)
+                setup_low = int(m.group(1)) - kit.TLS_HEAP_BYTES if m else 0
+                m = re.search(_READY_FREE, out)  # what the watcher itself costs
+                watcher = app_free - (int(m.group(1)) - kit.TLS_HEAP_BYTES) if m else 0
+            finally:
+                dev.close()
         finally:
             up.stop()
     modules = module_heap()
@@ -70,6 +87,10 @@ def main() -> None:
     print(f"{'free heap, bare main.py (floor)':46} {bare_free:9d} B {1:8.2f}")
     print(f"{'free heap, app ready (TLS allowance removed)':46} {app_free:9d} B "
           f"{app_free / bare_free:8.2f}")
+    print(f"{'free heap, lowest during session setup (idem)':46} {setup_low:9d} B "
+          f"{setup_low / bare_free:8.2f}")
+    print(f"{'  (the watching main.py costs, at ready)':46} {watcher:9d} B "
+          f"{watcher / bare_free:8.2f}")
     print(f"{'free heap, first session started (idem)':46} {session_free:9d} B "
           f"{session_free / bare_free:8.2f}")
     print(f"{'waybill scan -> held (floor)':46} {floor * 1000:9.1f} ms {1:8.1f}")
@@ -91,12 +112,16 @@ def main() -> None:
 # globals, and whatever qstr pool growth its names trigger (pools grow in chunks, so a chunk
 # lands on whichever module fills the previous one). Shims and native modules first, as on a
 # simulated device. The first block is what boot loads; the transient ones load after.
-_BOOT_ORDER = ("wipe", "config", "transient", "hmac256", "cborenc", "aesccm", "cose",
+_BOOT_ORDER = ("wipe", "transient", "config", "hmac256", "cborenc", "aesccm", "cose",
                "ackmac", "answer", "batch", "record", "sealq", "sealer", "checkdigits",
                "cbordec", "base45", "mask", "waybill", "idtoken", "flow", "scanline",
                "ssd1306", "display", "view", "uplink", "handheld", "app")
-_TRANSIENT = {"hkdf": "session setup, released", "x25519": "session setup, released",
-              "hpke": "session setup, released", "mac0": "badge/config code, released",
+_TRANSIENT = {"bootload": "boot only, released",
+              "x25519": "session setup (stage 1: DH), released",
+              "hkdf": "session setup (stage 2: key schedule), released",
+              "hpkeks": "session setup (stage 2: key schedule), released",
+              "hpke": "never (Encap/DeriveKeyPair for test vectors)",
+              "mac0": "badge/config code, released",
               "opener": "never (receiver side: tests, audits)",
               "st7789": "ESP32-S3 board's screen only"}
 _MEASURE = """

@@ -6,6 +6,7 @@
 import gc
 
 import config
+import transient
 from micropython import const
 
 # Sealed records waiting for their ack: ~240 bytes each, so 6 KiB holds ~25 records, several
@@ -15,23 +16,33 @@ _QUEUE_LARGE = const(65536)
 
 
 def main():
+    # the boot-only code (bootload.py) stays loaded across the boot, then goes
+    fresh = transient.loading("bootload")
+    try:
+        a = _boot()
+    finally:
+        transient.release(fresh)
+    if a is None:
+        return
+    gc.collect()
+    import asyncio
+
+    asyncio.run(a.run())
+
+
+def _boot():
     try:
         board = config.load_board()
         cfg = config.Config()
     except (OSError, ValueError, config.ConfigError) as e:
         print("sealscan: cannot start:", e)
-        return
+        return None
     gc.collect()
     import sealer
 
     queue = _QUEUE_LARGE if board.get("heap_kib", 0) >= 1024 else _QUEUE_SMALL
     s = sealer.Sealer(cfg.device_id, cfg.device_key, cfg.upstream_pk, queue)
     gc.collect()
-    import asyncio
-
     import handheld
 
-    a = handheld.App(board, cfg, s)
-    del board  # the parsed board.json: App keeps what it wired, not the whole dict
-    gc.collect()
-    asyncio.run(a.run())
+    return handheld.App(board, cfg, s)  # the parsed board.json goes with this frame

@@ -10,14 +10,12 @@
 #   badge_key      blob  32 bytes                       config_key   blob  32 bytes
 #   carrier        blob  carrier code                   wifi_ssid, wifi_pass  blob
 #   config_serial  i32   last applied config serial     provisioned  i32 = 1, written last
-import json
-
 import esp32
+import transient
 from micropython import const
 
 NAMESPACE = "sealscan"
 _NOT_FOUND = const(-4354)  # ESP_ERR_NVS_NOT_FOUND
-_BUF = const(2048)  # the largest blob (tls_cert DER)
 
 
 class ConfigError(Exception):
@@ -25,51 +23,46 @@ class ConfigError(Exception):
 
 
 def load_board(path="board.json"):
-    with open(path) as f:
-        return json.load(f)
+    fresh = transient.loading("bootload")
+    try:
+        return _boot().load_board(path)
+    finally:
+        transient.release(fresh)
+
+
+def _boot():
+    # the boot-only code (bootload.py): loaded for one call, released by the caller's
+    # transient.release
+    import bootload
+
+    return bootload
 
 
 class Config:
+    # device_id, device_key, upstream_pk, upstream_url, tls_cert, badge_key, config_key,
+    # carrier, wifi_ssid, wifi_pass (str/bytes), config_serial, host, port: bootload.py
+    # reads them from NVS (boot only, so that code is not resident)
+    nvs: esp32.NVS
+    device_id: str
+    device_key: bytes
+    upstream_pk: bytes
+    upstream_url: str
+    tls_cert: bytes
+    badge_key: bytes
+    config_key: bytes
+    carrier: str
+    wifi_ssid: str
+    wifi_pass: str
+    config_serial: int
+    host: str
+    port: int
+
     def __init__(self, nvs=None):
-        self.nvs = nvs or esp32.NVS(NAMESPACE)
-        buf = bytearray(_BUF)
+        fresh = transient.loading("bootload")
         try:
-            if self.nvs.get_i32("provisioned") != 1:
-                raise ConfigError("not provisioned")
-        except OSError:
-            raise ConfigError("not provisioned")
-        self.device_id = self._text(buf, "device_id")
-        self.device_key = self._blob(buf, "device_key", 32)
-        self.upstream_pk = self._blob(buf, "upstream_pk", 32)
-        self.upstream_url = self._text(buf, "upstream_url")
-        self.tls_cert = self._blob(buf, "tls_cert")
-        self.badge_key = self._blob(buf, "badge_key", 32)
-        self.config_key = self._blob(buf, "config_key", 32)
-        self.carrier = self._text(buf, "carrier")
-        self.wifi_ssid = self._text(buf, "wifi_ssid", True)
-        self.wifi_pass = self._text(buf, "wifi_pass", True)
-        try:
-            self.config_serial = self.nvs.get_i32("config_serial")
-        except OSError:
-            self.config_serial = 0
-        self.host, self.port = parse_url(self.upstream_url)
-
-    def _blob(self, buf, key, size=0, optional=False):
-        try:
-            n = self.nvs.get_blob(key, buf)
-        except OSError:
-            if optional:
-                return b""
-            raise ConfigError("NVS key missing: " + key)
-        if size and n != size:
-            raise ConfigError("NVS key %s: %d bytes, want %d" % (key, n, size))
-        return bytes(buf[:n])
-
-    def _text(self, buf, key, optional=False):
-        try:
-            return str(self._blob(buf, key, 0, optional), "utf-8")
-        except UnicodeError:
-            raise ConfigError("NVS key %s: not UTF-8" % key)
+            _boot().read_config(self, nvs or esp32.NVS(NAMESPACE))
+        finally:
+            transient.release(fresh)
 
     def apply_config(self, ssid, password, url, serial):
         """Store a verified config code's settings (and its serial, for replay checks)."""

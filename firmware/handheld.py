@@ -23,6 +23,7 @@ import mask
 import network
 import scanline
 import sealer
+import transient
 import uplink
 import view
 from machine import PWM, UART, Pin
@@ -43,34 +44,37 @@ def log(*args):
 
 
 class App:
+    # State (set by bootload.wire: boot-only code, released after boot)
+    cfg: config.Config
+    sealer: sealer.Sealer
+    flow: flow.Flow
+    lines: scanline.LineSplitter
+    disp: object  # the board's framebuf driver (display.open_display)
+    uart: UART
+    buzzer: PWM
+    led: Pin
+    key_back: Pin
+    key_ok: Pin
+    trigger: Pin
+    wlan: network.WLAN
+    ctx: object
+    kick: asyncio.Event
+    outstanding: list  # records sealed, not yet acked: [enc, index, ticks_ms, unix, overdue]
+    last: tuple | None  # (masked name, masked id, masked waybill, status) of the latest capture
+    last_key: tuple | None  # (enc, index) of the latest capture
+    overdue: bool
+    alarm: str | None
+    waiting: bool  # a capture is held until a session or queue space is there
+    dirty: bool
+
     def __init__(self, board, cfg, sealer_):
-        self.cfg = cfg
-        se = board["scan_engine"]
-        pins = board["pins"]
-        self.sealer = sealer_
-        self.flow = flow.Flow(cfg.badge_key, cfg.config_key, cfg.carrier)
-        self.flow.config_serial = cfg.config_serial
-        self.lines = scanline.LineSplitter()
-        self.disp = display.open_display(board["display"])
-        self.uart = UART(se["uart"], se["baud"], tx=se["tx"], rx=se["rx"])
-        self.buzzer = PWM(Pin(pins["buzzer"]), freq=2000, duty_u16=0)
-        self.led = Pin(pins["led"], Pin.OUT, value=0)
-        self.key_back = Pin(pins["key_back"], Pin.IN, Pin.PULL_UP)
-        self.key_ok = Pin(pins["key_ok"], Pin.IN, Pin.PULL_UP)
-        # GM65 trigger input, active low: held low while OK is held (reads in command mode;
-        # in manual mode the module's own button reads and this changes nothing)
-        self.trigger = Pin(se["trigger"], Pin.OUT, value=1)
-        self.wlan = network.WLAN(network.STA_IF)
-        self.ctx = uplink.ssl_context(cfg.tls_cert)
-        self.kick = asyncio.Event()
-        # records sealed and not yet acked: [enc, index, ticks_ms, unix time, overdue]
-        self.outstanding = []  # type: list
-        self.last = None  # (masked name, masked id, masked waybill, status) of the latest
-        self.last_key = None  # (enc, index) of the latest capture
-        self.overdue = False
-        self.alarm = None
-        self.waiting = False  # a capture is held until a session or queue space is there
-        self.dirty = True
+        fresh = transient.loading("bootload")
+        try:
+            import bootload
+
+            bootload.wire(self, board, cfg, sealer_)
+        finally:
+            transient.release(fresh)
 
     # -- scanning and capture --------------------------------------------------------------
 

@@ -17,6 +17,7 @@
 # objects. Their freed copies (e.g. of K_i) stay in the heap until the garbage collector
 # reuses those blocks; MicroPython offers no way to overwrite them in place.
 import asyncio
+import gc
 import time
 
 import ackmac
@@ -45,7 +46,19 @@ MAX_COURIER = const(32)
 MAX_DEVICE_ID = const(32)
 _MAX_AAD = const(96)
 _NONE = const(-1)
-_SESSION_MODULES = ("hpke", "hkdf", "x25519")
+_SESSION_MODULES = ("hpke", "hpkeks", "hkdf", "x25519")
+
+
+async def _encap_dh(pk):
+    # (enc, dh) of a fresh ephemeral key with x25519 loaded alone (transient.py); a function
+    # of its own so no name keeps the module once it is released
+    fresh = transient.loading("x25519")
+    try:
+        import x25519
+
+        return await x25519.ephemeral_async(pk)
+    finally:
+        transient.release(fresh)
 
 
 class SealerError(Exception):
@@ -171,18 +184,30 @@ class Sealer:
             if slot == _NONE:
                 raise QueueFull("every session slot holds unacknowledged records")
             # HPKE, HKDF and X25519 are needed here only (boot, then every 1024 records or
-            # 60 min): loaded for this setup and released after it (transient.py)
+            # 60 min): loaded for this setup and released after it (transient.py). In two
+            # stages, so the heap never holds all three: the X25519 ladder with x25519 alone,
+            # then the key schedule with hpkeks + hkdf (ikmE, for test vectors: one stage).
+            dh = b""
+            if ikmE is None:
+                enc, dh = await _encap_dh(self._pk)
+                gc.collect()  # x25519 and the ladder's big ints, before hpke loads
             fresh = transient.loading(*_SESSION_MODULES)
             try:
-                import hpke
+                import hpkeks
 
-                enc, exp = await hpke.setup_psk_sender(
-                    self._pk, INFO, self._psk, self._device_id.encode(), ikmE)
+                if dh:
+                    enc, exp = hpkeks.setup_psk_sender_dh(
+                        dh, enc, self._pk, INFO, self._psk, self._device_id.encode())
+                else:
+                    import hpke
+
+                    enc, exp = await hpke.setup_psk_sender(
+                        self._pk, INFO, self._psk, self._device_id.encode(), ikmE)
                 chain = ack = b""
                 try:
-                    chain = hpke.export(exp, EXPORT_CHAIN, 32)
+                    chain = hpkeks.export(exp, EXPORT_CHAIN, 32)
                     await asyncio.sleep(0)
-                    ack = hpke.export(exp, EXPORT_ACK, 32)
+                    ack = hpkeks.export(exp, EXPORT_ACK, 32)
                     # From here to the end nothing awaits: the switch is atomic for other
                     # tasks.
                     self._end_session()
@@ -197,6 +222,8 @@ class Sealer:
                     if ack:
                         wipe(ack)
             finally:
+                if dh:
+                    wipe(dh)  # already wiped by hpke unless it failed to load
                 transient.release(fresh)
             self._in_use[slot] = 1
             self._slot = slot

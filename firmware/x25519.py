@@ -91,6 +91,21 @@ def x25519(k, u, out=None):
     return out
 
 
+async def ephemeral_async(pkR):
+    """HPKE Encap's DH with a fresh random ephemeral key (os.urandom: call it once the ESP32
+    RNG is truly random) -> (enc = its public key bytes, dh bytearray(32)); the private key
+    is wiped here. The caller wipes dh."""
+    import os
+
+    sk = bytearray(os.urandom(32))
+    try:
+        enc = bytes(await x25519_async(sk, BASE))
+        return enc, await x25519_async(sk, pkR)
+    finally:
+        for i in range(32):
+            sk[i] = 0
+
+
 async def x25519_async(k, u, out=None):
     """X25519(k, u), yielding to the asyncio loop between small pieces of work."""
     import asyncio

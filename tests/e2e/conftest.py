@@ -22,10 +22,12 @@ def scanner(tmp_path, firmware_build, upstream, request):
     counter = [0]
 
     def make(url: str | None = None, depot: bool = False, board: str = e2ekit.DEFAULT,
-             **kwargs):
+             setup_watch: bool = False, **kwargs):
         """depot=True: an empty board deployed and provisioned with `sealscan deploy` and
         `sealscan provision` over its console; otherwise the same flash contents (DEVICE.md)
-        are written straight into its state directory, which is faster."""
+        are written straight into its state directory, which is faster. setup_watch=True:
+        main.py also reports the lowest free heap of the first session setup
+        (e2ekit.SETUP_WATCH_MAIN; measurements only)."""
         counter[0] += 1
         device_id = f"{request.node.name[5:25]}-{counter[0]}".replace("_", "-")
         state = tmp_path / f"dev{counter[0]}"
@@ -37,6 +39,8 @@ def scanner(tmp_path, firmware_build, upstream, request):
             return dev, keys
         keys = e2ekit.provision(state, e2ekit.board(board), firmware_build, upstream,
                                 device_id=device_id, url=url)
+        if setup_watch:
+            e2ekit.watch_session_setup(state)
         dev = e2ekit.device(e2ekit.board(board), state, **kwargs)
         started.append(dev)
         return dev, keys

@@ -23,11 +23,11 @@ async def test_session_setup_releases_the_hpke_modules():
     import sealer
 
     s = sealer.Sealer("dev-1", bytes(range(32)), bytes(range(1, 33)), 2048)
-    for m in ("hpke", "hkdf", "x25519"):
+    for m in ("hpke", "hpkeks", "hkdf", "x25519"):
         assert m not in sys.modules
     enc = await s.start_session()
     assert len(enc) == 32 and not s.needs_session()
-    for m in ("hpke", "hkdf", "x25519"):
+    for m in ("hpke", "hpkeks", "hkdf", "x25519"):
         assert m not in sys.modules
     s.seal(1700000000, "SF", "SF1234567890123", b"RNID1:x", "courier-7")
     assert s.next_index == 1
@@ -51,3 +51,28 @@ def test_badge_and_config_codes_release_mac0_and_keep_their_verdicts():
 
     assert flow._BADGE_PREFIX == mac0.BADGE_PREFIX
     assert flow._CONFIG_PREFIX == mac0.CONFIG_PREFIX
+
+
+async def test_two_stage_session_setup_derives_what_the_receiver_derives():
+    # start_session() without ikmE runs the DH with x25519 alone, then the key schedule with
+    # hpkeks + hkdf: the receiver (Decap with its private key + the same key schedule) must
+    # get the same ack key, and the answer MAC under any other key must be refused.
+    import ackmac
+    import hmac256
+    import hpkeks
+    import sealer
+    import x25519
+
+    sk_r = bytes(range(7, 39))
+    pk_r = bytes(x25519.x25519(sk_r, x25519.BASE))
+    psk = bytes(range(0x40, 0x60))
+    s = sealer.Sealer("dev-2", psk, pk_r, 2048)
+    enc = await s.start_session()
+    ss, _ = hpkeks._extract_and_expand(x25519.x25519(sk_r, enc), enc, pk_r)
+    secret, _, exp = hpkeks.key_schedule(hpkeks.MODE_PSK, ss, sealer.INFO, psk, b"dev-2")
+    hm = hmac256.Hmac()
+    for key, ok in ((hpkeks.export(exp, sealer.EXPORT_ACK, 32), True),
+                    (hpkeks.export(exp, sealer.EXPORT_CHAIN, 32), False)):
+        hm.key(key)
+        mac = ackmac.mac(hm, enc, [], {}, {})
+        assert s.verify_ack(enc, [], {}, {}, mac) is ok
