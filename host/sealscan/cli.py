@@ -10,11 +10,14 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from sealscan import __version__
+
+if TYPE_CHECKING:
+    from sealscan.boards import Board
 
 # Exit codes shared by every command (documented in README "Exit codes").
 EXIT_OK = 0
@@ -78,6 +81,16 @@ def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
     """Print a one-line error to stderr and exit with `code`."""
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+def load_board_or_exit(name_or_path: str) -> Board:
+    """The board, or a one-line error naming file and field and exit code 3."""
+    from sealscan.boards import BoardError, load_board
+
+    try:
+        return load_board(name_or_path)
+    except BoardError as e:
+        fail(str(e), EXIT_INPUT)
 
 
 def main() -> None:

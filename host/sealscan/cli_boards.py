@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from sealscan import boards as boards_lib
-from sealscan.cli import EXIT_INPUT, emit_json, fail
+from sealscan.cli import EXIT_INPUT, emit_json, fail, load_board_or_exit
 
 
 @click.group()
@@ -35,10 +35,7 @@ def list_boards(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(board: str, as_json: bool) -> None:
     """Show one board (name or path to a .toml file)."""
-    try:
-        b = boards_lib.load_board(board)
-    except boards_lib.BoardError as e:
-        fail(str(e), EXIT_INPUT)
+    b = load_board_or_exit(board)
     if as_json:
         emit_json(b.to_dict())
         return

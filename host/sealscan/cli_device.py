@@ -13,20 +13,12 @@ from typing import NoReturn
 
 import click
 
-from sealscan import boards as boards_lib
-from sealscan.cli import EXIT_FAILURE, EXIT_INPUT, emit_json, fail
+from sealscan.cli import EXIT_FAILURE, EXIT_INPUT, emit_json, fail, load_board_or_exit
 from sealscan.fwtools import FirmwareCheckError
 
 _PORT = click.option("--port", "-p", required=True, envvar="SEALSCAN_PORT",
                      help="Serial port of the scanner, e.g. /dev/ttyUSB0 (or $SEALSCAN_PORT).")
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-
-
-def _board(name: str) -> boards_lib.Board:
-    try:
-        return boards_lib.load_board(name)
-    except boards_lib.BoardError as e:
-        fail(str(e), EXIT_INPUT)
 
 
 def _device_fail(e: Exception) -> NoReturn:
@@ -55,7 +47,7 @@ def deploy(port: str, board_name: str, src: Path | None, force: bool, no_reset: 
     from sealscan.device.link import DeviceError
     from sealscan.paths import FIRMWARE_DIR
 
-    board = _board(board_name)
+    board = load_board_or_exit(board_name)
     say = None if as_json else click.echo
     try:
         result = run(port, board, src=src or FIRMWARE_DIR, force=force, reset=not no_reset,
@@ -108,7 +100,7 @@ def provision(port: str, device_id: str, upstream_dir: Path | None, upstream_pk:
     from sealscan.device import provision as prov
     from sealscan.device.link import DeviceError
 
-    board = _board(board_name) if board_name else None
+    board = load_board_or_exit(board_name) if board_name else None
     try:
         upstream = prov.load_upstream(upstream_dir, public_key=upstream_pk, url=upstream_url,
                                       tls_cert=tls_cert)

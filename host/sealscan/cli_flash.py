@@ -6,18 +6,10 @@ from pathlib import Path
 
 import click
 
-from sealscan import boards as boards_lib
 from sealscan import flashing
-from sealscan.cli import EXIT_FAILURE, EXIT_INPUT, emit_json, fail
+from sealscan.cli import EXIT_FAILURE, EXIT_INPUT, emit_json, fail, load_board_or_exit
 
 _BEFORE = click.Choice(flashing.BEFORE_MODES)
-
-
-def _load_board(name: str) -> boards_lib.Board:
-    try:
-        return boards_lib.load_board(name)
-    except boards_lib.BoardError as e:
-        fail(str(e), EXIT_INPUT)
 
 
 def _fail(e: flashing.FlashingError) -> None:
@@ -64,7 +56,7 @@ def info(port: str, before: str, as_json: bool) -> None:
 def write(port: str, board_name: str, image: Path, sha256: str | None, baud: int, before: str,
           after: str, as_json: bool) -> None:
     """Check IMAGE against the board's pinned hash, check the chip, write, verify."""
-    board = _load_board(board_name)
+    board = load_board_or_exit(board_name)
     try:
         result = flashing.flash_image(port, board, image, sha256=sha256, baud=baud,
                                       before=before, after=after, quiet=as_json)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from sealscan.boards import DEFAULT_BOARD, BoardError, load_board
-from sealscan.cli import EXIT_INPUT, emit_json, fail
+from sealscan.boards import DEFAULT_BOARD
+from sealscan.cli import emit_json, fail, load_board_or_exit
 
 
 @click.group()
@@ -59,10 +59,7 @@ def run(board: str, state: Path | None, firmware: Path | None, png_dir: Path) ->
     from sealsim.micropython import MicroPythonNotFound
     from sealsim.scenario import TESTFW_DIR, start_device
 
-    try:
-        b = load_board(board)
-    except BoardError as e:
-        fail(str(e), EXIT_INPUT)
+    b = load_board_or_exit(board)
     if state is None:
         state = Path(tempfile.mkdtemp(prefix="sealsim-state-"))
     fresh = not any((state / "fs").glob("*")) if (state / "fs").exists() else True
