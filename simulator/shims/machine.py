@@ -22,7 +22,7 @@ TIMER_WAKE = 4
 TOUCHPAD_WAKE = 5
 ULP_WAKE = 6
 
-# Exit codes the supervisor reads (see sealsim.device).
+# Exit codes the supervisor reads (see sealsim.supervisor).
 _EXIT_RESET = 90
 _EXIT_SOFT = 91
 _EXIT_SLEEP = 92
