@@ -60,7 +60,6 @@ class Device:
         self.name = name or self.state.name
         self.storage = FileStorage(self.state)
         self.mac = mac or bytes([0x24, 0x0A, 0xC4]) + os.urandom(3)
-        self.heap_bytes = self.board.heap_bytes + shim_heap_bytes(self.board.heap_bytes)
         self.run_dir = Path(tempfile.mkdtemp(prefix="sealsim-"))
         self.link_path = str(self.run_dir / "link.sock")
         self.events: list[tuple[float, str]] = []  # buzzer, LED, resets, watchdog, ...
@@ -71,7 +70,9 @@ class Device:
         self.link = Link(self.link_path, self._event)
         self.console = Console(self.link, self._cond, lambda: self.supervisor.pid())
         self.supervisor = Supervisor(link=self.link, console=self.console,
-                                     fs_dir=self.storage.fs_dir, heap_bytes=self.heap_bytes,
+                                     fs_dir=self.storage.fs_dir,
+                                     heap_bytes=self.board.heap_bytes
+                                     + shim_heap_bytes(self.board.heap_bytes),
                                      cond=self._cond, event=self._event)
         self.peripherals = Peripherals.build(self.board, self.link, self._event)
         self.relay = NetRelay(self.link, self._cond, self._event, wifi=wifi, name=self.name)
@@ -99,6 +100,15 @@ class Device:
     gm65 = property(lambda self: self.peripherals.scan_engine.model)
     wifi = property(lambda self: self.relay.wifi)
     net_delay = property(lambda self: self.relay.delay)
+
+    @property
+    def heap_bytes(self) -> int:
+        """MicroPython's heap at the next boot: the board's plus the shims' own."""
+        return self.supervisor.heap_bytes
+
+    @heap_bytes.setter
+    def heap_bytes(self, value: int) -> None:
+        self.supervisor.heap_bytes = value
 
     @property
     def panel(self) -> Panel:
