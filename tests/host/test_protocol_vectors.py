@@ -116,3 +116,18 @@ def test_worked_example_in_the_spec_matches_the_vectors():
     sealed = c["records"][0]["sealed"]
     flat = "".join(spec.split("Sealed record (89 bytes")[1].split("Batch")[0].split())
     assert sealed[:60] in flat and sealed[-40:] in flat
+
+
+def test_revocation_vector_verifies_and_every_invalid_one_is_refused():
+    from sealscan.protocol.revocation import verify_revocation
+    a = next(c for _, c in CASES if c["name"] == "session-a")
+    key, enc, dev = h(a["ack_key"]), h(a["enc"]), a["device_id"]
+    verify_revocation(key, enc, dev, h(a["revocation"]["body"]))
+    assert h(a["revocation"]["body"])[6:38] == h(a["revocation"]["mac"])
+    reasons = set()
+    for bad in a["invalid_revocations"]:
+        with pytest.raises((p.BadAckMac, p.MalformedAnswer)):
+            verify_revocation(key, enc, dev, h(bad["body"]))
+        reasons.add(bad["reason"])
+    assert {"revocation-of-another-device", "revocation-of-another-session",
+            "unauthenticated-403"} <= reasons

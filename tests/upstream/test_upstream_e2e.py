@@ -8,7 +8,7 @@ import cbor2
 import pytest
 from upkit import ServerThread, client_for, make_state, record, register, stored_count
 
-from sealscan.protocol import BadAckMac, SenderSession
+from sealscan.protocol import BadAckMac, Batch, SenderSession, encode_batch
 from sealscan.upstream.client import BatchClient, pinned_ssl_context
 from sealscan.upstream.config import make_tls_cert
 from sealscan.upstream.errors import ConfigError
@@ -120,7 +120,8 @@ def test_unknown_and_revoked_devices_are_refused(cfg, devices, server):
     store = open_store(cfg)
     store.set_revoked("dev-a", True)
     status, data = client.post_batch(dev.body(dev.seal([record()])))
-    assert (status, cbor2.loads(data)) == (403, {"error": "revoked-device"})
+    assert status == 403 and cbor2.loads(data)["error"] == "revoked-device"
+    dev.session.verify_revocation(data)  # MAC'd for this device's session (protocol 6.1)
     store.set_revoked("dev-a", False)
     store.close()
     assert client.post_batch(dev.body(dev.seal([record()])))[0] == 200
@@ -227,3 +228,32 @@ def test_a_bug_is_never_a_500(cfg, devices, server, monkeypatch):
     assert (status, cbor2.loads(data)) == (503, {"error": "internal"})
     assert stored_count(cfg) == 0
     assert client.request("GET", "/v1/health")[0] == 200  # still serving
+
+
+def test_revocation_verifies_only_on_the_revoked_device_in_its_session(cfg, devices, server):
+    a, b = devices
+    b.new_session()
+    store = open_store(cfg)
+    store.set_revoked("dev-a", True)
+    client = server.client()
+    status, data = client.post_batch(a.body(a.seal([record()])))
+    assert status == 403
+    a.session.verify_revocation(data)
+    with pytest.raises(BadAckMac):  # a replay of it to another device does not verify
+        b.session.verify_revocation(data)
+    old = a.session
+    a.new_session()
+    with pytest.raises(BadAckMac):  # nor on the same device in a later session
+        a.session.verify_revocation(data)
+    # a's batch sent under another revoked device's id: the answer is MAC'd for that id (and
+    # its key), so it revokes nobody who can verify it
+    store.set_revoked("dev-b", True)
+    status, data = client.post_batch(encode_batch(Batch("dev-b", old.enc,
+                                                        [old.seal(record())])))
+    assert status == 403
+    with pytest.raises(BadAckMac):
+        old.verify_revocation(data)
+    with pytest.raises(BadAckMac):
+        b.session.verify_revocation(data)
+    store.close()
+    assert stored_count(cfg) == 0

@@ -32,13 +32,15 @@ from sealscan.protocol.keys import (
     upstream_public_key,
 )
 from sealscan.protocol.record import Record
+from sealscan.protocol.revocation import decode_revocation, revocation_mac
 from sealscan.protocol.session import MAX_SESSION_RECORDS, ReceiverSession, SenderSession
 
 __all__ = [
     "MAX_RECORDS", "MAX_SESSION_RECORDS", "VERDICTS", "Answer", "AuthenticationFailed",
     "BadAckMac", "Batch", "InvalidDeviceId", "InvalidKey", "MalformedAnswer", "MalformedBatch",
     "MalformedRecord", "ProtocolError", "ReceiverSession", "Record", "SenderSession",
-    "SessionExhausted", "answer_mac", "check_device_id", "decode_answer", "decode_batch",
+    "SessionExhausted", "answer_mac", "check_device_id", "decode_answer",
+    "decode_revocation", "revocation_mac", "decode_batch",
     "encode_answer", "encode_batch", "generate_device_key", "generate_upstream_keypair",
     "upstream_public_key",
 ]

@@ -33,6 +33,7 @@ from sealscan.protocol.errors import (
 )
 from sealscan.protocol.keys import check_device_id
 from sealscan.protocol.record import MAX_PLAINTEXT, Record
+from sealscan.protocol.revocation import revocation_body, verify_revocation
 
 INFO = b"sealscan/v1"
 EXPORT_CHAIN = b"sealscan/v1 chain"
@@ -141,6 +142,11 @@ class SenderSession:
         if not hmac.compare_digest(expected, answer.mac):
             raise BadAckMac("answer MAC does not verify under this session's ack key")
 
+    def verify_revocation(self, body: bytes) -> None:
+        """Raise MalformedAnswer/BadAckMac unless `body` (a 403 body) revokes this device in
+        this session (docs/protocol.md 6.1)."""
+        verify_revocation(self.ack_key, self.enc, self.device_id, body)
+
 
 class ReceiverSession:
     """The upstream side: opens any record of one (device, session) in any order."""
@@ -219,6 +225,10 @@ class ReceiverSession:
 
     def answer_mac(self, ack: list[int], rej: dict[int, str], ver: dict[int, str]) -> bytes:
         return answer_mac(self.ack_key, self.enc, ack, rej, ver)
+
+    def revocation_body(self) -> bytes:
+        """The authenticated 403 answer telling this device, in this session, it is revoked."""
+        return revocation_body(self.ack_key, self.enc, self.device_id)
 
     def answer_body(self, ack: list[int], rej: dict[int, str], ver: dict[int, str]) -> bytes:
         """The encoded, MAC'd answer (ack sorted ascending), ready to send."""

@@ -8,6 +8,8 @@ docs/vectors/*.json: each a JSON list of cases (bytes as lowercase hex):
     acks:     [{ack, rej, ver, mac, answer}]                       answer = the encoded body
     invalid:  [{index, sealed, reason, error}]   must be refused; error = host exception name
     invalid_acks: [{ack, rej, ver, mac, reason}] answers the device must refuse (BadAckMac)
+    revocation:   {mac, body}                    the 403 revoking this device in this session
+    invalid_revocations: [{body, reason}]        403 bodies the device must not act on
 JSON object keys are text, so rej/ver are {"3": "decrypt"}: the indices are the integers.
 
 docs/vectors/codes/identity-v1.json: scanned identity tokens with their expected verdicts.
@@ -180,6 +182,25 @@ def _invalid_acks(r: ReceiverSession, good: dict[str, Any]) -> list[dict[str, An
             for a, rj, v, m, reason in rows]
 
 
+def _revocations(r: ReceiverSession, other_session: ReceiverSession) -> tuple[dict, list]:
+    from sealscan.protocol.revocation import revocation_body
+
+    good = r.revocation_body()
+    flipped = bytearray(good)
+    flipped[10] ^= 0x01
+    other_dev = ReceiverSession(SKR, "depot-0571-scanner-08", PSK, r.enc)
+    rows = [
+        (bytes(flipped), "mac-flipped"),
+        (other_session.revocation_body(), "revocation-of-another-session"),
+        (other_dev.revocation_body(), "revocation-of-another-device"),
+        (revocation_body(bytes(32), r.enc, r.device_id), "wrong-key"),
+        (cbor.dumps({"error": "revoked-device"}), "unauthenticated-403"),
+        (good + b"\x00", "trailing-byte"),
+    ]
+    return ({"mac": _hex(good[6:38]), "body": _hex(good)},
+            [{"body": _hex(b), "reason": reason} for b, reason in rows])
+
+
 def build() -> dict[str, Any]:
     """Every vector file: {relative path: JSON-able content}."""
     tokens = [TOKEN_OK, TOKEN_EXPIRED, TOKEN_PASSPORT, TOKEN_UNKNOWN_ISSUER]
@@ -201,6 +222,7 @@ def build() -> dict[str, Any]:
     case_a["acks"] = acks_a
     case_a["invalid"] = _invalid(sealed_a, bytes.fromhex(case_b["records"][0]["sealed"]))
     case_a["invalid_acks"] = _invalid_acks(ra, acks_a[0])
+    case_a["revocation"], case_a["invalid_revocations"] = _revocations(ra, rb)
     case_b["acks"] = [_answer_json(rb, [0, 1, 2], {}, {0: "ok", 1: "ok", 2: "ok"})]
     case_b["invalid"] = [{"index": 0, "sealed": case_a["records"][0]["sealed"],
                           "reason": "record-of-session-a", "error": "AuthenticationFailed"}]

@@ -3,7 +3,8 @@
 Order of work for `POST /v1/batches` (docs/upstream.md has the table of answers):
 
 1. size limit (413), CBOR batch structure (400; more than MAX_RECORDS records: 413);
-2. registry: unknown or revoked device (403), per-device rate (429), store backlog (503);
+2. registry: unknown device (403), revoked device (403 with the revocation MAC'd for the
+   batch's session: protocol 6.1), per-device rate (429), store backlog (503);
 3. HPKE session for (device, key, enc) from an LRU cache, else `ReceiverSession` (400);
 4. every record: open (AES-CCM under K_i), decode the plaintext strictly, check its fields,
    verify the identity token (Ed25519 against configured issuers, expiry). A record that
@@ -189,11 +190,12 @@ class Ingestor:
         except StorageError:
             logs.event("storage-error", logging.ERROR, stage="registry")
             return Reply.error(503, "storage", retry_after=5)
-        if device is None or device.revoked:
-            reason = "unknown-device" if device is None else "revoked-device"
-            shown = logs.claimed_id(batch.device_id) if device is None else device.device_id
-            logs.event("batch-refused", status=403, reason=reason, device=shown)
-            return Reply.error(403, reason)
+        if device is None:
+            logs.event("batch-refused", status=403, reason="unknown-device",
+                       device=logs.claimed_id(batch.device_id))
+            return Reply.error(403, "unknown-device")
+        if device.revoked:
+            return self._revoked(device.device_id, device.device_key, batch.enc)
         if not self.rate.allow(device.device_id):
             logs.event("batch-refused", status=429, reason="rate", device=device.device_id)
             return Reply.error(429, "rate", retry_after=1)
@@ -266,6 +268,16 @@ class Ingestor:
                    duplicate=len(res.duplicate), rejected=len(rej), late=late,
                    ms=round(elapsed * 1000, 2))
         return Reply(200, body)
+
+    def _revoked(self, device_id: str, key: bytes, enc: bytes) -> Reply:
+        """403 for a revoked device, MAC'd for its session (docs/protocol.md 6.1) so that the
+        device, and only it, can verify it and wipe its keys. Nothing is opened or stored."""
+        session = self._session(device_id, key, enc)
+        logs.event("batch-refused", status=403, reason="revoked-device", device=device_id,
+                   authenticated=session is not None)
+        if session is None:  # an unusable enc: the plain refusal, which changes nothing
+            return Reply.error(403, "revoked-device")
+        return Reply(403, session.revocation_body())
 
     def _session(self, device_id: str, key: bytes, enc: bytes) -> ReceiverSession | None:
         ck = (device_id, key, enc)
