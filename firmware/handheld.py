@@ -66,6 +66,7 @@ class App:
     alarm: str | None
     waiting: bool  # a capture is held until a session or queue space is there
     dirty: bool
+    revoked = 0  # revoke.REVOKED / LEASE_OVER once the keys are wiped: nothing works again
 
     def __init__(self, board, cfg, sealer_):
         fresh = transient.loading("bootload")
@@ -89,6 +90,10 @@ class App:
 
     def on_line(self, line):
         f = self.flow
+        if self.revoked:
+            log("scan refused: keys wiped")
+            self.beep_later(2)
+            return
         try:
             r = f.on_line(line, sealer.unix_time(), self.overdue)
         except MemoryError:  # a TLS handshake may hold the heap for a moment: try once more
@@ -194,6 +199,9 @@ class App:
             except Exception as e:  # network, TLS, timeout, a broken answer: keep everything
                 log("upload failed:", type(e).__name__)
                 return False
+        if status == 403 and self.sealer.verify_revocation(enc, body):
+            self.wipe(1)  # revoke.REVOKED
+            return False
         if status != 200:
             log("upload answered", status)
             return False
@@ -230,10 +238,35 @@ class App:
             self.beep_later(3)
         self.dirty = True
 
+    def wipe(self, why):
+        # A verified revocation (1) or a lease past its wipe limit (2): the keys leave NVS and
+        # RAM, every queued record is dropped, and every scan is refused from now on.
+        import revoke
+
+        revoke.wipe_keys(self.cfg.nvs, why)
+        self.sealer.forget()
+        f = self.flow
+        f.logout()
+        f.badge_key = f.config_key = None
+        self.cfg.device_key = self.cfg.badge_key = self.cfg.config_key = b""
+        self.revoked = why
+        self.last = self.last_key = None
+        self.outstanding = []
+        self.overdue = False
+        self.alarm = "REVOKED" if why == revoke.REVOKED else "KEY LEASE OVER"
+        f.message = "RETURN TO DEPOT"
+        self.buzzer.duty_u16(0)
+        log("REVOKED - RETURN TO DEPOT" if why == revoke.REVOKED else
+            "KEY LEASE OVER - RETURN TO DEPOT", "(keys wiped)")
+        self.dirty = True
+
     # -- sessions, Wi-Fi, alarm, keys, screen ----------------------------------------------
 
     async def session(self):
         while True:
+            if self.revoked:
+                await asyncio.sleep(1)
+                continue
             if self.wlan.isconnected():
                 try:
                     if await self.sealer.ensure_session(_SPARE_RECORDS, _SPARE_MS):
@@ -329,7 +362,7 @@ class App:
     async def ui(self):
         held = False
         while True:
-            pressed = self.key_back.value() == 0
+            pressed = self.key_back.value() == 0 and not self.revoked
             if pressed and not held:
                 self.flow.cancel()
                 self.waiting = False

@@ -171,8 +171,8 @@ class Sealer:
 
         `ikmE` fixes the ephemeral key (test vectors only). Raises QueueFull when every
         session slot still holds unacknowledged records."""
-        if self._starting:
-            raise SealerError("a session is already being started")
+        if self._starting or self._pk is None:
+            raise SealerError("a session is already being started, or the keys are gone")
         self._starting = True
         try:
             self._free_slots()
@@ -351,6 +351,34 @@ class Sealer:
         it is the canonical v1 encoding; returns -1 if its MAC does not verify."""
         ack, rej, ver, mac = answer.decode(body)
         return self.settle(enc, ack, rej, ver, mac)
+
+    def verify_revocation(self, enc, body):
+        """Whether a 403 `body` revokes this device in session `enc` (revoke.py)."""
+        import revoke
+
+        mac = revoke.mac_of(body)
+        slot = self._slot_of(enc)
+        if mac is None or slot == _NONE:
+            return False
+        hm = self._hm
+        hm.key(memoryview(self._ack_keys)[32 * slot:32 * slot + 32])
+        try:
+            h = hm.begin()
+            revoke.mac_input(h, enc, self._device_id)
+            return ackmac.equal(hm.finish(h), mac)
+        finally:
+            hm.wipe()
+
+    def forget(self):
+        """Revoked or lease over: every queued record dropped, every key wiped, and no session
+        starts again."""
+        q = self.queue
+        for slot, index in [(s, i) for s, i, _ in q.entries()]:
+            q.drop(slot, index)
+        self._end_session()
+        for b in (self._psk, self._chain, self._encs, self._ack_keys, self._in_use, self._k):
+            wipe(b)
+        self._pk = None
 
 
 class Batch:

@@ -217,7 +217,9 @@ class AnswerTamperer:
     """A TLS man in the middle holding the upstream's own certificate and key (the worst
     case: a stolen server key). It forwards each batch to the real upstream and corrupts the
     answer while `mode` is set: "forge" flips a MAC byte, "garble" sends random bytes with
-    200, "error" answers 500. The device must drop nothing on any of these."""
+    200, "error" answers 500, "replace" sends `replacement` (status, body) instead (a forged
+    or replayed revocation). The device must drop nothing on any of these. `answers` keeps
+    every (status, body) the upstream gave."""
 
     def __init__(self, upstream: Upstream):
         import http.server
@@ -227,6 +229,8 @@ class AnswerTamperer:
         self.upstream = upstream
         self.mode: str | None = "forge"
         self.seen: list[str] = []
+        self.answers: list[tuple[int, bytes]] = []
+        self.replacement: tuple[int, bytes] = (403, b"")
         kit = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -238,6 +242,7 @@ class AnswerTamperer:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 status, answer = kit._forward(body)
+                kit.answers.append((status, answer))
                 mode = kit.mode
                 kit.seen.append(mode or "pass")
                 if mode == "forge" and status == 200:
@@ -246,6 +251,8 @@ class AnswerTamperer:
                     status, answer = 200, os.urandom(len(answer) or 40)
                 elif mode == "error":
                     status, answer = 500, b""
+                elif mode == "replace":
+                    status, answer = kit.replacement
                 self.send_response(status)
                 self.send_header("Content-Type", "application/cbor")
                 self.send_header("Content-Length", str(len(answer)))

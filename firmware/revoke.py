@@ -1,0 +1,51 @@
+# Revocation and key wipe (docs/protocol.md §6.1). A batch from a revoked device is answered
+# 403 with a body MAC'd with that batch's session ack key, so only the device that set the
+# session up can verify it (a plain 403, a forged or another device's body change nothing):
+#
+#   403 body = a2                               map(2), keys in deterministic order
+#                63 "mac" 58 20 <32 bytes>
+#                65 "error" 6e "revoked-device"
+#   mac      = HMAC-SHA256(ack_key, 83 67 "revoked" 58 20 <enc> <tstr device id>)
+#
+# On a verified revocation (or a key lease past its wipe limit: lease.py) the keys go from
+# NVS; `revoked` (i32 = 1) says why the device no longer starts.
+import cborenc
+from micropython import const
+
+_HEAD = b"\xa2\x63mac\x58\x20"
+_TAIL = b"\x65error\x6erevoked-device"
+_BODY_LEN = const(60)  # 7 + 32 + 21
+_MSG = b"\x83\x67revoked\x58\x20"
+# What a wiped device no longer holds (config.py names every NVS key)
+_KEYS = ("device_key", "badge_key", "config_key", "provisioned")
+NOT_FOUND = const(-4354)  # ESP_ERR_NVS_NOT_FOUND
+REVOKED = const(1)
+LEASE_OVER = const(2)
+
+
+def mac_of(body):
+    """The 32-byte MAC of a revocation body, or None if it is not exactly that layout."""
+    if body is None or len(body) != _BODY_LEN or body[:7] != _HEAD or body[39:] != _TAIL:
+        return None
+    return bytes(body[7:39])
+
+
+def mac_input(h, enc, device_id):
+    """Feed CBOR ["revoked", enc, device id] to a sha256 object (hmac256.Hmac.begin())."""
+    d = device_id.encode()
+    h.update(_MSG)
+    h.update(enc)
+    h.update(cborenc.head(cborenc.TSTR, len(d)))
+    h.update(d)
+
+
+def wipe_keys(nvs, why):
+    """Erase the device key, badge key, config key and `provisioned` from NVS; record why
+    (REVOKED or LEASE_OVER) in `revoked`."""
+    for k in _KEYS:
+        try:
+            nvs.erase_key(k)
+        except OSError:  # already gone
+            pass
+    nvs.set_i32("revoked", why)
+    nvs.commit()
