@@ -6,7 +6,8 @@
 #     61 "v"    01
 #     63 "dev"  <tstr device id>
 #     63 "enc"  58 20 <enc 32>
-#     64 "recs" <array(n)> ( 82 <uint i> <bstr sealed_i> )...     1 <= n <= 64
+#     64 "recs" <array(n)> ( 82 <uint i> <bstr sealed_i> )...     0 <= n <= 64
+#                                           (0: asks only for a lease renewal, lease.py)
 import cborenc
 from cborenc import ARRAY, BSTR, TSTR, UINT
 from micropython import const
@@ -18,8 +19,8 @@ _RECS = b"\x64recs"
 
 
 def _check(items):
-    if not 1 <= len(items) <= MAX_RECORDS:
-        raise ValueError("a batch holds 1-64 records")
+    if len(items) > MAX_RECORDS:
+        raise ValueError("a batch holds 0-64 records")
 
 
 def length(device_id, items):

@@ -63,8 +63,8 @@ class Flow:
             if self.state != READY:
                 return self._refuse("LOG IN FIRST")
             if line[:6] == idtoken.PREFIX:
-                if overdue:
-                    return self._refuse("UPLOAD OVERDUE")
+                if overdue:  # True (the overdue alarm) or the reason to show
+                    return self._refuse("UPLOAD OVERDUE" if overdue is True else overdue)
                 ident = idtoken.parse(line, now)
                 self.drop_identity()
                 n = len(line)

@@ -19,6 +19,7 @@ import time
 import config
 import display
 import flow
+import lease
 import mask
 import network
 import scanline
@@ -67,6 +68,8 @@ class App:
     waiting: bool  # a capture is held until a session or queue space is there
     dirty: bool
     revoked = 0  # revoke.REVOKED / LEASE_OVER once the keys are wiped: nothing works again
+    lease = None  # lease.Lease, made when the alarms task starts
+    lease_state = 0  # lease.OK / REFUSE (identities refused until an authenticated answer)
 
     def __init__(self, board, cfg, sealer_):
         fresh = transient.loading("bootload")
@@ -95,11 +98,11 @@ class App:
             self.beep_later(2)
             return
         try:
-            r = f.on_line(line, sealer.unix_time(), self.overdue)
+            r = f.on_line(line, sealer.unix_time(), self.id_block())
         except MemoryError:  # a TLS handshake may hold the heap for a moment: try once more
             gc.collect()
             try:
-                r = f.on_line(line, sealer.unix_time(), self.overdue)
+                r = f.on_line(line, sealer.unix_time(), self.id_block())
             except MemoryError:
                 f.message = "BUSY: SCAN AGAIN"
                 r = flow.REFUSED
@@ -119,6 +122,16 @@ class App:
             self.beep_later(2)
         elif r == flow.HELD:
             log("held, waiting for the other code")
+
+    def id_block(self):
+        # why new identities are refused now (flow.py shows it), or False
+        return "NO ACK FOR LEASE" if self.lease_state else self.overdue
+
+    def renewal_due(self):
+        # nothing to upload, but half the lease is gone: an empty batch asks for an ack
+        ls = self.lease
+        return ls is not None and self.sealer.enc is not None and \
+            ls.wants_renewal(sealer.unix_time())
 
     def capture(self):
         f = self.flow
@@ -172,7 +185,8 @@ class App:
     async def uplink(self):
         backoff = _BACKOFF_MIN_MS
         while True:
-            if not len(self.sealer.queue) or not self.wlan.isconnected():
+            if not (len(self.sealer.queue) or self.renewal_due()) or \
+                    not self.wlan.isconnected():
                 self.kick.clear()
                 try:
                     await asyncio.wait_for(self.kick.wait(), 0.5)
@@ -190,7 +204,9 @@ class App:
         cfg = self.cfg
         with self.sealer.batch() as b:
             if not b.items:
-                return True
+                if not self.renewal_due():
+                    return True
+                b.enc = self.sealer.enc  # no records: a lease renewal (protocol 6.2)
             enc = b.enc
             n = len(b.items)
             gc.collect()
@@ -210,6 +226,8 @@ class App:
             log("answer refused (malformed or MAC wrong): nothing dropped")
             return False
         self.settled(enc, *res)
+        if self.lease is not None:
+            self.lease.renew(sealer.unix_time())
         log("batch of", n, "acked", len(res[0]), "rejected", len(res[1]))
         return True
 
@@ -330,13 +348,36 @@ class App:
             over = over or item[4]
         return over
 
+    def check_lease(self):
+        if self.lease is None:
+            self.lease = lease.Lease.from_nvs(self.cfg.nvs, sealer.unix_time())
+        st = self.lease.check(sealer.unix_time())
+        if st == lease.WIPE:
+            self.wipe(2)  # revoke.LEASE_OVER
+        elif st != self.lease_state:
+            self.lease_state = st
+            log("lease", "expired: identities refused" if st else "renewed")
+            self.alarm = "CONNECT TO RENEW" if st else None
+            if st:
+                self.flow.message = "NO ACK FOR LEASE"
+            elif self.flow.message == "NO ACK FOR LEASE":
+                self.flow.message = "SCAN ID+WAYBILL"
+            self.dirty = True
+
     async def alarms(self):
         tick = 0
         while True:
+            if self.revoked:
+                await asyncio.sleep(1)
+                continue
+            self.check_lease()
+            if self.revoked:
+                continue
             over = self.is_overdue()
             if over != self.overdue:
                 self.overdue = over
-                self.alarm = "UPLOAD OVERDUE!" if over else None
+                self.alarm = "UPLOAD OVERDUE!" if over else \
+                    ("CONNECT TO RENEW" if self.lease_state else None)
                 log("alarm", "overdue" if over else "cleared")
                 self.dirty = True
                 if not over:

@@ -85,13 +85,19 @@ def deploy(port: str, board_name: str, src: Path | None, force: bool, no_reset: 
               help="Provisioning entries file (.jsonl) to append to, for `sealscan upstream "
                    "import`.")
 @click.option("--board", "-b", "board_name", help="Refuse unless the device is this board.")
+@click.option("--lease-hours", type=click.FloatRange(0, 8760), default=72, show_default=True,
+              help="Key lease: refuse identities after this long without an authenticated "
+                   "ack (0: no lease).")
+@click.option("--lease-wipe-hours", type=click.FloatRange(0, 8760), default=336,
+              show_default=True, help="Wipe the keys after this long without an ack (0: never).")
 @click.option("--force", is_flag=True, help="Provision an already provisioned device again "
                                             "(new device key: import it with --replace).")
 @_JSON
 def provision(port: str, device_id: str, upstream_dir: Path | None, upstream_pk: Path | None,
               upstream_url: str | None, tls_cert: Path | None, carrier: str, badge_key: Path,
               config_key: Path, wifi_ssid: str, entries: Path, board_name: str | None,
-              force: bool, as_json: bool) -> None:
+              lease_hours: float, lease_wipe_hours: float, force: bool,
+              as_json: bool) -> None:
     """Make the device key on this host and write the device's NVS (DEVICE.md).
 
     The key is never printed nor stored in clear: ENTRIES gets one line with it sealed to the
@@ -108,7 +114,8 @@ def provision(port: str, device_id: str, upstream_dir: Path | None, upstream_pk:
             device_id=device_id, upstream=upstream, carrier=carrier,
             badge_key=prov.load_secret_key(badge_key, "badge key"),
             config_key=prov.load_secret_key(config_key, "config key"),
-            wifi_ssid=wifi_ssid, wifi_pass=_wifi_pass())
+            wifi_ssid=wifi_ssid, wifi_pass=_wifi_pass(), lease_hours=lease_hours,
+            lease_wipe_hours=lease_wipe_hours)
         result = prov.provision(port, request, entries, board=board, force=force)
     except DeviceError as e:
         _device_fail(e)

@@ -159,7 +159,7 @@ def build_firmware(out: Path, src: Path = FIRMWARE_DIR) -> Path:
 
 def provision(state: Path, board: Board, fw: Path, upstream: Upstream,
               device_id: str = "scanner-1", wifi: tuple[str, str] = ("depot", "depot-secret"),
-              url: str | None = None) -> Keys:
+              url: str | None = None, lease: tuple[int, int] | None = None) -> Keys:
     """Write the device's flash as deploy + provision would (DEVICE.md), and register it."""
     keys = Keys(device_id, generate_device_key(), os.urandom(32), os.urandom(32))
     fs = state / "fs"
@@ -174,7 +174,8 @@ def provision(state: Path, board: Board, fw: Path, upstream: Upstream,
         "tls_cert": _blob(upstream.cert_der), "badge_key": _blob(keys.badge_key),
         "config_key": _blob(keys.config_key), "carrier": _blob(CARRIER),
         "wifi_ssid": _blob(wifi[0]), "wifi_pass": _blob(wifi[1]),
-        "config_serial": _i32(0), "provisioned": _i32(1)})
+        "config_serial": _i32(0), "provisioned": _i32(1),
+        **({"lease_s": _i32(lease[0]), "lease_wipe_s": _i32(lease[1])} if lease else {})})
     upstream.register(device_id, keys.device_key)
     return keys
 

@@ -22,7 +22,7 @@ def scanner(tmp_path, firmware_build, upstream, request):
     counter = [0]
 
     def make(url: str | None = None, depot: bool = False, board: str = e2ekit.DEFAULT,
-             setup_watch: bool = False, **kwargs):
+             setup_watch: bool = False, lease: tuple[int, int] | None = None, **kwargs):
         """depot=True: an empty board deployed and provisioned with `sealscan deploy` and
         `sealscan provision` over its console; otherwise the same flash contents (DEVICE.md)
         are written straight into its state directory, which is faster. setup_watch=True:
@@ -38,7 +38,7 @@ def scanner(tmp_path, firmware_build, upstream, request):
                                                      device_id)
             return dev, keys
         keys = e2ekit.provision(state, e2ekit.board(board), firmware_build, upstream,
-                                device_id=device_id, url=url)
+                                device_id=device_id, url=url, lease=lease)
         if setup_watch:
             e2ekit.watch_session_setup(state)
         dev = e2ekit.device(e2ekit.board(board), state, **kwargs)

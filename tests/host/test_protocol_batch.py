@@ -55,7 +55,7 @@ def _body(**over):
 
 @pytest.mark.parametrize("body", [
     _body(v=2), _body(v=0), _body(dev="bad id"), _body(dev=""), _body(dev=b"dev"),
-    _body(enc=b"\x01" * 31), _body(enc="x" * 32), _body(recs=[]),
+    _body(enc=b"\x01" * 31), _body(enc="x" * 32),
     _body(recs=[[0, b"\x80"]] * 2), _body(recs=[[i, b"\x80"] for i in range(65)]),
     _body(recs=[[1024, b"\x80"]]), _body(recs=[[-1, b"\x80"]]), _body(recs=[[0, b""]]),
     _body(recs=[[0, "x"]]), _body(recs=[[0]]), _body(recs=[[0, b"\x80", 1]]),

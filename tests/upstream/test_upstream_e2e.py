@@ -257,3 +257,20 @@ def test_revocation_verifies_only_on_the_revoked_device_in_its_session(cfg, devi
         b.session.verify_revocation(data)
     store.close()
     assert stored_count(cfg) == 0
+
+
+def test_a_batch_without_records_renews_the_lease_and_stores_nothing(cfg, devices, server):
+    dev = devices[0]
+    dev.new_session()
+    client = server.client()
+    status, data = client.post_batch(dev.body([]))
+    assert status == 200
+    ans = dev.answer(data)  # the MAC verifies: an authenticated answer renews the lease
+    assert (ans.ack, ans.rej, ans.ver) == ([], {}, {})
+    store = open_store(cfg)
+    store.set_revoked("dev-a", True)
+    status, data = client.post_batch(dev.body([]))
+    assert status == 403
+    dev.session.verify_revocation(data)  # an idle revoked device learns it too
+    store.close()
+    assert stored_count(cfg) == 0

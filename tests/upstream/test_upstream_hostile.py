@@ -11,6 +11,7 @@ from sealscan.upstream.registry import open_store
 
 # docs/upstream.md "Answers": status -> reasons
 DOCUMENTED = {
+    200: {None},  # a lease renewal (protocol 6.2): the MAC'd empty answer
     400: {"malformed", "session"},
     403: {"unknown-device", "revoked-device", "unauthenticated"},
     413: {"too-large", "too-many-records"},
@@ -39,7 +40,9 @@ def generate(rng, dev, good_body, good_one, other_body, revoked_body, sealed):
         fields[key] = rng.choice(WRONG)
         if key == "recs" and rng.random() < 0.5:
             fields["recs"] = [[0, rng.choice(WRONG)]]
-        yield "types", cbor2.dumps(fields, canonical=True), {400, 403}  # "x": a valid id
+        # "x": a valid id; no records at all is a lease renewal (protocol 6.2): 200
+        yield "types", cbor2.dumps(fields, canonical=True), \
+            {200} if fields["recs"] == [] and fields["dev"] == dev.device_id else {400, 403}
     for _ in range(1000):  # huge or indefinite lengths, deep nesting, random bytes
         kind = rng.randrange(4)
         if kind == 0:

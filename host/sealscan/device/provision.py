@@ -39,9 +39,13 @@ NVS_KEYS = {
     "device_id": "blob", "device_key": "blob", "upstream_pk": "blob", "upstream_url": "blob",
     "tls_cert": "blob", "badge_key": "blob", "config_key": "blob", "carrier": "blob",
     "issuers": "blob", "wifi_ssid": "blob", "wifi_pass": "blob", "config_serial": "i32",
-    "provisioned": "i32",
+    "provisioned": "i32", "lease_s": "i32", "lease_wipe_s": "i32", "revoked": "i32",
 }
-OPTIONAL_KEYS = frozenset({"issuers"})
+# lease_*: a device provisioned before leases has none; revoked: written by the firmware when
+# it wipes its keys (docs/protocol.md 6.1/6.2), erased by provisioning
+OPTIONAL_KEYS = frozenset({"issuers", "lease_s", "lease_wipe_s", "revoked"})
+LEASE_HOURS = 72  # docs/protocol.md 6.2: identities refused after this long without an ack
+LEASE_WIPE_HOURS = 336  # ... and the keys wiped after this long (14 days)
 SECRET_KEYS = frozenset({"device_key", "badge_key", "config_key", "wifi_pass"})
 
 
@@ -192,6 +196,8 @@ class ProvisionRequest:
     config_key: bytes
     wifi_ssid: str
     wifi_pass: str
+    lease_hours: float = LEASE_HOURS  # 0: no lease
+    lease_wipe_hours: float = LEASE_WIPE_HOURS  # 0: never wiped for want of an ack
 
     def __repr__(self) -> str:  # never show the keys or the Wi-Fi password
         return f"ProvisionRequest(device_id={self.device_id!r}, carrier={self.carrier!r})"
@@ -207,6 +213,10 @@ class ProvisionRequest:
             raise InputError("Wi-Fi SSID: 1 to 32 bytes")
         if len(self.wifi_pass.encode()) > 64 or 0 < len(self.wifi_pass) < 8:
             raise InputError("Wi-Fi password: empty (open network) or 8 to 64 characters")
+        if not 0 <= self.lease_hours <= 24 * 365 or not 0 <= self.lease_wipe_hours <= 24 * 365:
+            raise InputError("lease: 0 (none) to 8760 hours")
+        if self.lease_wipe_hours and self.lease_wipe_hours < self.lease_hours:
+            raise InputError("lease: the wipe limit must not be shorter than the lease")
 
 
 @dataclass(frozen=True)
@@ -264,11 +274,13 @@ def provision(port: str, request: ProvisionRequest, entries: Path, *,
             "wifi_ssid": request.wifi_ssid.encode(),
             "wifi_pass": request.wifi_pass.encode(),
             "config_serial": 0,
+            "lease_s": round(request.lease_hours * 3600),
+            "lease_wipe_s": round(request.lease_wipe_hours * 3600),
         }
         issuers = request.upstream.issuers_cbor()
         if issuers is not None:
             values["issuers"] = issuers
-        link.nvs_write({}, erase=("provisioned", "issuers"))
+        link.nvs_write({}, erase=("provisioned", "issuers", "revoked"))
         link.nvs_write(values)
         del device_key, values
         out.write(entry + "\n")

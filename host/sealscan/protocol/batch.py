@@ -1,7 +1,8 @@
 """Batch (device -> upstream) and answer (upstream -> device) bodies of protocol v1.
 
     batch  = {"v": 1, "dev": device id, "enc": bstr 32, "recs": [[i, bstr sealed], ...]}
-             1..64 records, indices 0..1023, no index twice, any order
+             0..64 records (0: a lease renewal, protocol 6.2), indices 0..1023, no index
+             twice, any order
     answer = {"ack": [i, ...], "rej": {i: reason}, "ver": {i: verdict}, "mac": bstr 32}
              ack strictly ascending; rej disjoint from ack; ver keys are acked indices
     mac    = HMAC-SHA256(ack_key, CBOR ["ack", enc, ack, rej, ver])
@@ -53,8 +54,8 @@ def _check_batch(device_id: object, enc: object, recs: object) -> list[tuple[int
         raise MalformedBatch(f"batch dev: {e}") from None
     if not isinstance(enc, bytes) or len(enc) != 32:
         raise MalformedBatch("batch enc: must be 32 bytes")
-    if not isinstance(recs, list | tuple) or not 1 <= len(recs) <= MAX_RECORDS:
-        raise MalformedBatch(f"batch recs: must be an array of 1-{MAX_RECORDS} records")
+    if not isinstance(recs, list | tuple) or len(recs) > MAX_RECORDS:
+        raise MalformedBatch(f"batch recs: must be an array of 0-{MAX_RECORDS} records")
     out: list[tuple[int, bytes]] = []
     seen: set[int] = set()
     for entry in recs:

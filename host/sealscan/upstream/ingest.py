@@ -207,6 +207,10 @@ class Ingestor:
             logs.event("batch-refused", status=400, reason="session", device=device.device_id)
             return Reply.error(400, "session")
 
+        if not batch.records:  # a lease renewal (protocol 6.2): the MAC'd empty answer
+            logs.event("lease-renewal", device=device.device_id)
+            return Reply(200, session.answer_body([], {}, {}))
+
         opened: list[OpenedRecord] = []
         rej: dict[int, str] = {}
         authenticated = 0
