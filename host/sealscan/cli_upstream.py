@@ -117,17 +117,26 @@ def trust_issuer(directory: Path, issuer_public: Path, allow_test_issuer: bool) 
 @upstream.command("import")
 @DIR_OPTION
 @click.argument("entries", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--replace", is_flag=True, help="Re-provision devices registered already.")
-def import_(directory: Path, entries: Path, replace: bool) -> None:
-    """Register devices from a provisioning entries file (.jsonl, keys sealed to us)."""
+@click.option("--rekey", "--replace", "rekey", is_flag=True,
+              help="Give registered devices the new key of their entry: the old key is "
+                   "refused from then on (a returned scanner that was provisioned again).")
+def import_(directory: Path, entries: Path, rekey: bool) -> None:
+    """Register devices from a provisioning entries file (.jsonl, keys sealed to us).
+    Entries registered already with the same key change nothing."""
     cfg = _config(directory)
     try:
-        ids = registry.import_entries(cfg, entries, replace)
+        res = registry.import_entries(cfg, entries, rekey)
     except ProvisioningEntryError as e:
         fail(f"{entries}: {e}", EXIT_INPUT)
     except (RegistryError, StorageError) as e:
         fail(str(e))
-    click.echo(f"registered {len(ids)} device(s)")
+    click.echo(f"registered {len(res.added)} device(s), {len(res.unchanged)} unchanged "
+               f"(already registered with the same key), {len(res.rekeyed)} re-keyed")
+    for d in res.rekeyed:
+        click.echo(f"re-keyed {d}: batches sealed with its old key are refused from now on")
+    for d in res.revoked:
+        click.echo(f"{d} is still revoked: `sealscan upstream unrevoke` it once it is back "
+                   "in service", err=True)
 
 
 def _set_revoked(directory: Path, device_id: str, revoked: bool) -> None:

@@ -73,8 +73,9 @@ def test_cli_init_import_revoke_list(tmp_path):
                                for i, k in keys.items()))
     res = run("upstream", "import", "-d", str(d), str(entries))
     assert res.exit_code == 0 and "registered 3" in res.output
-    assert run("upstream", "import", "-d", str(d), str(entries)).exit_code == 1
-    assert run("upstream", "import", "-d", str(d), str(entries), "--replace").exit_code == 0
+    # the same entries again: nothing changes, nothing fails
+    again = run("upstream", "import", "-d", str(d), str(entries))
+    assert again.exit_code == 0 and "registered 0 device(s), 3 unchanged" in again.output
     assert run("upstream", "revoke", "-d", str(d), "dev-1").exit_code == 0
     assert run("upstream", "revoke", "-d", str(d), "nope").exit_code == 1
     listed = run("upstream", "devices", "-d", str(d), "--json")
@@ -98,3 +99,35 @@ def test_cli_missing_or_broken_state_is_input_error(tmp_path):
     (cfg.directory / "upstream.json").write_text('{"version": 1, "listen": 5}')
     res = run("upstream", "stats", "-d", str(cfg.directory))
     assert res.exit_code == 3 and "upstream.json" in res.output
+
+
+def test_a_key_change_for_a_registered_id_needs_rekey_and_says_what_it_does(tmp_path):
+    d = tmp_path / "up"
+    assert run("upstream", "init", "-d", str(d), "--host", "upstream.depot.example"
+               ).exit_code == 0
+    pk = bytes.fromhex((d / "upstream.pub").read_text())
+    old, new = generate_device_key(), generate_device_key()
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text(make_provisioning_entry(pk, "dev-1", old) + "\n")
+    second.write_text(make_provisioning_entry(pk, "dev-1", new) + "\n"
+                      + make_provisioning_entry(pk, "dev-2", generate_device_key()) + "\n")
+    assert run("upstream", "import", "-d", str(d), str(first)).exit_code == 0
+    refused = run("upstream", "import", "-d", str(d), str(second))
+    assert refused.exit_code == 1
+    assert "dev-1 is registered already with another key" in refused.output
+    assert "--rekey" in refused.output and "403 unauthenticated" in refused.output
+    store = open_store(load_config(d))
+    assert store.get_device("dev-1").device_key == old  # all or nothing: unchanged
+    assert store.get_device("dev-2") is None
+    store.close()
+    assert run("upstream", "revoke", "-d", str(d), "dev-1").exit_code == 0
+    done = run("upstream", "import", "-d", str(d), str(second), "--rekey")
+    assert done.exit_code == 0
+    assert "registered 1 device(s), 0 unchanged (already registered with the same key), " \
+        "1 re-keyed" in done.output
+    assert "re-keyed dev-1: batches sealed with its old key are refused" in done.output
+    assert "dev-1 is still revoked" in done.output
+    assert old.hex() not in done.output and new.hex() not in done.output
+    store = open_store(load_config(d))
+    assert store.get_device("dev-1").device_key == new
+    store.close()
