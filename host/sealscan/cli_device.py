@@ -91,12 +91,15 @@ def deploy(port: str, board_name: str, src: Path | None, force: bool, no_reset: 
 @click.option("--lease-wipe-hours", type=click.FloatRange(0, 8760), default=336,
               show_default=True, help="Wipe the keys after this long without an ack (0: never).")
 @click.option("--force", is_flag=True, help="Provision an already provisioned device again "
-                                            "(new device key: import it with --replace).")
+                                            "(new device key) under an id not registered yet.")
+@click.option("--rekey", is_flag=True,
+              help="Give a registered device id a new key (a returned scanner): the upstream "
+                   "must import it with --rekey, after which the old key is refused.")
 @_JSON
 def provision(port: str, device_id: str, upstream_dir: Path | None, upstream_pk: Path | None,
               upstream_url: str | None, tls_cert: Path | None, carrier: str, badge_key: Path,
               config_key: Path, wifi_ssid: str, entries: Path, board_name: str | None,
-              lease_hours: float, lease_wipe_hours: float, force: bool,
+              lease_hours: float, lease_wipe_hours: float, force: bool, rekey: bool,
               as_json: bool) -> None:
     """Make the device key on this host and write the device's NVS (DEVICE.md).
 
@@ -116,7 +119,8 @@ def provision(port: str, device_id: str, upstream_dir: Path | None, upstream_pk:
             config_key=prov.load_secret_key(config_key, "config key"),
             wifi_ssid=wifi_ssid, wifi_pass=_wifi_pass(), lease_hours=lease_hours,
             lease_wipe_hours=lease_wipe_hours)
-        result = prov.provision(port, request, entries, board=board, force=force)
+        result = prov.provision(port, request, entries, board=board, force=force,
+                                rekey=rekey)
     except DeviceError as e:
         _device_fail(e)
     if as_json:
@@ -125,7 +129,12 @@ def provision(port: str, device_id: str, upstream_dir: Path | None, upstream_pk:
     click.echo(f"provisioned {result.device_id} ({result.board}) on {port}"
                f"{' again, with a new key' if result.replaced else ''}: upstream "
                f"{result.upstream_url}, TLS pin {result.tls_pin[:16]}…; entry appended to "
-               f"{result.entries} (run `sealscan upstream import` on the upstream)")
+               f"{result.entries} (run `sealscan upstream import"
+               f"{' --rekey' if result.rekeyed else ''}` on the upstream)"
+               f"{'; restarted into the app' if result.restarted else ''}")
+    if result.rekeyed:
+        click.echo(f"re-keyed {result.device_id}: once imported with --rekey, the upstream "
+                   "refuses its old key (403 unauthenticated)")
 
 
 def _wifi_pass() -> str:

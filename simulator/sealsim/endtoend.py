@@ -294,8 +294,8 @@ class AnswerTamperer:
 def provision_with_depot_tools(dev: Device, upstream: Upstream, work: Path,
                                device_id: str = "scanner-1") -> Keys:
     """What a depot technician does, with the real commands over the device's console:
-    `sealscan deploy`, `sealscan provision`, `sealscan upstream import`; then a power cycle
-    so the application starts provisioned."""
+    `sealscan deploy`, `sealscan provision` (which restarts the device into the app),
+    `sealscan upstream import`."""
     work.mkdir(parents=True, exist_ok=True)
     badge, config = work / "badge.key", work / "config.key"
     for p in (badge, config):
@@ -313,8 +313,6 @@ def provision_with_depot_tools(dev: Device, upstream: Upstream, work: Path,
     if r.returncode:
         raise RuntimeError("provision failed: " + r.stderr[-500:])
     sealscan("upstream", "import", "-d", str(upstream.dir), str(entries))
-    dev.power_cut()
-    dev.power_on()
     return Keys(device_id, b"", codes.load_key_file(badge), codes.load_key_file(config))
 
 

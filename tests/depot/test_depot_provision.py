@@ -9,7 +9,8 @@ from sealscan.upstream.config import load_config
 from sealscan.upstream.provisioning import open_provisioning_entry
 
 CONTRACT = {"device_id", "device_key", "upstream_pk", "upstream_url", "tls_cert", "badge_key",
-            "config_key", "carrier", "wifi_ssid", "wifi_pass", "config_serial", "provisioned"}
+            "config_key", "carrier", "wifi_ssid", "wifi_pass", "config_serial", "provisioned",
+            "lease_s", "lease_wipe_s"}
 
 
 def test_provision_writes_the_nvs_contract_and_a_sealed_entry(deployed, depot):
@@ -25,6 +26,8 @@ def test_provision_writes_the_nvs_contract_and_a_sealed_entry(deployed, depot):
     assert values["badge_key"][1:] == BADGE_KEY and values["config_key"][1:] == CONFIG_KEY
     assert values["provisioned"] == b"i\x01\x00\x00\x00"
     assert values["config_serial"] == b"i\x00\x00\x00\x00"
+    assert values["lease_s"] == b"i" + (72 * 3600).to_bytes(4, "little")  # the default lease
+    assert values["lease_wipe_s"] == b"i" + (336 * 3600).to_bytes(4, "little")
     device_key = values["device_key"][1:]
     assert len(device_key) == 32
     # The only clear copy of the device key is on the device; the entry opens upstream.
@@ -138,3 +141,45 @@ def test_wifi_password_from_the_prompt_is_not_echoed(deployed, depot):
     assert result.exit_code == 0, result.output
     assert "Wi-Fi password" in result.output and WIFI_PASS not in result.output
     assert nvs(deployed)["wifi_pass"] == b"b" + WIFI_PASS.encode()
+
+
+def test_provisioned_device_restarts_into_the_app_by_itself(deployed, depot):
+    from sealsim.endtoend import TLS_HEAP_BYTES
+
+    deployed.heap_bytes += TLS_HEAP_BYTES  # the app's TLS context (sealsim.endtoend)
+    mark = len(deployed.output)
+    run = depot.provision(deployed.port, "--lease-hours", "1", "--lease-wipe-hours", "2")
+    assert run.code == 0, run.text
+    assert "restarted into the app" in run.out
+    deployed.wait_for("sealscan: ready, device dev-17", 30, since=mark)
+    assert nvs(deployed)["lease_s"] == b"i" + (3600).to_bytes(4, "little")
+
+
+def test_an_id_registered_at_the_upstream_is_refused_and_rekey_gives_it_a_new_key(
+        deployed, depot):
+    assert depot.provision(deployed.port).code == 0
+    assert sealscan("upstream", "import", "--dir", depot.upstream, depot.entries).code == 0
+    registered = nvs(deployed)["device_key"]
+    depot.entries.unlink()
+    # another scanner (here: the same one, re-provisioned) asking for that id is refused
+    run = depot.provision(deployed.port, "--force")
+    assert run.code == 1
+    assert "device id dev-17 is registered at the upstream already" in run.err
+    assert "orphaned" in run.err and "--rekey" in run.err
+    assert nvs(deployed)["device_key"] == registered and not depot.entries.exists()
+    # an entry waiting in the entries file counts too
+    assert depot.provision(deployed.port, "--force", device_id="dev-30").code == 0
+    run = depot.provision(deployed.port, "--force", device_id="dev-30")
+    assert run.code == 1 and "has an entry for dev-30 already" in run.err
+    depot.entries.unlink()
+    # the explicit re-key: the device gets a new key, the upstream is told what happens
+    run = depot.provision(deployed.port, "--rekey")
+    assert run.code == 0, run.text
+    assert "upstream import --rekey" in run.out and "refuses its old key" in run.out
+    new = nvs(deployed)["device_key"]
+    assert new != registered
+    assert sealscan("upstream", "import", "--dir", depot.upstream, depot.entries).code == 1
+    done = sealscan("upstream", "import", "--dir", depot.upstream, depot.entries, "--rekey")
+    assert done.code == 0 and "re-keyed dev-17" in done.out
+    for secret in (registered[1:], new[1:]):
+        assert not leaked(secret, run.text + done.text)

@@ -16,7 +16,9 @@ from __future__ import annotations
 import ast
 import hashlib
 import ipaddress
+import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -49,6 +51,11 @@ LEASE_WIPE_HOURS = 336  # ... and the keys wiped after this long (14 days)
 SECRET_KEYS = frozenset({"device_key", "badge_key", "config_key", "wifi_pass"})
 
 
+class AlreadyRegistered(DeviceError):
+    """The device id is registered at the upstream (or waits in the entries file) already:
+    provisioning it again would orphan the scanner holding it."""
+
+
 class InputError(DeviceError):
     """A key file, certificate or upstream directory is malformed (exit 3)."""
 
@@ -77,6 +84,8 @@ class Upstream:
     url: str
     tls_cert_der: bytes
     issuers: dict[bytes, bytes] = field(default_factory=dict)  # kid -> Ed25519 public key
+    # whether a device id is in the upstream's registry (known when its directory is given)
+    registered: Callable[[str], bool] | None = field(default=None, compare=False)
 
     def issuers_cbor(self) -> bytes | None:
         """NVS `issuers`: a CBOR map {kid bstr: public key bstr} (canonical key order)."""
@@ -137,6 +146,7 @@ def load_upstream(directory: Path | None = None, *, public_key: Path | None = No
     tls/cert.pem, the listen port; the host is the certificate's first name unless `url`),
     or from the three pieces given one by one (which also override the directory's)."""
     issuers: dict[bytes, bytes] = {}
+    registered = None
     if directory is not None:
         from sealscan.upstream.config import load_config
         from sealscan.upstream.errors import ConfigError
@@ -148,6 +158,7 @@ def load_upstream(directory: Path | None = None, *, public_key: Path | None = No
         # The identity token issuers the upstream trusts (`upstream trust-issuer`), so the
         # device can warn about a token from an issuer nobody will accept.
         issuers = {kid: pk.public_bytes_raw() for kid, pk in cfg.issuer_keys().items()}
+        registered = _registry_lookup(cfg)
         public_key = public_key or Path(directory) / "upstream.pub"
         tls_cert = tls_cert or cfg.path(cfg.tls_cert)
         if url is None:
@@ -158,7 +169,50 @@ def load_upstream(directory: Path | None = None, *, public_key: Path | None = No
         raise InputError(f"upstream: give --upstream DIR or {', '.join(missing)}")
     assert public_key is not None and url is not None and tls_cert is not None
     return Upstream(load_public_key(public_key), check_url(url), load_cert_der(tls_cert),
-                    issuers)
+                    issuers, registered)
+
+
+def _registry_lookup(cfg: object) -> Callable[[str], bool]:
+    def registered(device_id: str) -> bool:
+        from sealscan.upstream.errors import StorageError
+        from sealscan.upstream.registry import is_registered
+
+        try:
+            return is_registered(cfg, device_id)  # type: ignore[arg-type]
+        except StorageError as e:
+            raise InputError(f"upstream registry: {e}") from None
+    return registered
+
+
+def entries_hold(entries: Path, device_id: str) -> bool:
+    """Whether a provisioning entries file has an entry for `device_id` already."""
+    try:
+        lines = Path(entries).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return False
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{entries}: cannot read the provisioning entries ({e})") from None
+    for line in lines:
+        try:
+            if json.loads(line).get("device_id") == device_id:
+                return True
+        except (ValueError, AttributeError):
+            continue
+    return False
+
+
+def check_unregistered(request: ProvisionRequest, entries: Path, rekey: bool) -> None:
+    """AlreadyRegistered unless the id is free (or `rekey` gives a registered id a new key)."""
+    d = request.device_id
+    if entries_hold(entries, d):
+        raise AlreadyRegistered(f"{entries} has an entry for {d} already: import it "
+                                "(`sealscan upstream import`) or use another entries file")
+    reg = request.upstream.registered
+    if not rekey and reg is not None and reg(d):
+        raise AlreadyRegistered(
+            f"device id {d} is registered at the upstream already: another scanner holding it "
+            "would be refused from now on (orphaned). Choose another id, or give this id a "
+            "new key with --rekey (then `sealscan upstream import --rekey`)")
 
 
 def _cert_host(der: bytes, path: Path) -> str:
@@ -228,6 +282,8 @@ class ProvisionResult:
     tls_pin: str
     entries: str
     replaced: bool
+    rekeyed: bool = False
+    restarted: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -238,9 +294,14 @@ def is_provisioned(link: DeviceLink) -> bool:
 
 
 def provision(port: str, request: ProvisionRequest, entries: Path, *,
-              board: Board | None = None, force: bool = False) -> ProvisionResult:
+              board: Board | None = None, force: bool = False, rekey: bool = False,
+              restart: bool = True) -> ProvisionResult:
+    """Write the NVS contract and append the sealed entry; `rekey` gives a registered id
+    (and a provisioned device) a new key; `restart` soft-resets the device into the app."""
     request.check()
     entries = Path(entries)
+    check_unregistered(request, entries, rekey)
+    force = force or rekey
     try:  # can the entry be kept? Know before the device is touched.
         out = open(entries, "a", encoding="utf-8")
     except OSError as e:
@@ -287,5 +348,7 @@ def provision(port: str, request: ProvisionRequest, entries: Path, *,
         out.flush()
         os.fsync(out.fileno())
         link.nvs_write({"provisioned": 1})
+        if restart:
+            link.soft_reset()  # main.py starts the app: no power cycle needed
         return ProvisionResult(port, request.device_id, name, request.upstream.url,
-                               request.upstream.pin, str(entries), was)
+                               request.upstream.pin, str(entries), was, rekey, restart)
