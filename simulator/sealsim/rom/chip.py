@@ -67,7 +67,7 @@ class SimulatedChip(UsbPort, Loader):
 
     def __init__(self, board: Board | str | Path, state_dir: Path | str, *,
                  device_id: str | None = None, faults: Faults | None = None,
-                 link: Path | str | None = None):
+                 link: Path | str | None = None, pace: bool = True):
         try:
             self.board = board if isinstance(board, Board) else load_board(str(board))
         except ValueError as e:  # BoardError is a ValueError with a one-line message
@@ -75,6 +75,8 @@ class SimulatedChip(UsbPort, Loader):
         self.state_dir = Path(state_dir)
         self.device_id = device_id or self.state_dir.resolve().name
         self.faults = faults or Faults()
+        self.pace = pace  # bytes take their time on the wire at the baud rate (port.py)
+        self._line_at: dict[str, float] = {}
         self.link = Path(link) if link is not None else None
         if self.faults.replug_after is not None and self.link is None:
             raise RomSimError("replug_after needs a link path for the host to find the port")

@@ -3,8 +3,10 @@
 The baud rate is simulated: the ROM locks on to the host's rate at the first byte after a
 reset, CHANGE_BAUDRATE switches the chip, and bytes arriving at any other rate are line noise
 the chip drops (so a host that forgets to switch gets no answer, as on a real UART). A pty
-has no line rate of its own, so the host's setting is sampled when the chip reads the bytes.
-When the host closes the port the chip resets to the ROM.
+has no line rate of its own, so the host's setting is sampled when the chip reads the bytes,
+and the chip paces both directions at that rate (8N1: 10 bit times a byte, so 921600 baud is
+~92 KB/s): a byte is not seen before it could have crossed the wire, an answer not before it
+could have been sent. When the host closes the port the chip resets to the ROM.
 
 `UsbPort` is the port half of `sealsim.rom.chip.SimulatedChip` (a mixin).
 """
@@ -51,6 +53,17 @@ class UsbPort:
             self.port = str(self.link)
         else:
             self.port = self.tty
+
+    def _pace(self, line: str, n: int) -> None:
+        """Wait until `n` more bytes could have crossed the `line` ("rx" or "tx") at the
+        current baud rate; each direction is its own wire (full duplex)."""
+        if not self.pace:
+            return
+        now = time.monotonic()
+        at = max(self._line_at.get(line, 0.0), now) + n * 10 / (self.baud or 115200)
+        self._line_at[line] = at
+        if at > now:
+            time.sleep(at - now)
 
     def _close_master(self) -> None:
         if self._master >= 0:
@@ -116,11 +129,13 @@ class UsbPort:
             self._decoder.reset()  # line noise at the wrong baud rate
             self.events.append("garbled")
             return
+        self._pace("rx", len(chunk))
         if self.mode != "app":
             self._frames.extend(self._decoder.feed(chunk))
 
     def _send(self, payload: bytes) -> None:
         data = slip.encode(payload)
+        self._pace("tx", len(data))
         deadline = time.monotonic() + SEND_TIMEOUT
         while data:
             if self._master < 0 or time.monotonic() > deadline:

@@ -17,6 +17,9 @@ def chips(tmp_path: Path) -> Iterator:
 
     def make(board: str, name: str = "dev1", faults: Faults | None = None,
              **kwargs) -> SimulatedChip:
+        # the wire's pace at the baud rate has its own test (test_rom_pacing.py); here it
+        # would only cost CI time
+        kwargs.setdefault("pace", False)
         chip = SimulatedChip(board, tmp_path / name, faults=faults, **kwargs)
         chip.start()
         started.append(chip)
