@@ -80,6 +80,7 @@ GROUPS = {
     "audit": "sealscan.cli_device:audit",
     "ports": "sealscan.cli_device:ports",
     "monitor": "sealscan.cli_device:monitor",
+    "stage": "sealscan.cli_stage:stage",
 }
 
 

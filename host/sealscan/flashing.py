@@ -79,6 +79,7 @@ class FlashResult:
     size: int
     chip: ChipInfo
     verified: bool
+    written: bool = True  # False: the flash held the image already (its MD5 read back)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "chip": self.chip.to_dict()}
@@ -184,8 +185,11 @@ def identify(port: str, *, before: str = "default-reset", quiet: bool = True) ->
 
 def flash_image(port: str, board: Board, image: Path | str, *, sha256: str | None = None,
                 baud: int = DEFAULT_BAUD, before: str = "default-reset",
-                after: str = "hard-reset", quiet: bool = True) -> FlashResult:
-    """Write `image` at the board's offset, after every check, and verify it."""
+                after: str = "hard-reset", quiet: bool = True,
+                skip_same: bool = False) -> FlashResult:
+    """Write `image` at the board's offset, after every check, and verify it. With
+    `skip_same`, first read back the MD5 of that flash range (esptool's SPI_FLASH_MD5): if
+    the chip holds the image already, nothing is written (`written` False)."""
     data = load_image(board, image, sha256)  # before touching the port
     digest = hashlib.sha256(data).hexdigest()
     if after not in AFTER_MODES:
@@ -206,6 +210,10 @@ def flash_image(port: str, board: Board, image: Path | str, *, sha256: str | Non
         if info.flash_size is not None and info.flash_size < board.flash_size:
             raise WrongChip(f"{port} has {info.flash_size >> 20} MB of flash, {board.name} "
                             f"needs {board.flash_size >> 20} MB; nothing was written")
+        if skip_same and _holds(esp, board.flash_offset, data, port):
+            return FlashResult(board=board.name, image=str(image), sha256=digest,
+                               offset=board.flash_offset, size=len(data), chip=info,
+                               verified=True, written=False)
         try:
             esp_cmds.write_flash(esp, [(board.flash_offset, data)])
         except FatalError as e:
@@ -226,3 +234,12 @@ def flash_image(port: str, board: Board, image: Path | str, *, sha256: str | Non
             pass  # the image is written and verified; a failed reset is not a failed flash
     return FlashResult(board=board.name, image=str(image), sha256=digest,
                        offset=board.flash_offset, size=len(data), chip=info, verified=True)
+
+
+def _holds(esp: Any, offset: int, data: bytes, port: str) -> bool:
+    """Whether the flash at `offset` holds `data` (its MD5, computed by the chip)."""
+    try:
+        held = str(esp.flash_md5sum(offset, len(data)))
+        return held == hashlib.md5(data, usedforsecurity=False).hexdigest()
+    except FatalError as e:
+        raise PortError(f"{port}: {_first_line(e)}") from None

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import ast
 import binascii
-import contextlib
 import errno
-import io
 import os
 import stat
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import serial
 from mpremote.transport import TransportError, TransportExecError
@@ -69,6 +70,38 @@ class _Transport(SerialTransport):
                                   timeout_overall)
 
 
+class _Gate:
+    """sys.stdout that drops what a thread inside quiet() prints. (contextlib's
+    redirect_stdout swaps the one global sys.stdout: with several devices driven at once, as
+    `sealscan stage` does, the swaps interleave and the real stdout is lost.)"""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        return len(text) if getattr(_local, "quiet", 0) else self.inner.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+_local = threading.local()
+_gate_lock = threading.Lock()
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Nothing this thread prints reaches stdout (mpremote prints what a device sent)."""
+    with _gate_lock:
+        if not isinstance(sys.stdout, _Gate):
+            sys.stdout = _Gate(sys.stdout)  # type: ignore[assignment]
+    _local.quiet = getattr(_local, "quiet", 0) + 1
+    try:
+        yield
+    finally:
+        _local.quiet -= 1
+
+
 def check_port(port: str) -> None:
     """Fail early, with the fix in the message, on the usual serial port problems."""
     if not port:
@@ -111,7 +144,7 @@ class DeviceLink:
             try:
                 # mpremote prints what it got when this fails: device output is not ours
                 # to show (it could hold anything), and --json output must stay JSON.
-                with contextlib.redirect_stdout(io.StringIO()):
+                with quiet():
                     self._t.enter_raw_repl(soft_reset=False, timeout_overall=_ENTER_TIMEOUT)
                 return
             except (TransportError, serial.SerialException, OSError):
@@ -133,7 +166,7 @@ class DeviceLink:
     def exec(self, code: str) -> str:
         """Run `code` on the device; what it printed. DeviceCommandError if it raised."""
         try:
-            with contextlib.redirect_stdout(io.StringIO()):
+            with quiet():
                 out = self._t.exec(code)
         except TransportExecError as e:
             raise DeviceCommandError(_one_line(e.error_output)) from None
