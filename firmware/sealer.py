@@ -171,7 +171,7 @@ class Sealer:
 
         `ikmE` fixes the ephemeral key (test vectors only). Raises QueueFull when every
         session slot still holds unacknowledged records."""
-        if self._starting or self._pk is None:
+        if self._starting or not self._pk:
             raise SealerError("a session is already being started, or the keys are gone")
         self._starting = True
         try:
@@ -378,7 +378,7 @@ class Sealer:
         self._end_session()
         for b in (self._psk, self._chain, self._encs, self._ack_keys, self._in_use, self._k):
             wipe(b)
-        self._pk = None
+        self._pk = b""  # no upstream key: start_session() refuses
 
 
 class Batch:
