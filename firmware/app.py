@@ -31,11 +31,14 @@ def main():
 
 
 def _boot():
+    board = None
     try:
         board = config.load_board()
         cfg = config.Config()
     except (OSError, ValueError, config.ConfigError) as e:
         print("sealscan: cannot start:", e)
+        if board is not None and isinstance(e, config.ConfigError):
+            _show(board, str(e))
         return None
     gc.collect()
     import sealer
@@ -46,3 +49,14 @@ def _boot():
     import handheld
 
     return handheld.App(board, cfg, s)  # the parsed board.json goes with this frame
+
+
+def _show(board, why):
+    # why the device does not start, on its screen (e.g. REVOKED / RETURN TO DEPOT)
+    try:
+        import display
+
+        display.draw_lines(display.open_display(board["display"]),
+                           ["SEALSCAN", ""] + [p[:16] for p in why.split(" - ")])
+    except Exception as e:  # no screen is no reason to hide the console's message
+        print("sealscan: screen:", type(e).__name__)

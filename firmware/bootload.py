@@ -20,6 +20,13 @@ def read_config(cfg, nvs):
 
     cfg.nvs = nvs
     buf = bytearray(_BUF)
+    try:  # the keys were wiped (revoke.py): say why, and never start as a scanner
+        why = nvs.get_i32("revoked")
+    except OSError:
+        why = 0
+    if why:
+        raise ConfigError("REVOKED - RETURN TO DEPOT" if why == 1 else
+                          "KEY LEASE OVER - RETURN TO DEPOT")
     try:
         if nvs.get_i32("provisioned") != 1:
             raise ConfigError("not provisioned")

@@ -11,12 +11,20 @@ from test_e2e_faults import capture, text
 
 from sealscan.device.simnvs import read_nvs
 from sealsim.endtoend import WAYBILLS, AnswerTamperer, sealscan
+from sealsim.supervisor import DeviceError
 
 WIPED = ("device_key", "badge_key", "config_key", "provisioned")
 
 
 def nvs(dev):
     return read_nvs(dev.state / "nvs" / "sealscan.nvs")
+
+
+def screen(dev):
+    try:
+        return text(dev)
+    except DeviceError:  # no frame yet since the power came back
+        return ""
 
 
 def raw_flash(dev):
@@ -53,7 +61,9 @@ def test_revoked_device_wipes_its_keys_drops_its_queue_and_refuses_every_scan(sc
     mark = len(dev.output)
     dev.power_cut()
     dev.power_on()
-    dev.wait_for("cannot start", 30, since=mark)
+    dev.wait_for("cannot start: REVOKED - RETURN TO DEPOT", 30, since=mark)
+    dev.wait_until(lambda: "REVOKED" in screen(dev) and "RETURN TO DEPOT" in screen(dev), 10,
+                   "the revoked screen after a power cycle")
 
 
 def test_forged_plain_and_replayed_revocations_change_nothing(scanner, upstream):
