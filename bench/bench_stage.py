@@ -10,7 +10,6 @@ in this process and in their MicroPython processes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -18,11 +17,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sealscan.boards import load_board
 from sealscan.codes import save_key_file
 from sealsim import endtoend as e2ekit
-from sealsim.rom.images import release_image
-from sealsim.station import scanner
+from sealsim.station import release_images, scanner
 
 BOARDS = ["esp32-devkitc-gm65", "esp32s3-devkitc-st7789"]
 APP_SIZE = 0x180000  # ESP32_GENERIC v1.26.0 is ~1.6 MB; its app ~1.5 MB
@@ -56,14 +53,8 @@ def _stage(root: Path, up: e2ekit.Upstream, n: int, images: dict) -> dict:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        images, sizes = {}, []
-        for b in BOARDS:
-            board = load_board(b)
-            img = release_image(board.chip, flash_size=board.flash_size, app_size=APP_SIZE)
-            p = root / f"{b}.bin"
-            p.write_bytes(img)
-            images[b] = (p, hashlib.sha256(img).hexdigest())
-            sizes.append(len(img))
+        images = release_images(root, BOARDS, app_size=APP_SIZE)
+        sizes = [p.stat().st_size for p, _ in images.values()]
         save_key_file(os.urandom(32), root / "badge.key")
         save_key_file(os.urandom(32), root / "config.key")
         up = e2ekit.Upstream(root / "up").start()

@@ -44,6 +44,7 @@ from sealscan.device.link import DeviceError, open_link
 
 STEPS = ("identify", "flash", "deploy", "provision", "verify", "register", "e2e")
 STAGED, FAILED, ALREADY, INTERRUPTED = "staged", "failed", "already staged", "interrupted"
+UNREGISTERED = "not registered"  # provisioned and verified; its entry waits for an import
 STAGE_BAUD = 921600
 # Failures a retry cannot mend: reported at once, the device left as it is.
 PERMANENT = (flashing.WrongChip, flashing.ImageRefused, flashing.ImageUnreadable,
@@ -122,7 +123,7 @@ class DeviceRun:
 
     @property
     def done(self) -> bool:
-        return self.status in (STAGED, FAILED, ALREADY, INTERRUPTED)
+        return self.status in (STAGED, FAILED, ALREADY, INTERRUPTED, UNREGISTERED)
 
     def to_dict(self) -> dict[str, Any]:
         return {"port": self.scanner.port, "console": self.scanner.console,
@@ -383,7 +384,7 @@ class Station:
             raise StageError("; ".join(report.problems))
         mark("verify")
         if o.upstream_dir is None:
-            self._set(r, FAILED, "provisioned and verified; not registered: import "
+            self._set(r, UNREGISTERED, "provisioned and verified; import "
                                  f"{self.out / 'entries'} at the upstream (no --upstream DIR)")
             return
         self._step(r, "register", lambda: self._register(entry))

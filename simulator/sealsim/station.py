@@ -9,12 +9,14 @@ reset brings MicroPython back); the simulator has one pty each, so a scanner's p
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from sealscan.boards import load_board
 from sealsim.device import Device
 from sealsim.rom import Faults, SimulatedChip
+from sealsim.rom.images import release_image
 
 # The app's TLS context on the unix port comes from the MicroPython heap (sealsim.endtoend
 # explains the allowance); a scanner at the depot runs the staging test record through it.
@@ -50,3 +52,17 @@ def scanner(board: str, state: Path, *, name: str, link_dir: Path,
     chip.start()
     dev.start()
     return SimScanner(chip, dev)
+
+
+def release_images(directory: Path, boards: list[str], app_size: int,
+                   prefix: str = "") -> dict[str, tuple[Path, str]]:
+    """A synthetic release image per board (sealsim.rom.images), written to `directory`:
+    board -> (path, sha256), as `sealscan stage --image B=PATH --sha256 B=HEX` wants them."""
+    out = {}
+    for name in boards:
+        board = load_board(name)
+        img = release_image(board.chip, flash_size=board.flash_size, app_size=app_size)
+        path = Path(directory) / f"{prefix}{name}.bin"
+        path.write_bytes(img)
+        out[name] = (path, hashlib.sha256(img).hexdigest())
+    return out

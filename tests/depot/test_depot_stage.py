@@ -17,13 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from sealscan.boards import load_board
 from sealscan.codes import save_key_file
 from sealsim import endtoend as e2ekit
 from sealsim.device import read_nvs
 from sealsim.rom import Faults, SimulatedChip
-from sealsim.rom.images import release_image
-from sealsim.station import scanner
+from sealsim.station import release_images, scanner
 
 BOARDS = ["esp32-devkitc-gm65", "esp32s3-devkitc-st7789"]
 BADGE_KEY = bytes(range(0x40, 0x60))  # canaries
@@ -42,13 +40,7 @@ def upstream(tmp_path_factory):
 def station(tmp_path, upstream):
     """make(boards, faults={i: Faults}) -> scanners; closes them at the end."""
     made = []
-    images = {}
-    for b in BOARDS:
-        board = load_board(b)
-        img = release_image(board.chip, flash_size=board.flash_size, app_size=0x20000)
-        path = tmp_path / f"{b}.bin"
-        path.write_bytes(img)
-        images[b] = (path, hashlib.sha256(img).hexdigest())
+    images = release_images(tmp_path, BOARDS, app_size=0x20000)
     save_key_file(BADGE_KEY, tmp_path / "badge.key")
     save_key_file(CONFIG_KEY, tmp_path / "config.key")
 
@@ -179,14 +171,7 @@ def test_ctrl_c_mid_way_leaves_nothing_counted_that_is_not_and_a_rerun_completes
     scanners = station(BOARDS + BOARDS[:1], prefix="c")
     out = tmp_path / "out"
     # a bigger image: the flash takes a few seconds at the paced 921600 baud
-    big = {}
-    for b in BOARDS:
-        board = load_board(b)
-        img = release_image(board.chip, flash_size=board.flash_size, app_size=0x80000)
-        p = tmp_path / f"big-{b}.bin"
-        p.write_bytes(img)
-        big[b] = (p, hashlib.sha256(img).hexdigest())
-    station.images = big
+    station.images = release_images(tmp_path, BOARDS, app_size=0x80000, prefix="big-")
     proc = subprocess.Popen(stage_cmd(station, upstream, scanners, out, "--ids", "cc-{n:02d}"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, SEALSCAN_WIFI_PASS=WIFI_PASS))
