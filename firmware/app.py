@@ -38,7 +38,13 @@ def _boot():
     except (OSError, ValueError, config.ConfigError) as e:
         print("sealscan: cannot start:", e)
         if board is not None and isinstance(e, config.ConfigError):
-            _show(board, str(e))
+            fresh = transient.loading("bootload")
+            try:
+                import bootload
+
+                bootload.show(board, str(e))  # why it does not start, on its screen
+            finally:
+                transient.release(fresh)
         return None
     gc.collect()
     import sealer
@@ -50,13 +56,3 @@ def _boot():
 
     return handheld.App(board, cfg, s)  # the parsed board.json goes with this frame
 
-
-def _show(board, why):
-    # why the device does not start, on its screen (e.g. REVOKED / RETURN TO DEPOT)
-    try:
-        import display
-
-        display.draw_lines(display.open_display(board["display"]),
-                           ["SEALSCAN", ""] + [p[:16] for p in why.split(" - ")])
-    except Exception as e:  # no screen is no reason to hide the console's message
-        print("sealscan: screen:", type(e).__name__)

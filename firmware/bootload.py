@@ -105,3 +105,14 @@ def wire(app, board, cfg, sealer_):
     app.alarm = None
     app.waiting = False  # a capture is held until a session or queue space is there
     app.dirty = True
+
+
+def show(board, why):
+    """Why the device does not start, on its screen (e.g. REVOKED / RETURN TO DEPOT)."""
+    try:
+        import display
+
+        display.draw_lines(display.open_display(board["display"]),
+                           ["SEALSCAN", ""] + [p[:16] for p in why.split(" - ")])
+    except Exception as e:  # no screen is no reason to hide the console's message
+        print("sealscan: screen:", type(e).__name__)

@@ -63,8 +63,9 @@ class Flow:
             if self.state != READY:
                 return self._refuse("LOG IN FIRST")
             if line[:6] == idtoken.PREFIX:
-                if overdue:  # True (the overdue alarm) or the reason to show
-                    return self._refuse("UPLOAD OVERDUE" if overdue is True else overdue)
+                if overdue:  # the overdue alarm (true), or the reason to show (a str)
+                    return self._refuse(overdue if isinstance(overdue, str) else
+                                        "UPLOAD OVERDUE")
                 ident = idtoken.parse(line, now)
                 self.drop_identity()
                 n = len(line)

@@ -19,7 +19,6 @@ import time
 import config
 import display
 import flow
-import lease
 import mask
 import network
 import scanline
@@ -38,6 +37,7 @@ _WIFI_RETRY_MS = const(10000)
 _SPARE_RECORDS = const(16)
 _SPARE_MS = const(300_000)
 _CLOCK_SET_YEAR = const(2024)
+_LEASE_TICKS = const(20)  # the key lease is checked every 20 alarm ticks (5 s)
 
 
 def log(*args):
@@ -68,8 +68,10 @@ class App:
     waiting: bool  # a capture is held until a session or queue space is there
     dirty: bool
     revoked = 0  # revoke.REVOKED / LEASE_OVER once the keys are wiped: nothing works again
-    lease = None  # lease.Lease, made when the alarms task starts
+    lease = None  # lease.py's state list, made at the first check
     lease_state = 0  # lease.OK / REFUSE (identities refused until an authenticated answer)
+    lease_due = False  # ask for a renewal with an empty batch
+    lease_ack = False  # an authenticated answer came: the next check renews the lease
 
     def __init__(self, board, cfg, sealer_):
         fresh = transient.loading("bootload")
@@ -97,12 +99,14 @@ class App:
             log("scan refused: keys wiped")
             self.beep_later(2)
             return
+        # why new identities are refused now (flow.py shows it), or False
+        block = "NO ACK FOR LEASE" if self.lease_state else self.overdue
         try:
-            r = f.on_line(line, sealer.unix_time(), self.id_block())
+            r = f.on_line(line, sealer.unix_time(), block)
         except MemoryError:  # a TLS handshake may hold the heap for a moment: try once more
             gc.collect()
             try:
-                r = f.on_line(line, sealer.unix_time(), self.id_block())
+                r = f.on_line(line, sealer.unix_time(), block)
             except MemoryError:
                 f.message = "BUSY: SCAN AGAIN"
                 r = flow.REFUSED
@@ -122,16 +126,6 @@ class App:
             self.beep_later(2)
         elif r == flow.HELD:
             log("held, waiting for the other code")
-
-    def id_block(self):
-        # why new identities are refused now (flow.py shows it), or False
-        return "NO ACK FOR LEASE" if self.lease_state else self.overdue
-
-    def renewal_due(self):
-        # nothing to upload, but half the lease is gone: an empty batch asks for an ack
-        ls = self.lease
-        return ls is not None and self.sealer.enc is not None and \
-            ls.wants_renewal(sealer.unix_time())
 
     def capture(self):
         f = self.flow
@@ -185,8 +179,8 @@ class App:
     async def uplink(self):
         backoff = _BACKOFF_MIN_MS
         while True:
-            if not (len(self.sealer.queue) or self.renewal_due()) or \
-                    not self.wlan.isconnected():
+            due = self.lease_due and self.sealer.enc is not None
+            if not (len(self.sealer.queue) or due) or not self.wlan.isconnected():
                 self.kick.clear()
                 try:
                     await asyncio.wait_for(self.kick.wait(), 0.5)
@@ -204,7 +198,7 @@ class App:
         cfg = self.cfg
         with self.sealer.batch() as b:
             if not b.items:
-                if not self.renewal_due():
+                if not self.lease_due or self.sealer.enc is None:
                     return True
                 b.enc = self.sealer.enc  # no records: a lease renewal (protocol 6.2)
             enc = b.enc
@@ -215,8 +209,7 @@ class App:
             except Exception as e:  # network, TLS, timeout, a broken answer: keep everything
                 log("upload failed:", type(e).__name__)
                 return False
-        if status == 403 and self.sealer.verify_revocation(enc, body):
-            self.wipe(1)  # revoke.REVOKED
+        if status == 403 and self.rare("revoke", "revoked", enc, body):
             return False
         if status != 200:
             log("upload answered", status)
@@ -226,8 +219,8 @@ class App:
             log("answer refused (malformed or MAC wrong): nothing dropped")
             return False
         self.settled(enc, *res)
-        if self.lease is not None:
-            self.lease.renew(sealer.unix_time())
+        self.lease_ack = True
+        self.lease_due = False
         log("batch of", n, "acked", len(res[0]), "rejected", len(res[1]))
         return True
 
@@ -256,27 +249,14 @@ class App:
             self.beep_later(3)
         self.dirty = True
 
-    def wipe(self, why):
-        # A verified revocation (1) or a lease past its wipe limit (2): the keys leave NVS and
-        # RAM, every queued record is dropped, and every scan is refused from now on.
-        import revoke
-
-        revoke.wipe_keys(self.cfg.nvs, why)
-        self.sealer.forget()
-        f = self.flow
-        f.logout()
-        f.badge_key = f.config_key = None
-        self.cfg.device_key = self.cfg.badge_key = self.cfg.config_key = b""
-        self.revoked = why
-        self.last = self.last_key = None
-        self.outstanding = []
-        self.overdue = False
-        self.alarm = "REVOKED" if why == revoke.REVOKED else "KEY LEASE OVER"
-        f.message = "RETURN TO DEPOT"
-        self.buzzer.duty_u16(0)
-        log("REVOKED - RETURN TO DEPOT" if why == revoke.REVOKED else
-            "KEY LEASE OVER - RETURN TO DEPOT", "(keys wiped)")
-        self.dirty = True
+    def rare(self, name, fn, *args):
+        # lease.py and revoke.py run rarely (a lease check every few seconds, a 403): loaded
+        # for the call and released after (transient.py), as the HPKE setup is
+        fresh = transient.loading(name, "revoke")
+        try:
+            return getattr(__import__(name), fn)(self, *args)
+        finally:
+            transient.release(fresh)
 
     # -- sessions, Wi-Fi, alarm, keys, screen ----------------------------------------------
 
@@ -348,31 +328,11 @@ class App:
             over = over or item[4]
         return over
 
-    def check_lease(self):
-        if self.lease is None:
-            self.lease = lease.Lease.from_nvs(self.cfg.nvs, sealer.unix_time())
-        st = self.lease.check(sealer.unix_time())
-        if st == lease.WIPE:
-            self.wipe(2)  # revoke.LEASE_OVER
-        elif st != self.lease_state:
-            self.lease_state = st
-            log("lease", "expired: identities refused" if st else "renewed")
-            self.alarm = "CONNECT TO RENEW" if st else None
-            if st:
-                self.flow.message = "NO ACK FOR LEASE"
-            elif self.flow.message == "NO ACK FOR LEASE":
-                self.flow.message = "SCAN ID+WAYBILL"
-            self.dirty = True
-
     async def alarms(self):
         tick = 0
         while True:
-            if self.revoked:
-                await asyncio.sleep(1)
-                continue
-            self.check_lease()
-            if self.revoked:
-                continue
+            if tick % _LEASE_TICKS == 0 or self.lease_ack:
+                self.rare("lease", "check", sealer.unix_time())
             over = self.is_overdue()
             if over != self.overdue:
                 self.overdue = over

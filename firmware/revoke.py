@@ -9,7 +9,9 @@
 #
 # On a verified revocation (or a key lease past its wipe limit: lease.py) the keys go from
 # NVS; `revoked` (i32 = 1) says why the device no longer starts.
+import ackmac
 import cborenc
+import hmac256
 from micropython import const
 
 _HEAD = b"\xa2\x63mac\x58\x20"
@@ -39,6 +41,31 @@ def mac_input(h, enc, device_id):
     h.update(d)
 
 
+def verify(sealer, enc, body, device_id):
+    """Whether a 403 `body` revokes `device_id` in session `enc` (the MAC with that session's
+    ack key, compared in constant time)."""
+    mac = mac_of(body)
+    key = sealer.ack_key(enc)
+    if mac is None or key is None:
+        return False
+    hm = hmac256.Hmac()
+    hm.key(key)
+    h = hm.begin()
+    mac_input(h, enc, device_id)
+    ok = ackmac.equal(hm.finish(h), mac)
+    hm.wipe()
+    return ok
+
+
+def revoked(app, enc, body):
+    """The handheld's 403 (handheld.App.rare): wipe (REVOKED) if it is a verified
+    revocation; whether it was."""
+    ok = verify(app.sealer, enc, body, app.cfg.device_id)
+    if ok:
+        wipe(app, REVOKED)
+    return ok
+
+
 def wipe_keys(nvs, why):
     """Erase the device key, badge key, config key and `provisioned` from NVS; record why
     (REVOKED or LEASE_OVER) in `revoked`."""
@@ -49,3 +76,30 @@ def wipe_keys(nvs, why):
             pass
     nvs.set_i32("revoked", why)
     nvs.commit()
+
+
+def wipe(app, why):
+    """The handheld after a verified revocation (REVOKED) or a lease past its wipe limit
+    (LEASE_OVER): keys out of NVS and RAM, every queued record dropped, and every scan
+    refused from now on (handheld.App.on_line)."""
+    wipe_keys(app.cfg.nvs, why)
+    s = app.sealer
+    q = s.queue
+    for slot, index in [(e[0], e[1]) for e in q.entries()]:
+        q.drop(slot, index)
+    s.forget()
+    f = app.flow
+    f.logout()
+    f.badge_key = f.config_key = None
+    cfg = app.cfg
+    cfg.device_key = cfg.badge_key = cfg.config_key = b""
+    app.revoked = why
+    app.last = app.last_key = None
+    app.outstanding = []
+    app.overdue = False
+    app.alarm = "REVOKED" if why == REVOKED else "KEY LEASE OVER"
+    f.message = "RETURN TO DEPOT"
+    app.buzzer.duty_u16(0)
+    print("sealscan:", "REVOKED - RETURN TO DEPOT" if why == REVOKED else
+          "KEY LEASE OVER - RETURN TO DEPOT", "(keys wiped)")
+    app.dirty = True

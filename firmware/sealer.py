@@ -352,32 +352,16 @@ class Sealer:
         ack, rej, ver, mac = answer.decode(body)
         return self.settle(enc, ack, rej, ver, mac)
 
-    def verify_revocation(self, enc, body):
-        """Whether a 403 `body` revokes this device in session `enc` (revoke.py)."""
-        import revoke
-
-        mac = revoke.mac_of(body)
+    def ack_key(self, enc):
+        """Session `enc`'s ack key as a view (use it at once, never keep it), or None."""
         slot = self._slot_of(enc)
-        if mac is None or slot == _NONE:
-            return False
-        hm = self._hm
-        hm.key(memoryview(self._ack_keys)[32 * slot:32 * slot + 32])
-        try:
-            h = hm.begin()
-            revoke.mac_input(h, enc, self._device_id)
-            return ackmac.equal(hm.finish(h), mac)
-        finally:
-            hm.wipe()
+        return None if slot == _NONE else memoryview(self._ack_keys)[32 * slot:32 * slot + 32]
 
     def forget(self):
-        """Revoked or lease over: every queued record dropped, every key wiped, and no session
-        starts again."""
-        q = self.queue
-        for slot, index in [(s, i) for s, i, _ in q.entries()]:
-            q.drop(slot, index)
-        self._end_session()
-        for b in (self._psk, self._chain, self._encs, self._ack_keys, self._in_use, self._k):
-            wipe(b)
+        """Revoked or lease over (revoke.py drops the queued records first): every key
+        wiped, and no session starts again."""
+        self._end_session()  # the chain; and, with no records left, every slot's keys
+        wipe(self._psk)
         self._pk = b""  # no upstream key: start_session() refuses
 
 

@@ -9,8 +9,8 @@
 #
 #   <batch body streamed from the queue>
 #
-# A 403 body of at most 64 bytes is read too: it may be a revocation (revoke.py), which the
-# app acts on only if its MAC verifies for this device and session.
+# A 403's body is read too: it may be a revocation (revoke.py), which the app acts on only if
+# its MAC verifies for this device and session.
 import asyncio
 
 import answer
@@ -20,7 +20,6 @@ from micropython import const
 
 _MAX_ANSWER = const(8192)
 _MAX_HEADER = const(512)
-_MAX_REFUSAL = const(64)
 _TIMEOUT_S = const(15)
 
 
@@ -67,9 +66,7 @@ async def _post(host, port, ctx, b):
                     length = int(v.strip())
                 except ValueError:
                     raise UplinkError("bad content-length")
-        if status == 403 and 0 <= length <= _MAX_REFUSAL:
-            return status, await reader.readexactly(length)  # maybe a revocation: revoke.py
-        if status != 200:
+        if status != 200 and status != 403:  # a 403 may be a revocation: revoke.py
             return status, None
         if not 0 <= length <= _MAX_ANSWER:
             raise UplinkError("answer length")
@@ -84,8 +81,8 @@ async def _post(host, port, ctx, b):
 
 
 async def post_batch(host, port, ctx, b):
-    """(HTTP status, body or None: a 200's, or a short 403's); UplinkError/OSError/
-    TimeoutError on failure."""
+    """(HTTP status, body or None: a 200's or a 403's); UplinkError/OSError/TimeoutError on
+    failure."""
     return await asyncio.wait_for(_post(host, port, ctx, b), _TIMEOUT_S)
 
 

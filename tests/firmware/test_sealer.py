@@ -298,8 +298,9 @@ async def test_batch_pins_the_queue_and_takes_the_oldest_session():
     empty = sealer.Sealer(DEVICE, PSK, PK_R, queue_bytes=256)
     with empty.batch() as b:
         assert b.items == [] and b.enc is None
-    with raises(ValueError):
-        batch.length(DEVICE, [])
+    assert batch.length(DEVICE, []) == sum(len(c) for c in batch.chunks(DEVICE, bytes(32), []))
+    with raises(ValueError):  # an empty batch asks for a lease renewal; 65 is too many
+        batch.length(DEVICE, [(i, b"x") for i in range(65)])
 
 
 def test_unix_time_on_either_epoch():

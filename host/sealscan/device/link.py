@@ -145,7 +145,7 @@ class DeviceLink:
                 # mpremote prints what it got when this fails: device output is not ours
                 # to show (it could hold anything), and --json output must stay JSON.
                 with quiet():
-                    self._t.enter_raw_repl(soft_reset=False, timeout_overall=_ENTER_TIMEOUT)
+                    self._t.enter_raw_repl(soft_reset=True, timeout_overall=_ENTER_TIMEOUT)
                 return
             except (TransportError, serial.SerialException, OSError):
                 if attempt == _ENTER_ATTEMPTS - 1:
