@@ -33,11 +33,11 @@ _WAYBILL_REASONS = ("", "BAD CHARS", "NOT A WAYBILL", "CHECK DIGIT", "NO CARRIER
 
 
 class Flow:
-    def __init__(self, badge_key, config_key, carrier):
+    def __init__(self, badge_key, config_key, carrier, config_serial=0):
         self.badge_key = badge_key
         self.config_key = config_key
         self.carrier = carrier
-        self.config_serial = 0
+        self.config_serial = config_serial  # the last config code applied (replay check)
         self.state = LOGGED_OUT
         self.courier = None
         self.courier_name = None
