@@ -1,4 +1,4 @@
-# The courier's flow on the handheld (DESIGN §2, I3, I4):
+# The courier's flow on the handheld (docs/design.md: I3, I4):
 #
 #   LOGGED OUT --badge RNCB1: (MAC, expiry, carrier)--> READY
 #   READY: identity RNID1: and waybill, in either order --> both held --> the app seals at once

@@ -1,4 +1,4 @@
-# The handheld: asyncio tasks around one Flow and one Sealer (DESIGN §7).
+# The handheld: asyncio tasks around one Flow and one Sealer (docs/design.md).
 #
 #   wifi      network.WLAN with the NVS credentials; reconnects while the AP is away; sets an
 #             unset clock (before 2024: an ESP32 after power-on) by NTP, since records carry

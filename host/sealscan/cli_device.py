@@ -92,7 +92,7 @@ def provision(port: str, device_id: str, upstream_dir: Path | None, upstream_pk:
               upstream_url: str | None, tls_cert: Path | None, carrier: str, badge_key: Path,
               config_key: Path, wifi_ssid: str, entries: Path, board_name: str | None,
               force: bool, as_json: bool) -> None:
-    """Make the device key on this host and write the device's NVS (DEVICE.md).
+    """Make the device key on this host and write the device's NVS (docs/device.md).
 
     The key is never printed nor stored in clear: ENTRIES gets one line with it sealed to the
     upstream's public key. The Wi-Fi password comes from $SEALSCAN_WIFI_PASS or a prompt
@@ -169,9 +169,9 @@ def verify(port: str, board_name: str | None, src: Path | None, as_json: bool) -
                    "(esp32.NVS cannot list keys; on a board the NVS partition is read).")
 @_JSON
 def audit(port: str, sim_state: Path | None, as_json: bool) -> None:
-    """Audit a returned or recovered scanner: every file and NVS key outside the DEVICE.md
-    contract, and record-like data (identity tokens and numbers, phone numbers, waybills)
-    anywhere, reported by place and masked. Exit 1 if anything is found."""
+    """Audit a returned or recovered scanner: every file and NVS key outside the device
+    contract (docs/device.md), and record-like data (identity tokens and numbers, phone
+    numbers, waybills) anywhere, reported by place and masked. Exit 1 if anything is found."""
     from sealscan.device.inspect import audit as run
     from sealscan.device.link import DeviceError
 

@@ -4,9 +4,9 @@ scanner that came back?). Both read only; neither ever reports an NVS value or a
 verify: firmware files on the device = its firmware.json = the local build of the board
         named in board.json; board.json = that board's config; every required NVS key
         present (names only) and `provisioned` = 1.
-audit:  every file and NVS key that DEVICE.md does not allow, and record-like data
-        (identity tokens and numbers, phone numbers, waybills) in every file and, where
-        the keys can be listed, in NVS: reported by place and kind, masked.
+audit:  every file and NVS key the device contract (docs/device.md) does not allow, and
+        record-like data (identity tokens and numbers, phone numbers, waybills) in every
+        file and, where the keys can be listed, in NVS: reported by place and kind, masked.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sealscan.boards import BoardError, load_board
 from sealscan.device.firmware import BOARD_JSON, MANIFEST, build_firmware, parse_manifest
 from sealscan.device.link import NVS_NAMESPACE, DeviceLink, open_link
 from sealscan.device.nvsparse import parse_nvs
-from sealscan.device.provision import NVS_KEYS, OPTIONAL_KEYS
+from sealscan.device.provision import NVS_KEYS
 from sealscan.device.records import Finding, mask_console, scan
 from sealscan.paths import FIRMWARE_DIR
 
@@ -99,7 +99,7 @@ def verify(port: str, *, board_name: str | None = None, src: Path = FIRMWARE_DIR
                     problems.append(f"{MANIFEST}: {name}: not the local build's hash")
         present = link.nvs_present(NVS_KEYS)
         report.nvs_keys = present
-        for key in sorted(set(NVS_KEYS) - OPTIONAL_KEYS - set(present)):
+        for key in sorted(set(NVS_KEYS) - set(present)):
             problems.append(f"NVS {NVS_NAMESPACE}/{key}: missing")
         small = link.nvs_read({"device_id": "blob", "provisioned": "i32"})
         if "provisioned" in small and small["provisioned"] != 1:
@@ -149,7 +149,7 @@ def audit(port: str, *, sim_state: Path | None = None) -> AuditReport:
             report.files.append({"path": shown, "dir": entry.is_dir, "size": entry.size,
                                  "contract": allowed})
             if not allowed:
-                report.flagged.append(f"{shown}: not in the DEVICE.md contract")
+                report.flagged.append(f"{shown}: not in the device contract (docs/device.md)")
             elif manifest is not None and name in manifest and hashes[entry.path] != \
                     manifest[name]:
                 report.flagged.append(f"{shown}: changed since deploy (not the hash in "
@@ -171,7 +171,7 @@ def audit(port: str, *, sim_state: Path | None = None) -> AuditReport:
             for key in keys:
                 if ns != NVS_NAMESPACE or key not in NVS_KEYS:
                     report.flagged.append(f"NVS {mask_console(ns)}/{mask_console(key)}: not "
-                                          "in the DEVICE.md contract")
+                                          "in the device contract (docs/device.md)")
         report.nvs = {mask_console(ns): [mask_console(k) for k in keys]
                       for ns, keys in report.nvs.items()}
     report.findings.sort(key=lambda f: (f.where, f.offset))

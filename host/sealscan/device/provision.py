@@ -1,4 +1,5 @@
-"""`sealscan provision`: give a deployed device its identity and keys (DEVICE.md NVS table).
+"""`sealscan provision`: give a deployed device its identity and keys (the NVS table of
+docs/device.md).
 
 The device key is made here, on the host, from the OS's CSPRNG (an ESP32's RNG is only truly
 random with the radio on). It exists in clear only in this process's memory and in the
@@ -17,11 +18,10 @@ import ast
 import hashlib
 import ipaddress
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import cbor2
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -34,14 +34,15 @@ from sealscan.paths import FIRMWARE_DIR
 from sealscan.protocol import InvalidDeviceId, check_device_id, generate_device_key
 from sealscan.upstream.provisioning import make_provisioning_entry
 
-# NVS contract (DEVICE.md): key -> stored type. Optional keys are not needed by `verify`.
+# The NVS contract (docs/device.md): key -> stored type. Every key is required by `verify`.
 NVS_KEYS = {
     "device_id": "blob", "device_key": "blob", "upstream_pk": "blob", "upstream_url": "blob",
     "tls_cert": "blob", "badge_key": "blob", "config_key": "blob", "carrier": "blob",
-    "issuers": "blob", "wifi_ssid": "blob", "wifi_pass": "blob", "config_serial": "i32",
-    "provisioned": "i32",
+    "wifi_ssid": "blob", "wifi_pass": "blob", "config_serial": "i32", "provisioned": "i32",
 }
-OPTIONAL_KEYS = frozenset({"issuers"})
+# Keys older versions wrote that no firmware reads: erased when a device is provisioned again
+# (docs/device.md, "Retired").
+RETIRED_KEYS = ("issuers",)
 SECRET_KEYS = frozenset({"device_key", "badge_key", "config_key", "wifi_pass"})
 
 
@@ -72,11 +73,6 @@ class Upstream:
     public_key: bytes  # X25519, 32 bytes
     url: str
     tls_cert_der: bytes
-    issuers: dict[bytes, bytes] = field(default_factory=dict)  # kid -> Ed25519 public key
-
-    def issuers_cbor(self) -> bytes | None:
-        """NVS `issuers`: a CBOR map {kid bstr: public key bstr} (canonical key order)."""
-        return cbor2.dumps(self.issuers, canonical=True) if self.issuers else None
 
     @property
     def pin(self) -> str:
@@ -132,7 +128,6 @@ def load_upstream(directory: Path | None = None, *, public_key: Path | None = No
     """From an upstream state directory (`sealscan upstream init DIR`: upstream.pub,
     tls/cert.pem, the listen port; the host is the certificate's first name unless `url`),
     or from the three pieces given one by one (which also override the directory's)."""
-    issuers: dict[bytes, bytes] = {}
     if directory is not None:
         from sealscan.upstream.config import load_config
         from sealscan.upstream.errors import ConfigError
@@ -141,9 +136,6 @@ def load_upstream(directory: Path | None = None, *, public_key: Path | None = No
             cfg = load_config(directory)
         except ConfigError as e:
             raise InputError(str(e)) from None
-        # The identity token issuers the upstream trusts (`upstream trust-issuer`), so the
-        # device can warn about a token from an issuer nobody will accept.
-        issuers = {kid: pk.public_bytes_raw() for kid, pk in cfg.issuer_keys().items()}
         public_key = public_key or Path(directory) / "upstream.pub"
         tls_cert = tls_cert or cfg.path(cfg.tls_cert)
         if url is None:
@@ -153,8 +145,7 @@ def load_upstream(directory: Path | None = None, *, public_key: Path | None = No
     if missing:
         raise InputError(f"upstream: give --upstream DIR or {', '.join(missing)}")
     assert public_key is not None and url is not None and tls_cert is not None
-    return Upstream(load_public_key(public_key), check_url(url), load_cert_der(tls_cert),
-                    issuers)
+    return Upstream(load_public_key(public_key), check_url(url), load_cert_der(tls_cert))
 
 
 def _cert_host(der: bytes, path: Path) -> str:
@@ -265,10 +256,7 @@ def provision(port: str, request: ProvisionRequest, entries: Path, *,
             "wifi_pass": request.wifi_pass.encode(),
             "config_serial": 0,
         }
-        issuers = request.upstream.issuers_cbor()
-        if issuers is not None:
-            values["issuers"] = issuers
-        link.nvs_write({}, erase=("provisioned", "issuers"))
+        link.nvs_write({}, erase=("provisioned", *RETIRED_KEYS))
         link.nvs_write(values)
         del device_key, values
         out.write(entry + "\n")
