@@ -175,9 +175,9 @@ class Sealer:
     async def start_session(self, encap=None):
         """A new HPKE session (the old one ends: its chain key is wiped at once).
 
-        `encap` (awaitable pk -> (enc, dh bytearray)) replaces the fresh ephemeral key: test
-        vectors only (tests/firmware/helpers/hpke.py fixed_encap; never deployed). Raises QueueFull when every
-        session slot still holds unacknowledged records."""
+        `encap` (pk -> awaitable (enc, dh bytearray)) replaces the fresh ephemeral key: test
+        vectors only (fixed_encap in tests/firmware/helpers/hpke.py, never deployed).
+        Raises QueueFull when every session slot still holds unacknowledged records."""
         if self._starting:
             raise SealerError("a session is already being started")
         self._starting = True
@@ -324,7 +324,7 @@ class Sealer:
             return False
         finally:
             hm.wipe()
-        return ackmac.equal(expected, mac)
+        return hmac256.equal(expected, mac)
 
     def settle(self, enc, body):
         """Settle session `enc` on the upstream's 200 answer body as received: if it is the
