@@ -13,12 +13,7 @@ from sealscan.cli import EXIT_INPUT, emit_json, fail
 from sealscan.codes import TEST_ISSUER_NAME
 from sealscan.upstream import registry
 from sealscan.upstream.config import UpstreamConfig, init_state, load_config
-from sealscan.upstream.errors import (
-    ConfigError,
-    ProvisioningEntryError,
-    RegistryError,
-    StorageError,
-)
+from sealscan.upstream.errors import ProvisioningEntryError, UpstreamConfigError
 from sealscan.upstream.storage import Storage
 
 DIR_OPTION = click.option("--dir", "-d", "directory", type=click.Path(path_type=Path),
@@ -27,10 +22,7 @@ DIR_OPTION = click.option("--dir", "-d", "directory", type=click.Path(path_type=
 
 
 def _config(directory: Path) -> UpstreamConfig:
-    try:
-        return load_config(directory)
-    except ConfigError as e:
-        fail(str(e), EXIT_INPUT)
+    return load_config(directory)  # UpstreamConfigError: exit 3
 
 
 @click.group()
@@ -50,10 +42,7 @@ def init(directory: Path, hosts: tuple[str, ...], port: int, force: bool) -> Non
 
     Prints what every device needs: the upstream public key and the TLS certificate pin.
     The private keys stay in the directory (mode 0600) and are never printed."""
-    try:
-        res = init_state(directory, list(hosts) or None, port, force)
-    except ConfigError as e:
-        fail(str(e))
+    res = init_state(directory, list(hosts) or None, port, force)  # AlreadyInitialised: exit 1
     click.echo(f"upstream state in {res.directory}")
     click.echo(f"upstream public key (X25519): {res.public_key}")
     click.echo(f"TLS certificate: {res.cert_path}")
@@ -81,9 +70,7 @@ def serve(directory: Path, host: str | None, port: int | None, workers: int,
         click.echo("warning: serving plain HTTP without TLS (--insecure-http)", err=True)
     try:
         run(cfg, ServeOptions(host, port, workers, insecure_http, log_level))
-    except ConfigError as e:
-        fail(str(e), EXIT_INPUT)
-    except (StorageError, OSError) as e:
+    except OSError as e:  # the address is taken, ...
         fail(str(e))
 
 
@@ -109,7 +96,7 @@ def trust_issuer(directory: Path, issuer_public: Path, allow_test_issuer: bool) 
         click.echo("warning: trusting a TEST issuer (CI and demos only)", err=True)
     try:
         cfg.trust_issuer(kid, pk)
-    except ConfigError as e:
+    except UpstreamConfigError as e:
         fail(f"{issuer_public}: {e}", EXIT_INPUT)
     click.echo(f"trusting issuer kid {data['kid']} ({data.get('issuer', 'unnamed')})")
 
@@ -124,9 +111,7 @@ def import_(directory: Path, entries: Path, replace: bool) -> None:
     try:
         ids = registry.import_entries(cfg, entries, replace)
     except ProvisioningEntryError as e:
-        fail(f"{entries}: {e}", EXIT_INPUT)
-    except (RegistryError, StorageError) as e:
-        fail(str(e))
+        raise ProvisioningEntryError(f"{entries}: {e}") from None
     click.echo(f"registered {len(ids)} device(s)")
 
 
@@ -134,8 +119,6 @@ def _set_revoked(directory: Path, device_id: str, revoked: bool) -> None:
     store = registry.open_store(_config(directory))
     try:
         store.set_revoked(device_id, revoked)
-    except (RegistryError, StorageError) as e:
-        fail(str(e))
     finally:
         store.close()
     click.echo(f"{device_id}: {'revoked' if revoked else 'active'}")
@@ -162,8 +145,6 @@ def _read_store(directory: Path, read: Callable[[Storage], list[dict[str, Any]]]
     store = registry.open_store(_config(directory))
     try:
         return read(store)
-    except StorageError as e:
-        fail(str(e))
     finally:
         store.close()
 

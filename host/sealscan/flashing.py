@@ -26,6 +26,7 @@ from esptool.targets import CHIP_DEFS
 from esptool.util import FatalError, flash_size_bytes
 
 from sealscan.boards import Board
+from sealscan.errors import EXIT_INPUT, SealscanError
 
 ROM_BAUD = 115200
 DEFAULT_BAUD = 460800  # what MicroPython's own instructions use
@@ -34,19 +35,21 @@ AFTER_MODES = ("hard-reset", "no-reset")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
-class FlashingError(Exception):
-    """Flashing did not happen or did not complete. str() is one line."""
+class FlashingError(SealscanError):
+    """Flashing did not happen or did not complete. str() is one line (exit 1)."""
 
 
 class ImageUnreadable(FlashingError):
     """The image file is missing, unreadable, empty or too big for the board's flash."""
+
+    exit_code = EXIT_INPUT
 
 
 class ImageRefused(FlashingError):
     """The image is not the one the board file (or the technician) vouches for."""
 
 
-class PortError(FlashingError):
+class FlashPortError(FlashingError):
     """No bootloader could be reached on the port, or the connection was lost."""
 
 
@@ -82,6 +85,11 @@ class FlashResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "chip": self.chip.to_dict()}
+
+
+def is_sha256(text: str) -> bool:
+    """Whether `text` is a sha256 as a technician may type it (64 hex digits, any case)."""
+    return bool(_SHA256_RE.match(text.strip().lower()))
 
 
 def expected_sha256(board: Board, given: str | None) -> str:
@@ -148,13 +156,13 @@ def _connected(port: str, before: str, quiet: bool) -> Iterator[Any]:
             hint = " (add your user to the dialout group)"
         elif "doesn't exist" in str(e) or "No such file" in str(e):
             hint = " (is the scanner plugged in? `ls /dev/ttyUSB* /dev/ttyACM*`)"
-        raise PortError(f"no ESP bootloader on {port}: {first}{hint}") from None
+        raise FlashPortError(f"no ESP bootloader on {port}: {first}{hint}") from None
     except (serial.SerialException, OSError) as e:
-        raise PortError(f"cannot use {port}: {_first_line(e)}") from None
+        raise FlashPortError(f"cannot use {port}: {_first_line(e)}") from None
     try:
         yield esp
     except serial.SerialException as e:
-        raise PortError(f"lost the connection to {port}: {_first_line(e)}") from None
+        raise FlashPortError(f"lost the connection to {port}: {_first_line(e)}") from None
     finally:
         try:
             esp._port.close()
@@ -179,7 +187,7 @@ def identify(port: str, *, before: str = "default-reset", quiet: bool = True) ->
         try:
             return _chip_info(esp, port)
         except FatalError as e:
-            raise PortError(f"{port}: {_first_line(e)}") from None
+            raise FlashPortError(f"{port}: {_first_line(e)}") from None
 
 
 def flash_image(port: str, board: Board, image: Path | str, *, sha256: str | None = None,
@@ -202,7 +210,7 @@ def flash_image(port: str, board: Board, image: Path | str, *, sha256: str | Non
             esp_cmds.attach_flash(esp)
             info = _chip_info(esp, port)
         except FatalError as e:
-            raise PortError(f"{port}: {_first_line(e)}") from None
+            raise FlashPortError(f"{port}: {_first_line(e)}") from None
         if info.flash_size is not None and info.flash_size < board.flash_size:
             raise WrongChip(f"{port} has {info.flash_size >> 20} MB of flash, {board.name} "
                             f"needs {board.flash_size >> 20} MB; nothing was written")
@@ -213,7 +221,8 @@ def flash_image(port: str, board: Board, image: Path | str, *, sha256: str | Non
             if "MD5" in text or "flash region is empty" in text:
                 raise VerifyFailed(f"{port}: written data does not read back: {text}") from None
             if "connect" in text or "serial" in text.lower():  # esptool's reconnect gave up
-                raise PortError(f"lost the connection to {port} while writing: {text}") from None
+                raise FlashPortError(f"lost the connection to {port} while writing: {text}"
+                                     ) from None
             raise FlashingError(f"{port}: writing failed: {text}") from None
         try:
             esp_cmds.verify_flash(esp, [(board.flash_offset, data)])

@@ -94,7 +94,7 @@ def test_pieces_instead_of_directory_and_url_checks(deployed, depot):
     args += ["--upstream-pk", depot.upstream / "upstream.pub", "--tls-cert",
              depot.upstream / "tls" / "cert.pem", "--upstream-url", "http://10.0.0.2"]
     run = sealscan(*args, env={"SEALSCAN_WIFI_PASS": WIFI_PASS})
-    assert run.code == 3 and "must be https://HOST[:PORT]" in run.err
+    assert run.code == 2 and "must be https://HOST[:PORT]" in run.err  # a bad flag value
     args[-1] = "https://10.0.0.2:9443"
     run = sealscan(*args, "--json", env={"SEALSCAN_WIFI_PASS": WIFI_PASS})
     assert run.code == 0, run.text
@@ -107,7 +107,7 @@ def test_wrong_board_undeployed_device_and_bad_carrier(blank, depot):
     assert run.code == 1 and "no firmware deployed" in run.err
     run = sealscan(*depot.provision_args(blank.port), "--carrier", "NOPE",
                    env={"SEALSCAN_WIFI_PASS": WIFI_PASS})
-    assert run.code == 3 and "carrier 'NOPE'" in run.err
+    assert run.code == 2 and "carrier 'NOPE'" in run.err  # a bad flag value
     assert deploy(blank, "--board", BOARD).code == 0
     run = depot.provision(blank.port, "--board", "esp32s3-devkitc-st7789")
     assert run.code == 1

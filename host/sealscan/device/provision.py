@@ -20,6 +20,7 @@ import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -29,7 +30,8 @@ from sealscan.boards import Board
 from sealscan.codes import MalformedCode, load_key_file
 from sealscan.device.deploy import WrongBoard, device_board_name
 from sealscan.device.firmware import MANIFEST
-from sealscan.device.link import DeviceError, DeviceLink, open_link
+from sealscan.device.link import DeviceError, DeviceLink
+from sealscan.errors import InputError
 from sealscan.paths import FIRMWARE_DIR
 from sealscan.protocol import InvalidDeviceId, check_device_id, generate_device_key
 from sealscan.upstream.provisioning import make_provisioning_entry
@@ -44,10 +46,6 @@ NVS_KEYS = {
 # (docs/device.md, "Retired").
 RETIRED_KEYS = ("issuers",)
 SECRET_KEYS = frozenset({"device_key", "badge_key", "config_key", "wifi_pass"})
-
-
-class InputError(DeviceError):
-    """A key file, certificate or upstream directory is malformed (exit 3)."""
 
 
 class AlreadyProvisioned(DeviceError):
@@ -130,11 +128,11 @@ def load_upstream(directory: Path | None = None, *, public_key: Path | None = No
     or from the three pieces given one by one (which also override the directory's)."""
     if directory is not None:
         from sealscan.upstream.config import load_config
-        from sealscan.upstream.errors import ConfigError
+        from sealscan.upstream.errors import UpstreamConfigError
 
         try:
             cfg = load_config(directory)
-        except ConfigError as e:
+        except UpstreamConfigError as e:
             raise InputError(str(e)) from None
         public_key = public_key or Path(directory) / "upstream.pub"
         tls_cert = tls_cert or cfg.path(cfg.tls_cert)
@@ -218,50 +216,56 @@ def is_provisioned(link: DeviceLink) -> bool:
     return link.nvs_read({"provisioned": "i32"}).get("provisioned") == 1
 
 
-def provision(port: str, request: ProvisionRequest, entries: Path, *,
-              board: Board | None = None, force: bool = False) -> ProvisionResult:
-    request.check()
-    entries = Path(entries)
-    try:  # can the entry be kept? Know before the device is touched.
-        out = open(entries, "a", encoding="utf-8")
+def open_entries(path: Path) -> TextIO:
+    """The provisioning entries file, open for appending: open it before the device link, so
+    an entry that could not be kept is known before the device is touched."""
+    try:
+        return open(path, "a", encoding="utf-8")
     except OSError as e:
-        raise InputError(f"{entries}: cannot append provisioning entries ({e.strerror})"
-                         ) from None
-    with out, open_link(port) as link:
-        name = device_board_name(link)
-        if name is None or link.sha256_files(["/" + MANIFEST])["/" + MANIFEST] is None:
-            raise NotDeployed(f"{port}: no firmware deployed (run `sealscan deploy` first)")
-        if board is not None and name != board.name:
-            raise WrongBoard(f"{port}: the device is deployed as board {name}, not "
-                             f"{board.name}")
-        was = is_provisioned(link)
-        if was and not force:
-            current = link.nvs_read({"device_id": "blob"}).get("device_id", b"")
-            shown = current.decode("utf-8", "replace") if isinstance(current, bytes) else "?"
-            raise AlreadyProvisioned(f"{port}: already provisioned as {shown!r} (use --force "
-                                     "to provision it again with a new key)")
-        device_key = generate_device_key()
-        entry = make_provisioning_entry(request.upstream.public_key, request.device_id,
-                                        device_key)
-        values: dict[str, bytes | int] = {
-            "device_id": request.device_id.encode(),
-            "device_key": device_key,
-            "upstream_pk": request.upstream.public_key,
-            "upstream_url": request.upstream.url.encode(),
-            "tls_cert": request.upstream.tls_cert_der,
-            "badge_key": request.badge_key,
-            "config_key": request.config_key,
-            "carrier": request.carrier.encode(),
-            "wifi_ssid": request.wifi_ssid.encode(),
-            "wifi_pass": request.wifi_pass.encode(),
-            "config_serial": 0,
-        }
-        link.nvs_write({}, erase=("provisioned", *RETIRED_KEYS))
-        link.nvs_write(values)
-        del device_key, values
-        out.write(entry + "\n")
-        out.flush()
-        os.fsync(out.fileno())
-        link.nvs_write({"provisioned": 1})
-        return ProvisionResult(port, request.device_id, name, request.upstream.url,
-                               request.upstream.pin, str(entries), was)
+        raise InputError(f"{path}: cannot append provisioning entries ({e.strerror})") from None
+
+
+def provision(link: DeviceLink, request: ProvisionRequest, entries: TextIO, *,
+              board: Board | None = None, force: bool = False) -> ProvisionResult:
+    """Make the device key and write the NVS contract to the device on `link`; the entry
+    (the key sealed to the upstream) is appended to `entries` (open_entries) and synced
+    before `provisioned = 1` is set."""
+    request.check()
+    port = link.port
+    name = device_board_name(link)
+    if name is None or link.sha256_files(["/" + MANIFEST])["/" + MANIFEST] is None:
+        raise NotDeployed(f"{port}: no firmware deployed (run `sealscan deploy` first)")
+    if board is not None and name != board.name:
+        raise WrongBoard(f"{port}: the device is deployed as board {name}, not "
+                         f"{board.name}")
+    was = is_provisioned(link)
+    if was and not force:
+        current = link.nvs_read({"device_id": "blob"}).get("device_id", b"")
+        shown = current.decode("utf-8", "replace") if isinstance(current, bytes) else "?"
+        raise AlreadyProvisioned(f"{port}: already provisioned as {shown!r} (use --force "
+                                 "to provision it again with a new key)")
+    device_key = generate_device_key()
+    entry = make_provisioning_entry(request.upstream.public_key, request.device_id,
+                                    device_key)
+    values: dict[str, bytes | int] = {
+        "device_id": request.device_id.encode(),
+        "device_key": device_key,
+        "upstream_pk": request.upstream.public_key,
+        "upstream_url": request.upstream.url.encode(),
+        "tls_cert": request.upstream.tls_cert_der,
+        "badge_key": request.badge_key,
+        "config_key": request.config_key,
+        "carrier": request.carrier.encode(),
+        "wifi_ssid": request.wifi_ssid.encode(),
+        "wifi_pass": request.wifi_pass.encode(),
+        "config_serial": 0,
+    }
+    link.nvs_write({}, erase=("provisioned", *RETIRED_KEYS))
+    link.nvs_write(values)
+    del device_key, values
+    entries.write(entry + "\n")
+    entries.flush()
+    os.fsync(entries.fileno())
+    link.nvs_write({"provisioned": 1})
+    return ProvisionResult(port, request.device_id, name, request.upstream.url,
+                           request.upstream.pin, str(entries.name), was)

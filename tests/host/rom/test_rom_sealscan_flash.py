@@ -94,7 +94,7 @@ def test_unpinned_board_needs_the_technicians_hash(chips, release):
     assert wrong.returncode == 1 and f"has sha256 {digest}" in wrong.stderr
     garbage = sealscan("flash", "write", "--port", chip.port, "--board", ESP32_BOARD,
                        "--image", str(path), "--sha256", "xyz")
-    assert garbage.returncode == 1 and "not 64 hex digits" in garbage.stderr
+    assert garbage.returncode == 2 and "not 64 hex digits" in garbage.stderr  # a bad flag value
     missing = sealscan("flash", "write", "--port", chip.port, "--board", ESP32_BOARD,
                        "--image", str(path) + ".nope", "--sha256", digest)
     assert missing.returncode == 3 and "cannot read image" in missing.stderr
@@ -119,7 +119,7 @@ def test_corrupted_write_is_reported_as_a_verify_failure(chips, release):
 
 
 def test_no_bootloader_on_the_port_is_a_port_error(tmp_path):
-    with pytest.raises(flashing.PortError, match="is the scanner plugged in"):
+    with pytest.raises(flashing.FlashPortError, match="is the scanner plugged in"):
         flashing.identify(str(tmp_path / "ttyUSB9"))
 
 
@@ -135,6 +135,6 @@ def test_board_whose_flash_is_bigger_than_the_chips_is_refused(chips, release, t
 def test_cable_pulled_mid_write_is_a_port_error(chips, release, tmp_path):
     board, path, _, digest = release(ESP32_BOARD)
     chip = chips(ESP32_BOARD, faults=Faults(drop_after_blocks=1), link=tmp_path / "ttyUSB-x")
-    with pytest.raises(flashing.PortError, match="lost the connection"):
+    with pytest.raises(flashing.FlashPortError, match="lost the connection"):
         flashing.flash_image(chip.port, board, path, sha256=digest, before="no-reset")
     assert "dropped" in chip.events
