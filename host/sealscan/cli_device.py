@@ -42,7 +42,7 @@ def _device_id(value: str) -> str:
     try:
         return check_device_id(value)
     except InvalidDeviceId as e:
-        raise InputError(f"{value!r}: {e}") from None
+        raise InputError(str(e)) from None
 
 
 def _carrier(value: str) -> str:

@@ -29,6 +29,7 @@ def flash() -> None:
 @click.option("--before", type=_BEFORE, default="default-reset", show_default=True,
               help="How to get the chip into its bootloader.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@on_interrupt("nothing was written (this command only reads)")
 def info(port: str, before: str, as_json: bool) -> None:
     """Identify the chip on PORT: model, revision, MAC, flash size."""
     chip = flashing.identify(port, before=before)

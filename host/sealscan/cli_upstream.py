@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from sealscan.cli import EXIT_INPUT, emit_json, fail
+from sealscan.cli import EXIT_INPUT, emit_json, fail, on_interrupt
 from sealscan.codes import TEST_ISSUER_NAME
 from sealscan.upstream import registry
 from sealscan.upstream.config import UpstreamConfig, init_state, load_config
@@ -35,8 +35,10 @@ def upstream() -> None:
 @click.option("--host", "hosts", multiple=True,
               help="Name or IP the TLS certificate is for (repeat; default localhost, "
                    "127.0.0.1).")
-@click.option("--port", type=int, default=8443, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8443, show_default=True)
 @click.option("--force", is_flag=True, help="Replace existing keys (orphans every device).")
+@on_interrupt("upstream.json is written last, so an interrupted init never looks complete: "
+              "run the same command again")
 def init(directory: Path, hosts: tuple[str, ...], port: int, force: bool) -> None:
     """Make a state directory: X25519 key pair, self-signed TLS certificate, config.
 
@@ -52,7 +54,8 @@ def init(directory: Path, hosts: tuple[str, ...], port: int, force: bool) -> Non
 @upstream.command()
 @DIR_OPTION
 @click.option("--host", default=None, help="Listen address (default from the config).")
-@click.option("--port", type=int, default=None, help="Listen port (0: any free port).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help="Listen port (0: any free port).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes sharing the port (SO_REUSEPORT).")
 @click.option("--insecure-http", is_flag=True,
@@ -79,6 +82,8 @@ def serve(directory: Path, host: str | None, port: int | None, workers: int,
 @click.argument("issuer_public", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--allow-test-issuer", is_flag=True,
               help="Accept a TEST issuer (CI and demos only, never in production).")
+@on_interrupt("upstream.json is replaced in one step: the issuer is trusted or not, never half; "
+              "run the command again")
 def trust_issuer(directory: Path, issuer_public: Path, allow_test_issuer: bool) -> None:
     """Trust an identity token issuer: ISSUER_PUBLIC is the JSON that
     `sealscan codes issuer-public --json` prints (kid and Ed25519 public key only)."""
@@ -105,6 +110,8 @@ def trust_issuer(directory: Path, issuer_public: Path, allow_test_issuer: bool) 
 @DIR_OPTION
 @click.argument("entries", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--replace", is_flag=True, help="Re-provision devices registered already.")
+@on_interrupt("the entries are registered in one transaction: all of them or none; run the "
+              "command again")
 def import_(directory: Path, entries: Path, replace: bool) -> None:
     """Register devices from a provisioning entries file (.jsonl, keys sealed to us)."""
     cfg = _config(directory)

@@ -46,6 +46,17 @@ class Interrupted(SealscanError):
     exit_code = EXIT_INTERRUPTED
 
 
-def bad_value(message: str) -> click.BadParameter:
+def bad_value(message: str, flag: str | None = None) -> click.BadParameter:
     """A flag value our own checks refuse: click reports it like its own, exit 2."""
-    return click.BadParameter(message)
+    return click.BadParameter(message, param_hint=f"'{flag}'" if flag else None)
+
+
+def file_problem(path: object, e: OSError) -> str:
+    """One line for an input file that cannot be read: "PATH: not found", ..."""
+    if isinstance(e, FileNotFoundError):
+        return f"{path}: not found"
+    if isinstance(e, IsADirectoryError):
+        return f"{path}: a directory, not a file"
+    if isinstance(e, PermissionError):
+        return f"{path}: permission denied"
+    return f"{path}: cannot read ({e.strerror or e})"

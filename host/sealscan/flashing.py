@@ -26,7 +26,7 @@ from esptool.targets import CHIP_DEFS
 from esptool.util import FatalError, flash_size_bytes
 
 from sealscan.boards import Board
-from sealscan.errors import EXIT_INPUT, SealscanError
+from sealscan.errors import EXIT_INPUT, SealscanError, file_problem
 
 ROM_BAUD = 115200
 DEFAULT_BAUD = 460800  # what MicroPython's own instructions use
@@ -116,7 +116,7 @@ def load_image(board: Board, image: Path | str, sha256: str | None = None) -> by
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise ImageUnreadable(f"cannot read image {path}: {e.strerror or e}") from None
+        raise ImageUnreadable(f"cannot read image {file_problem(path, e)}") from None
     if not data:
         raise ImageUnreadable(f"image {path} is empty")
     actual = hashlib.sha256(data).hexdigest()

@@ -31,7 +31,7 @@ from sealscan.codes import MalformedCode, load_key_file
 from sealscan.device.deploy import WrongBoard, device_board_name
 from sealscan.device.firmware import MANIFEST
 from sealscan.device.link import DeviceError, DeviceLink
-from sealscan.errors import InputError
+from sealscan.errors import InputError, file_problem
 from sealscan.paths import FIRMWARE_DIR
 from sealscan.protocol import InvalidDeviceId, check_device_id, generate_device_key
 from sealscan.upstream.provisioning import make_provisioning_entry
@@ -81,7 +81,7 @@ def _read(path: Path, what: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as e:
-        raise InputError(f"{path}: cannot read the {what} ({e.strerror})") from None
+        raise InputError(f"{file_problem(path, e)} (the {what})") from None
 
 
 def load_public_key(path: Path) -> bytes:
@@ -168,7 +168,9 @@ def _cert_host(der: bytes, path: Path) -> str:
 def load_secret_key(path: Path, what: str) -> bytes:
     try:
         return load_key_file(path)
-    except MalformedCode:
+    except MalformedCode as e:
+        if not Path(path).is_file():  # missing, a directory, ...: load_key_file says which
+            raise InputError(str(e)) from None
         raise InputError(f"{path}: not a {what} file (64 hex characters)") from None
 
 
