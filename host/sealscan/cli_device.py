@@ -9,7 +9,9 @@ never printed.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -22,47 +24,21 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 _READ_ONLY = "nothing was changed (this command only reads)"
 
 
-def _checked(check):  # type: ignore[no-untyped-def]
-    """A click callback running a library check: its InputError is a bad flag value (exit 2)."""
+def _provision_check(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback running sealscan.device.provision's check `name` on the flag's value:
+    its InputError is a bad flag value (exit 2)."""
 
-    def callback(ctx: click.Context, param: click.Parameter, value):  # type: ignore[no-untyped-def]
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        from sealscan.device import provision
+
         if value is None:
             return value
         try:
-            return check(value)
+            return getattr(provision, name)(value)
         except InputError as e:
             raise bad_value(str(e)) from None
 
     return callback
-
-
-def _device_id(value: str) -> str:
-    from sealscan.protocol import InvalidDeviceId, check_device_id
-
-    try:
-        return check_device_id(value)
-    except InvalidDeviceId as e:
-        raise InputError(str(e)) from None
-
-
-def _carrier(value: str) -> str:
-    from sealscan.device.provision import carriers
-
-    if value not in carriers():
-        raise InputError(f"carrier {value!r}: not one of {', '.join(carriers())}")
-    return value
-
-
-def _wifi_ssid(value: str) -> str:
-    if not 1 <= len(value.encode()) <= 32:
-        raise InputError("Wi-Fi SSID: 1 to 32 bytes")
-    return value
-
-
-def _upstream_url(value: str) -> str:
-    from sealscan.device.provision import check_url
-
-    return check_url(value)
 
 
 @click.command(short_help="Copy the compiled firmware to a scanner (skips unchanged files).")
@@ -107,24 +83,24 @@ def deploy(port: str, board_name: str, src: Path | None, force: bool, no_reset: 
 
 @click.command(short_help="Give a deployed scanner its id and keys (NVS).")
 @_PORT
-@click.option("--device-id", required=True, callback=_checked(_device_id),
+@click.option("--device-id", required=True, callback=_provision_check("check_device_id_value"),
               help="The device's id (1-32 of A-Z a-z 0-9 . _ -).")
 @click.option("--upstream", "upstream_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Upstream state directory (`sealscan upstream init`): public key, TLS "
                    "certificate, port.")
 @click.option("--upstream-pk", type=click.Path(path_type=Path, dir_okay=False),
               help="Upstream public key file (64 hex), instead of --upstream.")
-@click.option("--upstream-url", callback=_checked(_upstream_url),
+@click.option("--upstream-url", callback=_provision_check("check_url"),
               help="https://HOST[:PORT] the device sends to.")
 @click.option("--tls-cert", type=click.Path(path_type=Path, dir_okay=False),
               help="The upstream's TLS certificate (PEM or DER): the device pins it.")
-@click.option("--carrier", required=True, callback=_checked(_carrier),
+@click.option("--carrier", required=True, callback=_provision_check("check_carrier"),
               help="Carrier code the device scans waybills for.")
 @click.option("--badge-key", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Fleet badge key file (64 hex, `sealscan codes init-key`).")
 @click.option("--config-key", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Config code key file (64 hex).")
-@click.option("--wifi-ssid", required=True, callback=_checked(_wifi_ssid),
+@click.option("--wifi-ssid", required=True, callback=_provision_check("check_wifi_ssid"),
               help="Wi-Fi network name.")
 @click.option("--entries", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Provisioning entries file (.jsonl) to append to, for `sealscan upstream "

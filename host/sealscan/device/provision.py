@@ -188,16 +188,33 @@ class ProvisionRequest:
         return f"ProvisionRequest(device_id={self.device_id!r}, carrier={self.carrier!r})"
 
     def check(self) -> None:
-        try:
-            check_device_id(self.device_id)
-        except InvalidDeviceId as e:
-            raise InputError(f"device id {self.device_id!r}: {e}") from None
-        if self.carrier not in carriers():
-            raise InputError(f"carrier {self.carrier!r}: not one of {', '.join(carriers())}")
-        if not 1 <= len(self.wifi_ssid.encode()) <= 32:
-            raise InputError("Wi-Fi SSID: 1 to 32 bytes")
+        check_device_id_value(self.device_id)
+        check_carrier(self.carrier)
+        check_wifi_ssid(self.wifi_ssid)
         if len(self.wifi_pass.encode()) > 64 or 0 < len(self.wifi_pass) < 8:
             raise InputError("Wi-Fi password: empty (open network) or 8 to 64 characters")
+
+
+# One check per provisioning value (InputError): ProvisionRequest.check runs them all, the CLI
+# runs each on its flag (a bad flag value, exit 2).
+
+def check_device_id_value(value: str) -> str:
+    try:
+        return check_device_id(value)
+    except InvalidDeviceId as e:
+        raise InputError(f"device id {value!r}: {e}") from None
+
+
+def check_carrier(value: str) -> str:
+    if value not in carriers():
+        raise InputError(f"carrier {value!r}: not one of {', '.join(carriers())}")
+    return value
+
+
+def check_wifi_ssid(value: str) -> str:
+    if not 1 <= len(value.encode()) <= 32:
+        raise InputError("Wi-Fi SSID: 1 to 32 bytes")
+    return value
 
 
 @dataclass(frozen=True)

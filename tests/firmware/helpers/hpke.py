@@ -57,13 +57,20 @@ async def encap_async(pkR, ikmE=None):
     if ikmE is None:
         enc, dh = await x25519.ephemeral_async(pkR)
         return _extract_and_expand(dh, enc, pkR)
+    enc, dh = await _fixed_dh(ikmE, pkR)
+    return _extract_and_expand(dh, enc, pkR)
+
+
+async def _fixed_dh(ikmE, pkR):
+    # (enc, dh) of the ephemeral key DeriveKeyPair(ikmE); skE wiped
+    import x25519
+
     skE = _derive_sk(ikmE)
     try:
         enc = bytes(await x25519.x25519_async(skE, x25519.BASE))
-        dh = await x25519.x25519_async(skE, pkR)
+        return enc, await x25519.x25519_async(skE, pkR)
     finally:
         wipe(skE)
-    return _extract_and_expand(dh, enc, pkR)
 
 
 def encap(pkR, skE):
@@ -92,14 +99,6 @@ def fixed_encap(ikmE):
     sessions of the test vectors, through the same two-stage setup the app runs."""
 
     async def encap(pkR):
-        import x25519
-
-        skE = _derive_sk(ikmE)
-        try:
-            enc = bytes(await x25519.x25519_async(skE, x25519.BASE))
-            dh = await x25519.x25519_async(skE, pkR)
-        finally:
-            wipe(skE)
-        return enc, dh
+        return await _fixed_dh(ikmE, pkR)
 
     return encap
