@@ -140,7 +140,8 @@ def provision(port: str, device_id: str, upstream_dir: Path | None, upstream_pk:
     click.echo(f"provisioned {result.device_id} ({result.board}) on {port}"
                f"{' again, with a new key' if result.replaced else ''}: upstream "
                f"{result.upstream_url}, TLS pin {result.tls_pin[:16]}…; entry appended to "
-               f"{result.entries} (run `sealscan upstream import` on the upstream)")
+               f"{result.entries} (run `sealscan upstream import {result.entries}` on the "
+               "upstream)")
 
 
 def _wifi_pass() -> str:

@@ -114,3 +114,32 @@ def test_the_files_table_is_what_deploy_writes_and_audit_allows():
               if isinstance(node, ast.FunctionDef) and node.name == "load_board"
               for d in node.args.defaults if isinstance(d, ast.Constant)}
     assert opened == {BOARD_JSON}
+
+
+def test_the_deploy_set_is_what_the_app_can_import():
+    # Deploy only what runs: every module deploy puts on a device is reachable by imports from
+    # main.py (at top level or inside a function: transient modules, the board's display
+    # driver); test-only modules (tests/firmware/helpers) are never deployed.
+    from sealscan.boards import DEFAULT_BOARD, load_board
+    from sealscan.device.firmware import build_firmware
+
+    deployed = {n[:-4] for n in build_firmware(load_board(DEFAULT_BOARD)).files
+                if n.endswith(".mpy")}
+    edges = {}
+    for path in FIRMWARE_DIR.glob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+        edges[path.stem] = names
+    reachable, todo = set(), ["main"]
+    while todo:
+        m = todo.pop()
+        if m not in reachable and m in edges:
+            reachable.add(m)
+            todo += edges[m]
+    assert deployed == reachable - {"main"}  # main.py goes as source
+    helpers = {p.stem for p in (REPO / "tests" / "firmware" / "helpers").glob("*.py")}
+    assert {"hpke", "opener"} <= helpers and not helpers & deployed

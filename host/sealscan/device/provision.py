@@ -123,7 +123,7 @@ def check_url(url: str) -> str:
 
 def load_upstream(directory: Path | None = None, *, public_key: Path | None = None,
                   url: str | None = None, tls_cert: Path | None = None) -> Upstream:
-    """From an upstream state directory (`sealscan upstream init DIR`: upstream.pub,
+    """From an upstream state directory (`sealscan upstream init --dir DIR`: upstream.pub,
     tls/cert.pem, the listen port; the host is the certificate's first name unless `url`),
     or from the three pieces given one by one (which also override the directory's)."""
     if directory is not None:
@@ -253,7 +253,8 @@ def provision(link: DeviceLink, request: ProvisionRequest, entries: TextIO, *,
     port = link.port
     name = device_board_name(link)
     if name is None or link.sha256_files(["/" + MANIFEST])["/" + MANIFEST] is None:
-        raise NotDeployed(f"{port}: no firmware deployed (run `sealscan deploy` first)")
+        raise NotDeployed(f"{port}: no firmware deployed (run `sealscan deploy --port {port} "
+                          "--board BOARD` first; `sealscan boards list` names them)")
     if board is not None and name != board.name:
         raise WrongBoard(f"{port}: the device is deployed as board {name}, not "
                          f"{board.name}")

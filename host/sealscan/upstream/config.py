@@ -1,6 +1,6 @@
 """The upstream's state directory: configuration, TLS certificate, X25519 key pair, database.
 
-Layout (made by `sealscan upstream init DIR`)::
+Layout (made by `sealscan upstream init --dir DIR`)::
 
     DIR/upstream.json     configuration (listen address, limits, trusted identity issuers)
     DIR/upstream.key      X25519 private key, 64 hex chars, mode 0600 (never printed)
