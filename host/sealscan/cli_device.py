@@ -258,5 +258,5 @@ def monitor(port: str, seconds: float | None) -> None:
 
     try:
         follow(port, click.echo, seconds=seconds)
-    except KeyboardInterrupt:  # the way to stop it: main.py was never touched
-        pass
+    except KeyboardInterrupt:  # the way to stop it: exit 0
+        click.echo("stopped: the monitor only read, main.py keeps running", err=True)
