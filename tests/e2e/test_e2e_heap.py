@@ -12,8 +12,8 @@ from sealsim.endtoend import TLS_HEAP_BYTES
 # modules released), and 128 B at the lowest point of the setup as the watching main.py sees
 # it, which itself costs ~1.1 KB (so ~1.2 KB without it). Before the settlement path lived in
 # the queue (App.outstanding, issue 16): 13504 B, 5888 B and 96 B on the same simulator.
-# Before the two-stage setup and bootload.py: 12768 B, 4992 B and -5632 B (watched). Before the first heap work: 608-864 B at
-# ready, -6.5 KB after the session.
+# Before the two-stage setup and bootload.py: 12768 B, 4992 B and -5632 B (watched). Before
+# the first heap work: 608-864 B at ready, -6.5 KB after the session.
 MIN_FREE_AT_READY = 8 * 1024
 MIN_FREE_AFTER_SESSION = 2 * 1024
 MIN_FREE_DURING_SETUP = -512  # as watched: ~+640 B without the watcher
