@@ -32,7 +32,8 @@ def flash() -> None:
 @on_interrupt("nothing was written (this command only reads)")
 def info(port: str, before: str, as_json: bool) -> None:
     """Identify the chip on PORT: model, revision, MAC, flash size."""
-    chip = flashing.identify(port, before=before)
+    with flashing.connect(port, before=before) as esp:
+        chip = flashing.identify(esp)
     if as_json:
         emit_json(chip.to_dict())
         return
@@ -61,8 +62,9 @@ def write(port: str, board_name: str, image: Path, sha256: str | None, baud: int
           after: str, as_json: bool) -> None:
     """Check IMAGE against the board's pinned hash, check the chip, write, verify."""
     board = load_board_or_exit(board_name)
-    result = flashing.flash_image(port, board, image, sha256=sha256, baud=baud, before=before,
-                                  after=after, quiet=as_json)
+    data = flashing.load_image(board, image, sha256)  # checked before the port is opened
+    with flashing.connect(port, before=before, quiet=as_json) as esp:
+        result = flashing.flash_image(esp, board, image, data, baud=baud, after=after)
     if as_json:
         emit_json(result.to_dict())
         return

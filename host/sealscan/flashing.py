@@ -6,6 +6,8 @@ opened; the chip is identified and compared with the board's chip before anythin
 written; the flash chip must be at least as big as the board says; after writing, esptool
 verifies the image by MD5 and we verify it once more, explicitly, over the whole range.
 
+Like esptool's own commands, the functions take an open connection (`connect()` yields
+esptool's `esp`); the CLI loads and checks the image, opens the port once and calls them.
 Every failure is a `FlashingError` subclass whose str() is one actionable line.
 """
 
@@ -142,8 +144,14 @@ def _chip_key(esp: Any) -> str:
     return esp.CHIP_NAME.lower()
 
 
+def _port_of(esp: Any) -> str:
+    return str(esp._port.port)
+
+
 @contextmanager
-def _connected(port: str, before: str, quiet: bool) -> Iterator[Any]:
+def connect(port: str, *, before: str = "default-reset", quiet: bool = True) -> Iterator[Any]:
+    """esptool's connection to the ROM bootloader on `port` (FlashPortError if none answers),
+    closed on exit; a serial error inside the block is a FlashPortError too."""
     if before not in BEFORE_MODES:
         raise FlashingError(f"unknown reset mode {before!r} (one of {', '.join(BEFORE_MODES)})")
     esp_log.set_verbosity("silent" if quiet else "auto")
@@ -181,57 +189,56 @@ def _chip_info(esp: Any, port: str) -> ChipInfo:
     )
 
 
-def identify(port: str, *, before: str = "default-reset", quiet: bool = True) -> ChipInfo:
-    """Which chip is on the port: model, revision, MAC, flash size."""
-    with _connected(port, before, quiet) as esp:
-        try:
-            return _chip_info(esp, port)
-        except FatalError as e:
-            raise FlashPortError(f"{port}: {_first_line(e)}") from None
+def identify(esp: Any) -> ChipInfo:
+    """Which chip is on the connection: model, revision, MAC, flash size."""
+    port = _port_of(esp)
+    try:
+        return _chip_info(esp, port)
+    except FatalError as e:
+        raise FlashPortError(f"{port}: {_first_line(e)}") from None
 
 
-def flash_image(port: str, board: Board, image: Path | str, *, sha256: str | None = None,
-                baud: int = DEFAULT_BAUD, before: str = "default-reset",
-                after: str = "hard-reset", quiet: bool = True) -> FlashResult:
-    """Write `image` at the board's offset, after every check, and verify it."""
-    data = load_image(board, image, sha256)  # before touching the port
+def flash_image(esp: Any, board: Board, image: Path | str, data: bytes, *,
+                baud: int = DEFAULT_BAUD, after: str = "hard-reset") -> FlashResult:
+    """Write `data` (load_image(board, image): checked before the port was opened) at the
+    board's offset on the connection, after every check of the chip, and verify it."""
+    port = _port_of(esp)
     digest = hashlib.sha256(data).hexdigest()
     if after not in AFTER_MODES:
         raise FlashingError(f"unknown reset mode {after!r} (one of {', '.join(AFTER_MODES)})")
-    with _connected(port, before, quiet) as esp:
-        wanted = CHIP_DEFS[board.chip].CHIP_NAME
-        if esp.CHIP_NAME != wanted:
-            raise WrongChip(f"{port} has an {esp.CHIP_NAME}, but {board.name} is built on an "
-                            f"{wanted}: wrong board file or wrong device; nothing was written")
-        try:
-            esp = esp_cmds.run_stub(esp)
-            if baud > ROM_BAUD:
-                esp.change_baud(baud)
-            esp_cmds.attach_flash(esp)
-            info = _chip_info(esp, port)
-        except FatalError as e:
-            raise FlashPortError(f"{port}: {_first_line(e)}") from None
-        if info.flash_size is not None and info.flash_size < board.flash_size:
-            raise WrongChip(f"{port} has {info.flash_size >> 20} MB of flash, {board.name} "
-                            f"needs {board.flash_size >> 20} MB; nothing was written")
-        try:
-            esp_cmds.write_flash(esp, [(board.flash_offset, data)])
-        except FatalError as e:
-            text = _first_line(e)
-            if "MD5" in text or "flash region is empty" in text:
-                raise VerifyFailed(f"{port}: written data does not read back: {text}") from None
-            if "connect" in text or "serial" in text.lower():  # esptool's reconnect gave up
-                raise FlashPortError(f"lost the connection to {port} while writing: {text}"
-                                     ) from None
-            raise FlashingError(f"{port}: writing failed: {text}") from None
-        try:
-            esp_cmds.verify_flash(esp, [(board.flash_offset, data)])
-        except FatalError as e:
-            raise VerifyFailed(f"{port}: verification after writing failed: "
-                               f"{_first_line(e)}") from None
-        try:
-            esp_cmds.reset_chip(esp, after)
-        except FatalError:
-            pass  # the image is written and verified; a failed reset is not a failed flash
+    wanted = CHIP_DEFS[board.chip].CHIP_NAME
+    if esp.CHIP_NAME != wanted:
+        raise WrongChip(f"{port} has an {esp.CHIP_NAME}, but {board.name} is built on an "
+                        f"{wanted}: wrong board file or wrong device; nothing was written")
+    try:
+        esp = esp_cmds.run_stub(esp)
+        if baud > ROM_BAUD:
+            esp.change_baud(baud)
+        esp_cmds.attach_flash(esp)
+        info = _chip_info(esp, port)
+    except FatalError as e:
+        raise FlashPortError(f"{port}: {_first_line(e)}") from None
+    if info.flash_size is not None and info.flash_size < board.flash_size:
+        raise WrongChip(f"{port} has {info.flash_size >> 20} MB of flash, {board.name} "
+                        f"needs {board.flash_size >> 20} MB; nothing was written")
+    try:
+        esp_cmds.write_flash(esp, [(board.flash_offset, data)])
+    except FatalError as e:
+        text = _first_line(e)
+        if "MD5" in text or "flash region is empty" in text:
+            raise VerifyFailed(f"{port}: written data does not read back: {text}") from None
+        if "connect" in text or "serial" in text.lower():  # esptool's reconnect gave up
+            raise FlashPortError(f"lost the connection to {port} while writing: {text}"
+                                 ) from None
+        raise FlashingError(f"{port}: writing failed: {text}") from None
+    try:
+        esp_cmds.verify_flash(esp, [(board.flash_offset, data)])
+    except FatalError as e:
+        raise VerifyFailed(f"{port}: verification after writing failed: "
+                           f"{_first_line(e)}") from None
+    try:
+        esp_cmds.reset_chip(esp, after)
+    except FatalError:
+        pass  # the image is written and verified; a failed reset is not a failed flash
     return FlashResult(board=board.name, image=str(image), sha256=digest,
                        offset=board.flash_offset, size=len(data), chip=info, verified=True)

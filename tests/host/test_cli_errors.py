@@ -111,7 +111,8 @@ def test_ctrl_c_says_what_state_it_left(tmp_path, keys, monkeypatch):
     def interrupt(*_a, **_kw):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(flashing, "flash_image", interrupt)
+    monkeypatch.setattr(flashing, "load_image", lambda *_a, **_kw: b"image")
+    monkeypatch.setattr(flashing, "connect", interrupt)
     r = run("flash", "write", "--port", "/dev/null", "--board", "esp32-devkitc-gm65", "--image",
             tmp_path / "x.bin", "--sha256", "0" * 64)
     assert r.exit_code == errors.EXIT_INTERRUPTED
@@ -145,13 +146,17 @@ def test_library_errors_carry_their_exit_code():
     assert up.ProvisioningEntryError("x").exit_code == errors.EXIT_INPUT
 
 
-def test_device_library_functions_take_an_open_link():
+def test_library_functions_take_an_open_connection():
+    # as esptool's commands take an open `esp`: the CLI opens the port once
+    from sealscan import flashing
     from sealscan.device import deploy, provision
     from sealscan.device import inspect as insp
 
     for f in (deploy.deploy, insp.verify, insp.audit, provision.provision):
         first = next(iter(inspect.signature(f).parameters.values()))
         assert first.name == "link" and "DeviceLink" in str(first.annotation), f
+    for f in (flashing.identify, flashing.flash_image):
+        assert next(iter(inspect.signature(f).parameters)) == "esp", f
 
 
 # the protocol's named errors, once in each implementation of it (docs/protocol.md)
