@@ -22,6 +22,8 @@
 # not fit, live entries are slid down over dropped ones (one pass, in order). Sealed records
 # are not secret, so nothing here needs wiping; dropped bytes are zeroed anyway so a heap dump
 # shows only what is still queued.
+import struct
+
 from micropython import const
 
 from wipe import wipe
@@ -31,13 +33,6 @@ _LIVE = const(1)
 _OVERDUE = const(2)
 _TICKS_MASK = const(0x3FFFFFFF)
 _TICKS_HALF = const(0x20000000)
-
-def _put32(b, off, v):
-    b[off] = (v >> 24) & 0xFF
-    b[off + 1] = (v >> 16) & 0xFF
-    b[off + 2] = (v >> 8) & 0xFF
-    b[off + 3] = v & 0xFF
-
 
 def _get32(b, off):
     return (b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]
@@ -120,14 +115,8 @@ class SealQueue:
         total = HEADER + n
         if off + total > len(b):
             raise QueueFull("commit beyond the reserved room")
-        b[off] = total >> 8
-        b[off + 1] = total & 0xFF
-        b[off + 2] = slot
-        b[off + 3] = _LIVE
-        b[off + 4] = index >> 8
-        b[off + 5] = index & 0xFF
-        _put32(b, off + 6, ticks & _TICKS_MASK)
-        _put32(b, off + 10, wall)
+        struct.pack_into(">HBBHII", b, off, total, slot, _LIVE, index, ticks & _TICKS_MASK,
+                         wall)
         self._end = off + total
         self._count += 1
         return memoryview(b)[off + HEADER:off + total]
