@@ -23,16 +23,6 @@ OK = const(0)
 REFUSE = const(1)
 WIPE = const(2)
 _CLOCK_SET_UNIX = const(1704067200)  # 2024-01-01: before that the wall clock is not set
-_NOT_FOUND = const(-4354)  # ESP_ERR_NVS_NOT_FOUND
-
-
-def _i32(nvs, key):
-    try:
-        return nvs.get_i32(key)
-    except OSError as e:
-        if e.args and e.args[0] == _NOT_FOUND:
-            return 0
-        raise
 
 
 def start(length_s, wipe_s, unix, now_ms):
@@ -82,7 +72,11 @@ def check(app, unix):
     ls = app.lease
     if ls is None:
         nvs = app.cfg.nvs
-        ls = app.lease = start(_i32(nvs, "lease_s"), _i32(nvs, "lease_wipe_s"), unix, now)
+        try:
+            length, wipe_s = nvs.get_i32("lease_s"), nvs.get_i32("lease_wipe_s")
+        except OSError:  # provisioned before leases: none
+            length = wipe_s = 0
+        ls = app.lease = start(length, wipe_s, unix, now)
     if app.lease_ack:
         app.lease_ack = False
         renew(ls, unix, now)

@@ -9,7 +9,6 @@
 #
 # On a verified revocation (or a key lease past its wipe limit: lease.py) the keys go from
 # NVS; `revoked` (i32 = 1) says why the device no longer starts.
-import ackmac
 import cborenc
 import hmac256
 from micropython import const
@@ -52,7 +51,7 @@ def verify(sealer, enc, body, device_id):
     hm.key(key)
     h = hm.begin()
     mac_input(h, enc, device_id)
-    ok = ackmac.equal(hm.finish(h), mac)
+    ok = hmac256.equal(hm.finish(h), mac)
     hm.wipe()
     return ok
 
@@ -95,7 +94,6 @@ def wipe(app, why):
     cfg.device_key = cfg.badge_key = cfg.config_key = b""
     app.revoked = why
     app.last = app.last_key = None
-    app.outstanding = []
     app.overdue = False
     app.alarm = "REVOKED" if why == REVOKED else "KEY LEASE OVER"
     f.message = "RETURN TO DEPOT"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from sealscan.cli import EXIT_FAILURE, EXIT_INPUT, emit_json, fail, load_board_or_exit
+from sealscan.cli import EXIT_FAILURE, emit_json, fail, load_board_or_exit, on_interrupt
 
 
 def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
@@ -74,6 +74,8 @@ def _station_ports() -> list[str]:
                                             "new keys (the upstream refuses the old ones).")
 @click.option("--json", "as_json", is_flag=True, help="No live table; print the summary as "
                                                       "JSON.")
+@on_interrupt("a scanner without a receipt in OUT/receipts is not staged; run stage again to "
+              "continue where each one stopped")
 def stage(ports: tuple[str, ...], boards: tuple[str, ...], images: tuple[str, ...],
           hashes: tuple[str, ...], id_pattern: str | None, first: int, ids_csv: Path | None,
           upstream_dir: Path | None, upstream_pk: Path | None, upstream_url: str | None,
@@ -93,35 +95,31 @@ def stage(ports: tuple[str, ...], boards: tuple[str, ...], images: tuple[str, ..
     from sealscan.cli_device import _wifi_pass
     from sealscan.device import provision as prov
 
-    try:
-        board_list = [load_board_or_exit(b) for b in boards] or load_all()
-        by_name = {b.name: b for b in board_list}
-        sha = _pairs(hashes, "sha256")
-        imgs = {}
-        for name, path in _pairs(images, "image").items():
-            if name not in by_name:
-                fail(f"--image {name}=…: not a board on this station", 2)
-            imgs[name] = st.Image(Path(path), sha.get(name))
-        csv_rows = st.read_ids_csv(ids_csv) if ids_csv else {}
-        if id_pattern:
-            st.check_pattern(id_pattern)
-        specs = [st.Scanner.parse(p) for p in (ports or _station_ports())]
-        scanners = [st.Scanner(s.port, s.console, *csv_rows.get(s.port, (None, None))[::-1])
-                    for s in specs]
-        upstream = prov.load_upstream(upstream_dir, public_key=upstream_pk, url=upstream_url,
-                                      tls_cert=tls_cert)
-        opts = st.StageOptions(
-            boards=board_list, images=imgs, upstream=upstream, upstream_dir=upstream_dir,
-            badge_key=prov.load_secret_key(badge_key, "badge key"),
-            config_key=prov.load_secret_key(config_key, "config key"), carrier=carrier,
-            wifi_ssid=wifi_ssid, wifi_pass=_wifi_pass(), out=out, id_pattern=id_pattern,
-            first=first, lease_hours=lease_hours, lease_wipe_hours=lease_wipe_hours,
-            baud=baud, before=before, retries=retries, rekey=rekey)
-        station = st.Station(scanners, opts)
-    except st.StageError as e:
-        fail(str(e), EXIT_INPUT)
-    except prov.InputError as e:
-        fail(str(e), EXIT_INPUT)
+    # errors (sealscan.errors) are reported once, by the CLI's funnel
+    board_list = [load_board_or_exit(b) for b in boards] or load_all()
+    by_name = {b.name: b for b in board_list}
+    sha = _pairs(hashes, "sha256")
+    imgs = {}
+    for name, path in _pairs(images, "image").items():
+        if name not in by_name:
+            fail(f"--image {name}=…: not a board on this station", 2)
+        imgs[name] = st.Image(Path(path), sha.get(name))
+    csv_rows = st.read_ids_csv(ids_csv) if ids_csv else {}
+    if id_pattern:
+        st.check_pattern(id_pattern)
+    specs = [st.Scanner.parse(p) for p in (ports or _station_ports())]
+    scanners = [st.Scanner(s.port, s.console, *csv_rows.get(s.port, (None, None))[::-1])
+                for s in specs]
+    upstream = prov.load_upstream(upstream_dir, public_key=upstream_pk, url=upstream_url,
+                                  tls_cert=tls_cert)
+    opts = st.StageOptions(
+        boards=board_list, images=imgs, upstream=upstream, upstream_dir=upstream_dir,
+        badge_key=prov.load_secret_key(badge_key, "badge key"),
+        config_key=prov.load_secret_key(config_key, "config key"), carrier=carrier,
+        wifi_ssid=wifi_ssid, wifi_pass=_wifi_pass(), out=out, id_pattern=id_pattern,
+        first=first, lease_hours=lease_hours, lease_wipe_hours=lease_wipe_hours,
+        baud=baud, before=before, retries=retries, rekey=rekey)
+    station = st.Station(scanners, opts)
     summary = _run(station, as_json)
     if as_json:
         emit_json(summary)
@@ -194,4 +192,4 @@ def _table(station: object) -> object:
     return t
 
 
-__all__ = ["stage", "EXIT_INPUT"]
+__all__ = ["stage"]

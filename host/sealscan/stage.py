@@ -40,7 +40,9 @@ from sealscan.boards import Board, load_board
 from sealscan.device import deploy as deploying
 from sealscan.device import inspect
 from sealscan.device import provision as prov
+from sealscan.device.firmware import FirmwareBuild, build_firmware
 from sealscan.device.link import DeviceError, open_link
+from sealscan.errors import InputError, SealscanError
 
 STEPS = ("identify", "flash", "deploy", "provision", "verify", "register", "e2e")
 STAGED, FAILED, ALREADY, INTERRUPTED = "staged", "failed", "already staged", "interrupted"
@@ -48,12 +50,12 @@ UNREGISTERED = "not registered"  # provisioned and verified; its entry waits for
 STAGE_BAUD = 921600
 # Failures a retry cannot mend: reported at once, the device left as it is.
 PERMANENT = (flashing.WrongChip, flashing.ImageRefused, flashing.ImageUnreadable,
-             prov.AlreadyRegistered, prov.AlreadyProvisioned, prov.InputError,
+             prov.AlreadyRegistered, prov.AlreadyProvisioned, InputError,
              deploying.WrongBoard)
 
 
-class StageError(Exception):
-    """Bad station input (ports, ids, images): one line."""
+class StageError(InputError):
+    """Bad station input (ports, ids CSV, images): one line, exit 3."""
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,8 @@ class Station:
         self._ids_lock = threading.Lock()
         self._import_lock = threading.Lock()
         self._taken: set[str] = set()
+        self._built: dict[str, tuple[bytes, FirmwareBuild]] = {}  # board -> (image, build)
+        self._build_lock = threading.Lock()
         self._issuer = codes.new_test_issuer()
         self.out = options.out
         for sub in ("devices", "entries", "receipts"):
@@ -295,9 +299,7 @@ class Station:
     def _device(self, r: DeviceRun) -> None:
         try:
             self._stage(r)
-        except PERMANENT as e:
-            self._set(r, FAILED, f"{r.status}: {e}")
-        except (flashing.FlashingError, DeviceError, StageError, OSError) as e:
+        except (SealscanError, OSError) as e:  # every library failure: one line
             self._set(r, FAILED, f"{r.status}: {e}")
         except _Interrupted:
             self._set(r, INTERRUPTED, f"stopped before {r.status}; run stage again")
@@ -317,7 +319,7 @@ class Station:
                 break
             except PERMANENT:
                 raise
-            except (flashing.FlashingError, DeviceError) as e:
+            except (flashing.FlashingError, DeviceError) as e:  # the port, the link
                 if attempt == self.opts.retries or self.stop.is_set():
                     raise
                 self._set(r, name, f"retrying after: {e}")
@@ -329,8 +331,7 @@ class Station:
 
     def _stage(self, r: DeviceRun) -> None:
         o, sc = self.opts, r.scanner
-        chip = self._step(r, "identify",
-                          lambda: flashing.identify(sc.port, before=o.before))
+        chip = self._step(r, "identify", lambda: self._identify(sc))
         r.mac = chip.mac
         name = _mac_name(chip.mac)
         state_path = self.out / "devices" / f"{name}.json"
@@ -356,17 +357,12 @@ class Station:
             _write_json(state_path, state)
 
         mark("identify")
-        image = o.images.get(board.name)
-        if image is None:
-            raise StageError(f"no image for board {board.name} (--image {board.name}=FILE)")
-        flashed = self._step(r, "flash", lambda: flashing.flash_image(
-            sc.port, board, image.path, sha256=image.sha256, baud=o.baud, before=o.before,
-            skip_same=True))
+        data, build = self._prepared(board)
+        flashed = self._step(r, "flash", lambda: self._flash(sc, board, data))
         if not flashed.written:
             r.skipped.append("flash")
         mark("flash", image_sha256=flashed.sha256)
-        deployed = self._step(r, "deploy", lambda: deploying.deploy(sc.console, board,
-                                                                    reset=False))
+        deployed = self._step(r, "deploy", lambda: self._deploy(sc, board, build))
         mark("deploy", firmware=deployed.version)
         device_id = state.get("device_id") or self._device_id(sc)
         r.device_id = device_id
@@ -378,8 +374,7 @@ class Station:
         else:
             self._step(r, "provision", lambda: self._provision(sc, board, device_id, entry))
             mark("provision", entry_sha256=hashlib.sha256(entry.read_bytes()).hexdigest())
-        report = self._step(r, "verify", lambda: inspect.verify(sc.console,
-                                                                board_name=board.name))
+        report = self._step(r, "verify", lambda: self._verify(sc, board))
         if report.problems:
             raise StageError("; ".join(report.problems))
         mark("verify")
@@ -400,6 +395,37 @@ class Station:
         mark("e2e")
         r.receipt = receipt
         self._set(r, STAGED, f"{device_id}: test record acked")
+
+    def _identify(self, sc: Scanner) -> flashing.ChipInfo:
+        with flashing.connect(sc.port, before=self.opts.before) as esp:
+            return flashing.identify(esp)
+
+    def _prepared(self, board: Board) -> tuple[bytes, FirmwareBuild]:
+        """The board's image (checked against its pin) and firmware build, made once."""
+        with self._build_lock:
+            if board.name not in self._built:
+                image = self.opts.images.get(board.name)
+                if image is None:
+                    raise StageError(f"no image for board {board.name} "
+                                     f"(--image {board.name}=FILE)")
+                data = flashing.load_image(board, image.path, image.sha256)
+                self._built[board.name] = (data, build_firmware(board))
+            return self._built[board.name]
+
+    def _flash(self, sc: Scanner, board: Board, data: bytes) -> flashing.FlashResult:
+        image = self.opts.images[board.name]
+        with flashing.connect(sc.port, before=self.opts.before) as esp:
+            return flashing.flash_image(esp, board, image.path, data, baud=self.opts.baud,
+                                        skip_same=True)
+
+    def _deploy(self, sc: Scanner, board: Board, build: FirmwareBuild
+                ) -> deploying.DeployResult:
+        with open_link(sc.console) as link:
+            return deploying.deploy(link, board, build, reset=False)
+
+    def _verify(self, sc: Scanner, board: Board) -> inspect.VerifyReport:
+        with open_link(sc.console) as link:
+            return inspect.verify(link, board_name=board.name)
 
     def _board(self, sc: Scanner, chip: flashing.ChipInfo) -> Board:
         if sc.board is not None:
@@ -447,13 +473,13 @@ class Station:
             badge_key=o.badge_key, config_key=o.config_key, wifi_ssid=o.wifi_ssid,
             wifi_pass=o.wifi_pass, lease_hours=o.lease_hours,
             lease_wipe_hours=o.lease_wipe_hours)
-        # a device this station provisioned in a run that stopped before it was recorded
-        with open_link(sc.console) as link:
+        with prov.open_entries(part) as out, open_link(sc.console) as link:
+            # a device this station provisioned in a run that stopped before it was recorded
             held = link.nvs_read({"device_id": "blob"}).get("device_id")
-        ours = held == device_id.encode() and not (o.upstream.registered
-                                                  and o.upstream.registered(device_id))
-        prov.provision(sc.console, request, part, board=board, force=ours or o.rekey,
-                       rekey=o.rekey, restart=False)
+            ours = held == device_id.encode() and not (o.upstream.registered
+                                                      and o.upstream.registered(device_id))
+            prov.provision(link, request, out, board=board, force=ours or o.rekey,
+                           rekey=o.rekey, restart=False)
         os.replace(part, entry)
 
     def _register(self, entry: Path) -> None:
