@@ -34,14 +34,11 @@ def _boot():
     import bootload
     import esp32
 
-    board = None
     try:
         board = bootload.load_board()
-        cfg = bootload.read_config(esp32.NVS(config.NAMESPACE))
+        cfg = bootload.read_config(esp32.NVS(config.NAMESPACE), board)
     except (OSError, ValueError, config.ConfigError) as e:
         print("sealscan: cannot start:", e)
-        if board is not None and isinstance(e, config.ConfigError):
-            bootload.show(board, str(e))  # why it does not start, on its screen
         return None
     gc.collect()
     import sealer

@@ -16,7 +16,7 @@ def load_board(path="board.json"):
         return json.load(f)
 
 
-def read_config(nvs):
+def read_config(nvs, board=None):
     """A config.Config from NVS namespace "sealscan" (docs/device.md); ConfigError if the
     device is not provisioned or a key is missing or malformed."""
     ConfigError = config.ConfigError
@@ -26,8 +26,10 @@ def read_config(nvs):
     except OSError:
         why = 0
     if why:
-        raise ConfigError("REVOKED - RETURN TO DEPOT" if why == 1 else
-                          "KEY LEASE OVER - RETURN TO DEPOT")
+        why_text = "REVOKED - RETURN TO DEPOT" if why == 1 else "KEY LEASE OVER - RETURN TO DEPOT"
+        if board is not None:
+            show(board, why_text)  # on its screen too
+        raise ConfigError(why_text)
     try:
         if nvs.get_i32("provisioned") != 1:
             raise ConfigError("not provisioned")

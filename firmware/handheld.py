@@ -23,6 +23,7 @@ import flow
 import mask
 import scanline
 import sealer
+import transient
 import uplink
 import view
 from micropython import const
@@ -47,12 +48,6 @@ class App:
     """The handheld: a Config, the Sealer (which owns every sealed record until it is
     settled), the Flow, and the board's peripherals as bootload.wire() returns them."""
 
-    revoked = 0  # revoke.REVOKED / LEASE_OVER once the keys are wiped: nothing works again
-    lease = None  # lease.py's state list, made at the first check
-    lease_state = 0  # lease.OK / REFUSE (identities refused until an authenticated answer)
-    lease_due = False  # ask for a renewal with an empty batch
-    lease_ack = False  # an authenticated answer came: the next check renews the lease
-
     def __init__(self, cfg, sealer_, flow_, io):
         self.cfg = cfg
         self.sealer = sealer_
@@ -68,6 +63,9 @@ class App:
         self.alarm = None
         self.waiting = False  # a capture is held until a session or queue space is there
         self.dirty = True
+        # the key lease (lease.py): [6] why identities are refused, [7] renewal due, [8] an
+        # authenticated answer came
+        self.lease = [0, 0, 0, 0, -1, -1, 0, 0, 0]
 
     # -- scanning and capture --------------------------------------------------------------
 
@@ -82,12 +80,7 @@ class App:
 
     def on_line(self, line):
         f = self.flow
-        if self.revoked:
-            log("scan refused: keys wiped")
-            self.beep_later(2)
-            return
-        # why new identities are refused now (flow.py shows it), or False
-        block = "NO ACK FOR LEASE" if self.lease_state else self.overdue
+        block = self.lease[6] or self.overdue  # why identities are refused now, or False
         try:
             r = f.on_line(line, sealer.unix_time(), block)
         except MemoryError:  # a TLS handshake may hold the heap for a moment: try once more
@@ -163,8 +156,7 @@ class App:
     async def uplink(self):
         backoff = _BACKOFF_MIN_MS
         while True:
-            due = self.lease_due and self.sealer.enc is not None
-            if not (len(self.sealer.queue) or due) or not self.wlan.isconnected():
+            if not (len(self.sealer.queue) or self.lease[7]) or not self.wlan.isconnected():
                 self.kick.clear()
                 try:
                     await asyncio.wait_for(self.kick.wait(), 0.5)
@@ -182,9 +174,9 @@ class App:
         cfg = self.cfg
         with self.sealer.batch() as b:
             if not b.items:
-                if not self.lease_due or self.sealer.enc is None:
-                    return True
                 b.enc = self.sealer.enc  # no records: a lease renewal (protocol 6.2)
+                if not self.lease[7] or b.enc is None:
+                    return True
             enc = b.enc
             n = len(b.items)
             gc.collect()
@@ -193,7 +185,7 @@ class App:
             except Exception as e:  # network, TLS, timeout, a broken answer: keep everything
                 log("upload failed:", type(e).__name__)
                 return False
-        if status == 403 and self.rare("revoke", "revoked", enc, body):
+        if status == 403 and self.rare(enc, body):
             return False
         if status != 200:
             log("upload answered", status)
@@ -203,8 +195,7 @@ class App:
             log("answer refused (malformed or MAC wrong): nothing dropped")
             return False
         self.settled(enc, *res)
-        self.lease_ack = True
-        self.lease_due = False
+        self.lease[8] = 1  # the lease check renews it at once
         log("batch of", n, "acked", len(res[0]), "rejected", len(res[1]))
         return True
 
@@ -228,12 +219,18 @@ class App:
             self.beep_later(3)
         self.dirty = True
 
-    def rare(self, name, fn, *args):
-        # lease.py and revoke.py run rarely (a lease check every few seconds, a 403): loaded
-        # for the call and released after (transient.py), as the HPKE setup is
-        fresh = transient.loading(name, "revoke")
+    def rare(self, *args):
+        # lease.py (a check every few seconds) and revoke.py (a 403) run rarely: loaded for
+        # the call and released after (transient.py), as the HPKE setup is
+        fresh = transient.loading("lease", "revoke")
         try:
-            return getattr(__import__(name), fn)(self, *args)
+            if args:
+                import revoke
+
+                return revoke.revoked(self, *args)
+            import lease
+
+            return lease.check(self, sealer.unix_time())
         finally:
             transient.release(fresh)
 
@@ -241,9 +238,6 @@ class App:
 
     async def session(self):
         while True:
-            if self.revoked:
-                await asyncio.sleep(1)
-                continue
             if self.wlan.isconnected():
                 try:
                     if await self.sealer.ensure_session(_SPARE_RECORDS, _SPARE_MS):
@@ -295,13 +289,12 @@ class App:
     async def alarms(self):
         tick = 0
         while True:
-            if tick % _LEASE_TICKS == 0 or self.lease_ack:
-                self.rare("lease", "check", sealer.unix_time())
+            if tick % _LEASE_TICKS == 0 or self.lease[8]:
+                self.rare()
             over = self.sealer.overdue(_OVERDUE_MS)
             if over != self.overdue:
                 self.overdue = over
-                self.alarm = "UPLOAD OVERDUE!" if over else \
-                    ("CONNECT TO RENEW" if self.lease_state else None)
+                self.alarm = "UPLOAD OVERDUE!" if over else None  # (lease.py puts its own back)
                 log("alarm", "overdue" if over else "cleared")
                 self.dirty = True
                 if not over:
@@ -327,7 +320,7 @@ class App:
     async def ui(self):
         held = False
         while True:
-            pressed = self.key_back.value() == 0 and not self.revoked
+            pressed = self.key_back.value() == 0
             if pressed and not held:
                 self.flow.cancel()
                 self.waiting = False

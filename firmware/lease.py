@@ -12,22 +12,32 @@
 #        no lease (the device never refuses or wipes for want of an ack)
 #
 # Checked rarely, so the handheld loads this module for each check and releases it
-# (transient.py); the state lives in the app as one list:
+# (transient.py); the state lives in the app as one list, App.lease (new_state()):
 #
-#   [lease_s, wipe_s, last ticks_ms, monotonic age ms, wall-clock renewal (Unix) or -1, state]
+#   0 lease_s  1 wipe_s  2 last ticks_ms  3 monotonic age ms  4 wall-clock renewal (Unix) or -1
+#   5 state (-1 before the first check)   6 why identities are refused (for flow.py), or 0
+#   7 renewal due (an empty batch)        8 an authenticated answer came since the last check
 import time
 
 from micropython import const
 
+_WHY = "NO ACK FOR LEASE"
+_ALARM = "CONNECT TO RENEW"
 OK = const(0)
 REFUSE = const(1)
 WIPE = const(2)
 _CLOCK_SET_UNIX = const(1704067200)  # 2024-01-01: before that the wall clock is not set
 
 
-def start(length_s, wipe_s, unix, now_ms):
-    """A new lease state (at boot)."""
-    ls = [length_s, wipe_s, 0, 0, -1, OK]
+def new_state():
+    return [0, 0, 0, 0, -1, -1, 0, 0, 0]
+
+
+def start(length_s, wipe_s, unix, now_ms, ls=None):
+    """The lease from its lengths (at boot)."""
+    ls = ls or new_state()
+    ls[0] = length_s
+    ls[1] = wipe_s
     renew(ls, unix, now_ms)
     return ls
 
@@ -66,32 +76,36 @@ def check(app, unix):
     """The handheld's check (handheld.App.rare): starts the lease from NVS at the first call,
     renews it if an authenticated answer came since the last one, and acts on its state:
     REFUSE says why on the screen, WIPE wipes the keys (revoke.py)."""
-    if app.revoked:
+    if app.flow.badge_key is None:  # wiped already (revoke.py)
         return
     now = time.ticks_ms()
     ls = app.lease
-    if ls is None:
+    if ls[5] < 0:
         nvs = app.cfg.nvs
         try:
             length, wipe_s = nvs.get_i32("lease_s"), nvs.get_i32("lease_wipe_s")
         except OSError:  # provisioned before leases: none
             length = wipe_s = 0
-        ls = app.lease = start(length, wipe_s, unix, now)
-    if app.lease_ack:
-        app.lease_ack = False
+        start(length, wipe_s, unix, now, ls)
+    if ls[8]:
+        ls[8] = 0
         renew(ls, unix, now)
-    st, app.lease_due = state(ls, unix, now)
+    st, due = state(ls, unix, now)
+    ls[7] = 1 if due and app.sealer.enc is not None else 0  # an empty batch needs a session
     if st == WIPE:
         import revoke
 
-        revoke.wipe(app, revoke.LEASE_OVER)
-    elif st != app.lease_state:
-        app.lease_state = st
+        revoke.wipe_device(app, revoke.LEASE_OVER)
+    elif (st == REFUSE) != bool(ls[6]):
+        ls[6] = _WHY if st else 0  # the reason flow.py shows for a refused identity
         print("sealscan: lease", "expired: identities refused" if st else "renewed")
-        app.alarm = "CONNECT TO RENEW" if st else None
+        app.alarm = _ALARM if st else None
         f = app.flow
         if st:
-            f.message = "NO ACK FOR LEASE"
-        elif f.message == "NO ACK FOR LEASE":
+            f.message = _WHY
+        elif f.message == _WHY:
             f.message = "SCAN ID+WAYBILL"
+        app.dirty = True
+    elif st and app.alarm is None:  # the overdue alarm cleared over ours
+        app.alarm = _ALARM
         app.dirty = True

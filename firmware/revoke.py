@@ -12,6 +12,7 @@
 import cborenc
 import hmac256
 from micropython import const
+from wipe import wipe as zero
 
 _HEAD = b"\xa2\x63mac\x58\x20"
 _TAIL = b"\x65error\x6erevoked-device"
@@ -40,15 +41,19 @@ def mac_input(h, enc, device_id):
     h.update(d)
 
 
+# The sealer's revocation path lives here, not in sealer.py, so that its code is on the heap
+# only for a 403 (handheld.App.rare): it reads the session's ack key and, on a wipe, ends the
+# sealer's sessions, as sealer.py's own methods would.
+
 def verify(sealer, enc, body, device_id):
     """Whether a 403 `body` revokes `device_id` in session `enc` (the MAC with that session's
     ack key, compared in constant time)."""
     mac = mac_of(body)
-    key = sealer.ack_key(enc)
-    if mac is None or key is None:
+    slot = sealer._slot_of(enc)
+    if mac is None or slot < 0:
         return False
     hm = hmac256.Hmac()
-    hm.key(key)
+    hm.key(memoryview(sealer._ack_keys)[32 * slot:32 * slot + 32])
     h = hm.begin()
     mac_input(h, enc, device_id)
     ok = hmac256.equal(hm.finish(h), mac)
@@ -61,8 +66,30 @@ def revoked(app, enc, body):
     revocation; whether it was."""
     ok = verify(app.sealer, enc, body, app.cfg.device_id)
     if ok:
-        wipe(app, REVOKED)
+        wipe_device(app, REVOKED)
     return ok
+
+
+def forget(s):
+    """The sealer drops every queued record and wipes every key; no session starts again."""
+    q = s.queue
+    for slot, index in [(e[0], e[1]) for e in q.entries()]:
+        q.drop(slot, index)
+    s._end_session()  # the chain; and, with no records left, every slot's enc and ack key
+    zero(s._psk)
+    # A wiped device never starts a session again. The rules of that terminal state are set
+    # on the instances here, so that the resident sealer.py and flow.py carry no code for it.
+    s.needs_session = _never
+
+
+def _never(*_args):
+    return False
+
+
+def _refuse_all(line, now, block=False):
+    import flow  # resident already
+
+    return flow.REFUSED  # the message stays RETURN TO DEPOT
 
 
 def wipe_keys(nvs, why):
@@ -77,22 +104,19 @@ def wipe_keys(nvs, why):
     nvs.commit()
 
 
-def wipe(app, why):
+def wipe_device(app, why):
     """The handheld after a verified revocation (REVOKED) or a lease past its wipe limit
     (LEASE_OVER): keys out of NVS and RAM, every queued record dropped, and every scan
     refused from now on (handheld.App.on_line)."""
     wipe_keys(app.cfg.nvs, why)
-    s = app.sealer
-    q = s.queue
-    for slot, index in [(e[0], e[1]) for e in q.entries()]:
-        q.drop(slot, index)
-    s.forget()
+    forget(app.sealer)
     f = app.flow
     f.logout()
     f.badge_key = f.config_key = None
+    f.on_line = _refuse_all  # every scan, with the reason on the screen
+    f.cancel = _never  # BACK changes nothing: RETURN TO DEPOT stays
     cfg = app.cfg
     cfg.device_key = cfg.badge_key = cfg.config_key = b""
-    app.revoked = why
     app.last = app.last_key = None
     app.overdue = False
     app.alarm = "REVOKED" if why == REVOKED else "KEY LEASE OVER"

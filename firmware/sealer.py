@@ -178,8 +178,8 @@ class Sealer:
         `encap` (pk -> awaitable (enc, dh bytearray)) replaces the fresh ephemeral key: test
         vectors only (fixed_encap in tests/firmware/helpers/hpke.py, never deployed).
         Raises QueueFull when every session slot still holds unacknowledged records."""
-        if self._starting or not self._pk:
-            raise SealerError("a session is already being started, or the keys are gone")
+        if self._starting:
+            raise SealerError("a session is already being started")
         self._starting = True
         try:
             self._free_slots()
@@ -349,17 +349,6 @@ class Sealer:
         monotonic and the wall clock); the latch is the queue's (sealq.py)."""
         return self.queue.overdue(self._clock(), _wall(), limit_ms)
 
-    def ack_key(self, enc):
-        """Session `enc`'s ack key as a view (use it at once, never keep it), or None."""
-        slot = self._slot_of(enc)
-        return None if slot == _NONE else memoryview(self._ack_keys)[32 * slot:32 * slot + 32]
-
-    def forget(self):
-        """Revoked or lease over (revoke.py drops the queued records first): every key
-        wiped, and no session starts again."""
-        self._end_session()  # the chain; and, with no records left, every slot's keys
-        wipe(self._psk)
-        self._pk = b""  # no upstream key: start_session() refuses
 
 
 class Batch:

@@ -11,7 +11,7 @@ from test_e2e_faults import capture, text
 
 from sealscan.device.simnvs import read_nvs
 from sealsim.endtoend import WAYBILLS, AnswerTamperer, sealscan
-from sealsim.supervisor import DeviceError
+from sealsim.supervisor import SimDeviceError
 
 WIPED = ("device_key", "badge_key", "config_key", "provisioned")
 
@@ -23,7 +23,7 @@ def nvs(dev):
 def screen(dev):
     try:
         return text(dev)
-    except DeviceError:  # no frame yet since the power came back
+    except SimDeviceError:  # no frame yet since the power came back
         return ""
 
 
@@ -55,7 +55,7 @@ def test_revoked_device_wipes_its_keys_drops_its_queue_and_refuses_every_scan(sc
     for code in (keys.badge(), upstream.identity(), WAYBILLS[2]):
         mark = len(dev.output)
         dev.scan(code)
-        dev.wait_for("scan refused: keys wiped", 20, since=mark)
+        dev.wait_for("scan refused: RETURN TO DEPOT", 20, since=mark)
     assert [r.index for _, r in upstream.records(keys.device_id)] == [0]
     # after a power cycle it still does not start as a scanner
     mark = len(dev.output)
