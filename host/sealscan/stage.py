@@ -191,9 +191,9 @@ def _mac_name(mac: str) -> str:
 # sealer and uplink seal one test record, send it over the pinned TLS and settle it only on
 # an answer whose MAC verifies. Prints counts only.
 _E2E_SCRIPT = """\
-import gc, time, asyncio, network
-import config, sealer, uplink
-cfg = config.Config()
+import gc, time, asyncio, network, esp32
+import bootload, config, sealer, uplink
+cfg = bootload.read_config(esp32.NVS(config.NAMESPACE))
 w = network.WLAN(network.STA_IF)
 w.active(True)
 if not w.isconnected():
@@ -218,8 +218,7 @@ async def _t():
         st, body = await uplink.post_batch(cfg.host, cfg.port, uplink.ssl_context(cfg.tls_cert), b)
     ok = 0
     if st == 200:
-        r = uplink.settle(s, enc, body) if hasattr(uplink, "settle") else s.settle(enc, body)
-        ok = 1 if r is not None and len(s.queue) == 0 else 0
+        ok = 1 if s.settle(enc, body) is not None and len(s.queue) == 0 else 0
     print("STAGE-E2E", st, ok)
 asyncio.run(_t())
 """

@@ -174,9 +174,15 @@ def test_an_id_registered_at_the_upstream_is_refused_and_rekey_gives_it_a_new_ke
     assert run.code == 1
     assert "device id dev-17 is registered at the upstream already" in run.err
     assert "orphaned" in run.err and "--rekey" in run.err
-    assert nvs(deployed)["device_key"] == registered and not depot.entries.exists()
-    # an entry waiting in the entries file counts too
+    assert nvs(deployed)["device_key"] == registered
+    assert not depot.entries.exists() or depot.entries.read_text() == ""
+    # an entry waiting in the entries file counts too (unless this very device holds the id:
+    # provisioned again, its stale entry is dropped)
     assert depot.provision(deployed.port, "--force", device_id="dev-30").code == 0
+    assert depot.provision(deployed.port, "--force", device_id="dev-30").code == 0
+    assert [json.loads(x)["device_id"] for x in depot.entries.read_text().splitlines()] == \
+        ["dev-30"]
+    assert depot.provision(deployed.port, "--force", device_id="dev-31").code == 0
     run = depot.provision(deployed.port, "--force", device_id="dev-30")
     assert run.code == 1 and "has an entry for dev-30 already" in run.err
     depot.entries.unlink()

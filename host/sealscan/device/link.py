@@ -19,6 +19,7 @@ import os
 import stat
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ _READ_CHUNK = 1024  # bytes per raw-REPL round trip when reading a file
 _WRITE_CHUNK = 1024  # bytes per raw-REPL round trip when writing a file
 _NVS_MAX_BLOB = 4096
 _ENTER_ATTEMPTS = 3
+_OPEN_ATTEMPTS = 3
 _ENTER_TIMEOUT = 4  # seconds per attempt to reach the raw REPL
 
 
@@ -133,13 +135,17 @@ class DeviceLink:
     def __init__(self, port: str, *, timeout: float = 1):
         check_port(port)
         self.port = port
-        try:
-            self._t = _Transport(port, baudrate=115200, timeout=timeout)
-        except (TransportError, serial.SerialException, OSError) as e:
-            if isinstance(e, OSError) and e.errno == errno.EACCES:
-                raise PortError(f"{port}: permission denied") from None
-            raise PortError(f"{port}: cannot open the port (is another program, e.g. a "
-                            "serial monitor, holding it?)") from None
+        for attempt in range(_OPEN_ATTEMPTS):  # a board's USB port can vanish while it resets
+            try:
+                self._t = _Transport(port, baudrate=115200, timeout=timeout)
+                break
+            except (TransportError, serial.SerialException, OSError) as e:
+                if isinstance(e, OSError) and e.errno == errno.EACCES:
+                    raise PortError(f"{port}: permission denied") from None
+                if attempt == _OPEN_ATTEMPTS - 1:
+                    raise PortError(f"{port}: cannot open the port (is another program, e.g. "
+                                    "a serial monitor, holding it?)") from None
+                time.sleep(0.5)
         # A board that is still booting (just reset, or main.py starting) can drop the
         # keys: try again, as a technician pressing Ctrl-C twice would.
         for attempt in range(_ENTER_ATTEMPTS):

@@ -176,29 +176,32 @@ def _registry_lookup(cfg: object) -> Callable[[str], bool]:
     return registered
 
 
-def entries_hold(entries: Path, device_id: str) -> bool:
-    """Whether a provisioning entries file has an entry for `device_id` already."""
+def _entry_id(line: str) -> object:
     try:
-        lines = Path(entries).read_text(encoding="utf-8").splitlines()
+        return json.loads(line).get("device_id")
+    except (ValueError, AttributeError):
+        return None
+
+
+def check_unregistered(request: ProvisionRequest, entries: Path, rekey: bool,
+                       held: bytes | None = None) -> None:
+    """AlreadyRegistered unless the id is free (or `rekey` gives a registered id a new key).
+    An entry for the id in `entries` is refused too, unless the device on the link holds that
+    id (`held`: provisioned again, e.g. with --force): its stale entry is dropped, so the file
+    stays importable."""
+    d = request.device_id
+    try:
+        lines = Path(entries).read_text(encoding="utf-8").splitlines(keepends=True)
     except FileNotFoundError:
-        return False
+        lines = []
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{file_problem(entries, e)} (the provisioning entries)") from None
-    for line in lines:
-        try:
-            if json.loads(line).get("device_id") == device_id:
-                return True
-        except (ValueError, AttributeError):
-            continue
-    return False
-
-
-def check_unregistered(request: ProvisionRequest, entries: Path, rekey: bool) -> None:
-    """AlreadyRegistered unless the id is free (or `rekey` gives a registered id a new key)."""
-    d = request.device_id
-    if entries_hold(entries, d):
-        raise AlreadyRegistered(f"{entries} has an entry for {d} already: import it "
-                                "(`sealscan upstream import`) or use another entries file")
+    keep = [line for line in lines if _entry_id(line) != d]
+    if len(keep) != len(lines):
+        if held != d.encode():
+            raise AlreadyRegistered(f"{entries} has an entry for {d} already: import it "
+                                    "(`sealscan upstream import`) or use another entries file")
+        Path(entries).write_text("".join(keep), encoding="utf-8")
     reg = request.upstream.registered
     if not rekey and reg is not None and reg(d):
         raise AlreadyRegistered(
@@ -326,8 +329,6 @@ def provision(link: DeviceLink, request: ProvisionRequest, entries: TextIO, *,
     file) is refused unless `rekey` (which also provisions a provisioned device again);
     `restart` soft-resets the device into the app at the end."""
     request.check()
-    check_unregistered(request, Path(entries.name), rekey)
-    force = force or rekey
     port = link.port
     name = device_board_name(link)
     if name is None or link.sha256_files(["/" + MANIFEST])["/" + MANIFEST] is None:
@@ -336,6 +337,10 @@ def provision(link: DeviceLink, request: ProvisionRequest, entries: TextIO, *,
     if board is not None and name != board.name:
         raise WrongBoard(f"{port}: the device is deployed as board {name}, not "
                          f"{board.name}")
+    held = link.nvs_read({"device_id": "blob"}).get("device_id")
+    check_unregistered(request, Path(entries.name), rekey,
+                       held if isinstance(held, bytes) else None)
+    force = force or rekey
     was = is_provisioned(link)
     if was and not force:
         current = link.nvs_read({"device_id": "blob"}).get("device_id", b"")
