@@ -13,7 +13,7 @@ from typing import NoReturn
 
 import click
 
-from sealscan.cli import EXIT_FAILURE, EXIT_INPUT, emit_json, fail, load_board_or_exit
+from sealscan.cli import EXIT_FAILURE, EXIT_INPUT, EXIT_USAGE, emit_json, fail, load_board_or_exit
 from sealscan.fwtools import FirmwareCheckError
 
 _PORT = click.option("--port", "-p", required=True, envvar="SEALSCAN_PORT",
@@ -162,16 +162,78 @@ def verify(port: str, board_name: str | None, src: Path | None, as_json: bool) -
         raise SystemExit(EXIT_FAILURE)
 
 
-@click.command(short_help="Audit a returned scanner for files, keys and record data.")
-@_PORT
+@click.command(short_help="Audit a returned scanner's flash for files, keys and record data.")
+@click.option("--port", "-p", envvar="SEALSCAN_PORT",
+              help="Serial port of the scanner: its whole flash is read through the ROM "
+                   "bootloader (esptool read-flash), or over the REPL with --repl.")
+@click.option("--dump", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="A whole-flash dump file (esptool read-flash 0 SIZE) instead of a port.")
+@click.option("--board", "-b", "board_name",
+              help="The scanner's board (flash size, image offset and pin); needed unless "
+                   "--repl.")
+@click.option("--before", type=click.Choice(["default-reset", "usb-reset", "no-reset"]),
+              default="default-reset", show_default=True,
+              help="How esptool gets the chip into its bootloader.")
+@click.option("--repl", is_flag=True,
+              help="Audit through the firmware's REPL (mpremote) instead of the raw flash: "
+                   "sees only what the firmware shows.")
 @click.option("--sim-state", type=click.Path(path_type=Path, file_okay=False, exists=True),
-              help="A simulated device's state directory: list and search its NVS too "
-                   "(esp32.NVS cannot list keys; on a board the NVS partition is read).")
+              help="With --repl: a simulated device's state directory, to list its NVS.")
 @_JSON
-def audit(port: str, sim_state: Path | None, as_json: bool) -> None:
+def audit(port: str | None, dump: Path | None, board_name: str | None, before: str,
+          repl: bool, sim_state: Path | None, as_json: bool) -> None:
     """Audit a returned or recovered scanner: every file and NVS key outside the DEVICE.md
-    contract, and record-like data (identity tokens and numbers, phone numbers, waybills)
-    anywhere, reported by place and masked. Exit 1 if anything is found."""
+    contract, and record-like data (identity tokens and numbers, phone numbers, waybills,
+    sealed records) anywhere, reported by place and masked.
+
+    From the flash (--dump, or --port without --repl) the search covers deleted files'
+    blocks, old filesystem metadata and erased NVS entries too, and the MicroPython image is
+    checked against the board's pin. Exit 0 clean, 1 something found, 3 the flash (or part
+    of it) could not be read."""
+    if repl:
+        if port is None:
+            fail("--repl needs --port", EXIT_USAGE)
+        _audit_repl(port, sim_state, as_json)
+        return
+    if (port is None) == (dump is None):
+        fail("give exactly one of --port and --dump", EXIT_USAGE)
+    if board_name is None:
+        fail("--board is needed to audit a flash image (size, image offset, pin)", EXIT_USAGE)
+    from sealscan.device.flashaudit import DumpUnreadable, audit_dump, dump_json, dump_text
+    from sealscan.flashing import FlashingError, read_whole_flash
+
+    board = load_board_or_exit(board_name)
+    if dump is not None:
+        try:
+            data = dump.read_bytes()
+        except OSError as e:
+            fail(f"cannot read {dump}: {e.strerror or e}", EXIT_INPUT)
+        source = str(dump)
+    else:
+        assert port is not None
+        try:
+            data = read_whole_flash(port, board, before=before)
+        except FlashingError as e:
+            fail(str(e), EXIT_INPUT)
+        source = port
+    try:
+        report = audit_dump(data, board, source=source)
+    except DumpUnreadable as e:
+        fail(str(e), EXIT_INPUT)
+    if as_json:
+        click.echo(dump_json(report))
+    else:
+        for line in dump_text(report):
+            click.echo(line)
+    for part in report.unreadable:
+        click.echo(f"error: {part}", err=True)
+    if report.unreadable:
+        raise SystemExit(EXIT_INPUT)
+    if not report.clean:
+        raise SystemExit(EXIT_FAILURE)
+
+
+def _audit_repl(port: str, sim_state: Path | None, as_json: bool) -> None:
     from sealscan.device.inspect import audit as run
     from sealscan.device.link import DeviceError
 

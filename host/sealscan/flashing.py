@@ -226,3 +226,30 @@ def flash_image(port: str, board: Board, image: Path | str, *, sha256: str | Non
             pass  # the image is written and verified; a failed reset is not a failed flash
     return FlashResult(board=board.name, image=str(image), sha256=digest,
                        offset=board.flash_offset, size=len(data), chip=info, verified=True)
+
+
+def read_whole_flash(port: str, board: Board, *, baud: int = DEFAULT_BAUD,
+                     before: str = "default-reset", quiet: bool = True) -> bytes:
+    """The board's whole flash, read through the ROM bootloader with esptool's stub (as
+    `esptool read-flash 0 SIZE`): what an auditor trusts, since the firmware on the device
+    takes no part in it. The chip must be the board's chip."""
+    with _connected(port, before, quiet) as esp:
+        wanted = CHIP_DEFS[board.chip].CHIP_NAME
+        if esp.CHIP_NAME != wanted:
+            raise WrongChip(f"{port} has an {esp.CHIP_NAME}, but {board.name} is built on an "
+                            f"{wanted}: wrong board file or wrong device")
+        try:
+            esp = esp_cmds.run_stub(esp)
+            if baud > ROM_BAUD:
+                esp.change_baud(baud)
+            esp_cmds.attach_flash(esp)
+            data = esp_cmds.read_flash(esp, 0, board.flash_size, no_progress=True)
+        except FatalError as e:
+            raise PortError(f"{port}: reading the flash failed: {_first_line(e)}") from None
+        try:
+            esp_cmds.reset_chip(esp, "hard-reset")
+        except FatalError:
+            pass
+    if not isinstance(data, bytes) or len(data) != board.flash_size:
+        raise PortError(f"{port}: read {len(data or b'')} bytes of {board.flash_size}")
+    return data

@@ -66,11 +66,13 @@ def test_verify_a_deployed_but_unprovisioned_device_lists_every_missing_key(depl
 
 
 def test_clean_provisioned_device_audits_clean(provisioned):
-    run = sealscan("audit", "--port", provisioned.port, "--sim-state", provisioned.state)
+    run = sealscan("audit", "--repl", "--port", provisioned.port, "--sim-state",
+                   provisioned.state)
     assert run.code == 0, run.text
     assert run.out.rstrip().endswith("clean")
     assert "NVS sealscan: badge_key, carrier," in run.out
-    without_state = json.loads(sealscan("audit", "--port", provisioned.port, "--json").out)
+    without_state = json.loads(sealscan("audit", "--repl", "--port", provisioned.port,
+                                        "--json").out)
     assert without_state["clean"] and not without_state["nvs_listed"]
 
 
@@ -87,7 +89,8 @@ def test_audit_flags_planted_files_keys_and_records_masked(provisioned):
     write_nvs(provisioned.state / "nvs" / "cache.nvs", {"n": b"i\x05\x00\x00\x00"})
     (fs / f"call-{CANARY_PHONE}.log").write_text("empty")
 
-    run = sealscan("audit", "--port", provisioned.port, "--sim-state", provisioned.state)
+    run = sealscan("audit", "--repl", "--port", provisioned.port, "--sim-state",
+                   provisioned.state)
     assert run.code == 1, run.text
     for line in ("FLAG /scanlog.txt: not in the DEVICE.md contract",
                  "FLAG /lib: not in the DEVICE.md contract",
@@ -103,7 +106,7 @@ def test_audit_flags_planted_files_keys_and_records_masked(provisioned):
                  "FLAG /call-1********78.log: not in the DEVICE.md contract",
                  "RECORD DATA name:/call-1********78.log @6: phone number 1********78"):
         assert line in run.out, line
-    report = json.loads(sealscan("audit", "--port", provisioned.port, "--sim-state",
+    report = json.loads(sealscan("audit", "--repl", "--port", provisioned.port, "--sim-state",
                                  provisioned.state, "--json").out)
     assert len(report["findings"]) == 6
     # The matched data itself never appears, in any output.
@@ -149,7 +152,7 @@ def _nvs_entry(ns: int, typ: int, key: str, span: int = 1, data: bytes = b"") ->
 def test_nvs_partition_listing_follows_the_esp_idf_page_layout():
     # One active page as ESP-IDF writes it: namespace entry, an i32, a blob index, a blob
     # data entry spanning 2 slots (the second is raw data), an erased key, then empty slots.
-    from sealscan.device.nvsparse import parse_nvs
+    from sealscan.flashimage.nvs import read_nvs
 
     entries = [_nvs_entry(0, 0x01, "sealscan", data=b"\x01"),
                _nvs_entry(1, 0x14, "provisioned", data=b"\x01\0\0\0"),
@@ -165,4 +168,4 @@ def test_nvs_partition_listing_follows_the_esp_idf_page_layout():
     page = (b"\xfe\xff\xff\xff" + b"\0" * 28 + bytes(bitmap) + b"".join(entries)).ljust(
         4096, b"\xff")
     blank = b"\xff" * 4096
-    assert parse_nvs(blank + page) == {"sealscan": ["device_key", "provisioned"]}
+    assert read_nvs(blank + page).keys() == {"sealscan": ["device_key", "provisioned"]}

@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from sealscan.boards import BoardError, load_board
+from sealscan.device.contract import file_flag, nvs_flags
 from sealscan.device.firmware import BOARD_JSON, MANIFEST, build_firmware, parse_manifest
 from sealscan.device.link import NVS_NAMESPACE, DeviceLink, open_link
-from sealscan.device.nvsparse import parse_nvs
 from sealscan.device.provision import NVS_KEYS, OPTIONAL_KEYS
 from sealscan.device.records import Finding, mask_console, scan
+from sealscan.flashimage.nvs import read_nvs
 from sealscan.paths import FIRMWARE_DIR
-
-CONTRACT_FILES = frozenset({"main.py", BOARD_JSON, MANIFEST})
 
 
 @dataclass
@@ -138,40 +137,31 @@ def audit(port: str, *, sim_state: Path | None = None) -> AuditReport:
         entries = link.walk("/")
         hashes = link.sha256_files([e.path for e in entries if not e.is_dir])
         for entry in entries:
-            name = entry.path[1:]
             # A name can hold record data too (a log file named after an id): names are
             # searched, and shown masked like everything else.
             shown = mask_console(entry.path)
             report.findings += scan(entry.path.encode(), f"name:{shown}")
-            allowed = not entry.is_dir and "/" not in name and (
-                name in CONTRACT_FILES or (name.endswith(".mpy") and manifest is not None
-                                           and name in manifest))
+            content = None if entry.is_dir else link.read_file(entry.path)
+            flag = file_flag(entry.path, entry.is_dir, manifest, hashes.get(entry.path),
+                             content)
             report.files.append({"path": shown, "dir": entry.is_dir, "size": entry.size,
-                                 "contract": allowed})
-            if not allowed:
-                report.flagged.append(f"{shown}: not in the DEVICE.md contract")
-            elif manifest is not None and name in manifest and hashes[entry.path] != \
-                    manifest[name]:
-                report.flagged.append(f"{shown}: changed since deploy (not the hash in "
-                                      f"{MANIFEST})")
-            if not entry.is_dir:
-                report.findings += scan(link.read_file(entry.path), f"fs:{shown}")
+                                 "contract": flag is None or "changed since" in flag})
+            if flag is not None:
+                report.flagged.append(flag)
+            if content is not None:
+                report.findings += scan(content, f"fs:{shown}")
         if sim_state is not None:
             _sim_nvs(Path(sim_state), report)
         else:
             raw = link.nvs_partition()
             if raw is not None:
                 report.nvs_listed = True
-                report.nvs = parse_nvs(raw)
+                report.nvs = read_nvs(raw).keys()
                 report.findings += scan(raw, "nvs partition")
             else:
                 report.nvs = {NVS_NAMESPACE: link.nvs_present(NVS_KEYS)}
     if report.nvs_listed:
-        for ns, keys in sorted(report.nvs.items()):
-            for key in keys:
-                if ns != NVS_NAMESPACE or key not in NVS_KEYS:
-                    report.flagged.append(f"NVS {mask_console(ns)}/{mask_console(key)}: not "
-                                          "in the DEVICE.md contract")
+        report.flagged += nvs_flags(report.nvs)
         report.nvs = {mask_console(ns): [mask_console(k) for k in keys]
                       for ns, keys in report.nvs.items()}
     report.findings.sort(key=lambda f: (f.where, f.offset))

@@ -8,6 +8,8 @@ is never kept in a finding, so nothing that reports findings can print it.
     phone number     mainland mobile, 1[3-9] + 9 digits
     waybill          UPU S10 / SSCC-18 with a valid check digit; SF, YTO, JD, J&T, Deppon
                      prefixed numbers (prefixed only: bare digit runs are too common)
+    sealed record    a COSE_Encrypt0 as protocol v1 seals records (firmware/cose.py):
+                     83 44 a1 01 18 1e a1 05 4d <nonce 13> <bstr ciphertext>
 """
 
 from __future__ import annotations
@@ -25,15 +27,18 @@ _PATTERNS: list[tuple[str, re.Pattern[bytes]]] = [
     ("waybill", re.compile(rb"(?<![A-Z0-9])[A-Z]{2}[0-9]{9}[A-Z]{2}(?![A-Z0-9])")),
     ("waybill", re.compile(rb"(?<![A-Z0-9])(?:SF[0-9A-Z][0-9]{12}|YT[0-9]{13}|JD[0-9A-Z]{2}"
                            rb"[0-9]{11}|JT[0-9]{13}|DPK[0-9]{12})(?![0-9])")),
+    ("sealed record", re.compile(rb"\x83\x44\xa1\x01\x18\x1e\xa1\x05\x4d[\x00-\xff]{13}"
+                                 rb"[\x50-\x59]", re.DOTALL)),
 ]
 
 
 @dataclass(frozen=True)
 class Finding:
-    where: str  # e.g. "fs:/notes.txt", "nvs:sealscan/carrier"
-    offset: int
+    where: str  # e.g. "fs:/notes.txt", "nvs:sealscan/carrier", "vfs block 39 (free ...)"
+    offset: int  # in `where`; for a flash dump's raw areas, the flash address
     kind: str
     masked: str
+    partition: str = ""  # flash dumps: the partition ("nvs", "vfs", ...) the bytes are in
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -71,8 +76,12 @@ def scan(data: bytes, where: str) -> list[Finding]:
             if real is None:
                 continue
             seen.add(span)
-            shown = (f"RNID1:…({len(text) - 6} characters)" if real == "identity token"
-                     else mask(text, 2 if real == "waybill" else 1, 2))
+            if real == "sealed record":
+                shown = "COSE_Encrypt0 (sealed, unreadable here)"
+            elif real == "identity token":
+                shown = f"RNID1:…({len(text) - 6} characters)"
+            else:
+                shown = mask(text, 2 if real == "waybill" else 1, 2)
             found.append(Finding(where, span[0], real, shown))
     return sorted(found, key=lambda f: f.offset)
 
