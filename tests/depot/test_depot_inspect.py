@@ -143,29 +143,3 @@ def test_ports_names_known_bridges_and_hints():
     run = sealscan("ports", "--all", "--json")
     assert run.code == 0 and isinstance(json.loads(run.out), list)
 
-
-def _nvs_entry(ns: int, typ: int, key: str, span: int = 1, data: bytes = b"") -> bytes:
-    return bytes([ns, typ, span, 0xFF]) + b"\0" * 4 + key.encode().ljust(16, b"\0") + \
-        data.ljust(8, b"\xff")
-
-
-def test_nvs_partition_listing_follows_the_esp_idf_page_layout():
-    # One active page as ESP-IDF writes it: namespace entry, an i32, a blob index, a blob
-    # data entry spanning 2 slots (the second is raw data), an erased key, then empty slots.
-    from sealscan.flashimage.nvs import read_nvs
-
-    entries = [_nvs_entry(0, 0x01, "sealscan", data=b"\x01"),
-               _nvs_entry(1, 0x14, "provisioned", data=b"\x01\0\0\0"),
-               _nvs_entry(1, 0x42, "device_key", span=2),
-               b"RNID1:" + b"\xab" * 26,  # data slot: must not be read as an entry
-               _nvs_entry(1, 0x48, "device_key"),
-               _nvs_entry(1, 0x21, "last_scan")]
-    states = [2, 2, 2, 2, 2, 0]  # written x5, the last one erased
-    bitmap = bytearray(b"\xff" * 32)
-    for i, st in enumerate(states):
-        bitmap[i // 4] &= ~(3 << (i % 4 * 2)) & 0xFF
-        bitmap[i // 4] |= st << (i % 4 * 2)
-    page = (b"\xfe\xff\xff\xff" + b"\0" * 28 + bytes(bitmap) + b"".join(entries)).ljust(
-        4096, b"\xff")
-    blank = b"\xff" * 4096
-    assert read_nvs(blank + page).keys() == {"sealscan": ["device_key", "provisioned"]}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from sealscan.device.firmware import BOARD_JSON, MANIFEST
 from sealscan.device.link import NVS_NAMESPACE
 from sealscan.device.provision import NVS_KEYS
-from sealscan.device.records import mask_console
+from sealscan.device.records import mask_name
 
 CONTRACT_FILES = frozenset({"main.py", BOARD_JSON, MANIFEST})
 FIRST_BOOT_PY = (b"# This file is executed on every boot (including wake-boot from deepsleep)\n"
@@ -25,7 +25,7 @@ def file_flag(path: str, is_dir: bool, manifest: dict[str, str] | None,
               sha256: str | None, content: bytes | None = None) -> str | None:
     """Why `path` (absolute) breaks the contract, as a FLAG line, or None if it does not."""
     name = path[1:]
-    shown = mask_console(path)
+    shown = mask_name(path)
     if name == "boot.py" and not is_dir and content == FIRST_BOOT_PY:
         return None
     allowed = not is_dir and "/" not in name and (
@@ -45,6 +45,6 @@ def nvs_flags(keys: dict[str, list[str]]) -> list[str]:
         allowed = NVS_KEYS.keys() if ns == NVS_NAMESPACE else SYSTEM_NVS.get(ns, frozenset())
         for key in names:
             if key not in allowed:
-                flags.append(f"NVS {mask_console(ns)}/{mask_console(key)}: not in the "
+                flags.append(f"NVS {mask_name(ns)}/{mask_name(key)}: not in the "
                              "DEVICE.md contract")
     return flags

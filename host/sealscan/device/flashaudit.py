@@ -24,11 +24,11 @@ from typing import Any
 from sealscan.boards import Board
 from sealscan.device.contract import file_flag, nvs_flags
 from sealscan.device.firmware import MANIFEST, parse_manifest
-from sealscan.device.records import Finding, mask_console, scan
+from sealscan.device.records import Finding, mask_name, scan
 from sealscan.flashimage import FlashImageError
 from sealscan.flashimage import lfs as lfsmod
 from sealscan.flashimage.appimage import ImageCheck, check_release
-from sealscan.flashimage.layout import FlashLayout, read_layout
+from sealscan.flashimage.layout import TABLE_LENGTH, TABLE_OFFSET, FlashLayout, read_layout
 from sealscan.flashimage.nvs import ENTRY, FIRST_ENTRY, PAGE, NvsView, read_nvs
 
 
@@ -88,19 +88,24 @@ def audit_dump(flash: bytes, board: Board, *, source: str = "dump") -> DumpRepor
 
 
 def _check_image(flash: bytes, board: Board, layout: FlashLayout, report: DumpReport
-                 ) -> tuple[int, int]:
-    """Check the release; returns the flash range it vouches for (not searched)."""
+                 ) -> list[tuple[int, int]]:
+    """Check the release; returns the flash ranges it vouches for (not searched): the
+    bootloader and partition table, and the app image."""
     try:
         app = layout.app
+        data = tuple((p.offset, p.end) for p in layout.partitions if p.type != app.type)
         check: ImageCheck = check_release(board.chip, flash, board.flash_offset, app.offset,
-                                          app.size, board.image_sha256)
+                                          app.size, board.image_sha256, data)
     except FlashImageError as e:
         report.unreadable.append(f"app: {e}")
-        return (0, 0)
+        return []
     report.image = check.to_dict()
     report.flagged += [f"image: {p}" for p in check.problems
                        if not p.startswith("the board pins no")]
-    return (board.flash_offset, app.offset + check.app_length) if check.matches_pin else (0, 0)
+    if not check.matches_pin:
+        return []
+    return [(board.flash_offset, TABLE_OFFSET + TABLE_LENGTH),
+            (app.offset, app.offset + check.app_length)]
 
 
 def _audit_vfs(flash: bytes, layout: FlashLayout, report: DumpReport) -> lfsmod.FsTree | None:
@@ -119,7 +124,7 @@ def _audit_vfs(flash: bytes, layout: FlashLayout, report: DumpReport) -> lfsmod.
     manifest_raw = tree.contents.get("/" + MANIFEST)
     manifest = parse_manifest(manifest_raw) if manifest_raw is not None else None
     for entry in tree.entries:
-        shown = mask_console(entry.path)
+        shown = mask_name(entry.path)
         report.findings += [_in(f, "vfs") for f in scan(entry.path.encode(), f"name:{shown}")]
         content = tree.contents.get(entry.path)
         digest = hashlib.sha256(content).hexdigest() if content is not None else None
@@ -144,7 +149,7 @@ def _audit_nvs(flash: bytes, layout: FlashLayout, report: DumpReport) -> NvsView
         report.unreadable.append(f"nvs at {part.offset:#x}: {e}")
         return None
     keys = view.keys()
-    report.nvs = {mask_console(ns): [mask_console(k) for k in names]
+    report.nvs = {mask_name(ns): [mask_name(k) for k in names]
                   for ns, names in keys.items()}
     report.nvs_erased = sum(1 for e in view.entries if e.state != "written")
     report.flagged += nvs_flags(keys)
@@ -155,7 +160,7 @@ def _in(f: Finding, partition: str) -> Finding:
     return Finding(f.where, f.offset, f.kind, f.masked, partition)
 
 
-def _raw_scan(flash: bytes, layout: FlashLayout, skip: tuple[int, int],
+def _raw_scan(flash: bytes, layout: FlashLayout, skip: list[tuple[int, int]],
               tree: lfsmod.FsTree | None, view: NvsView | None, report: DumpReport) -> None:
     """Search every byte outside the pinned release, partition by partition."""
     live = {(f.where[3:], f.kind, f.masked) for f in report.findings if f.where.startswith("fs:")}
@@ -175,9 +180,7 @@ def _raw_scan(flash: bytes, layout: FlashLayout, skip: tuple[int, int],
             flash[vfs.offset + b * lfsmod.BLOCK:vfs.offset + (b + 1) * lfsmod.BLOCK].count(0xFF)
             != lfsmod.BLOCK)
     for lo, hi, label in regions:
-        for a, b in ((lo, min(hi, skip[0])), (max(lo, skip[1]), hi)):
-            if a >= b:
-                continue
+        for a, b in _without(lo, hi, skip):
             report.scanned_bytes += b - a
             for hit in scan(flash[a:b], ""):
                 at = a + hit.offset
@@ -187,9 +190,18 @@ def _raw_scan(flash: bytes, layout: FlashLayout, skip: tuple[int, int],
                 if tree is not None and label == "vfs" and vfs is not None:
                     owner = tree.owner((at - vfs.offset) // lfsmod.BLOCK)
                     if owner not in (None, lfsmod.META) and \
-                            (mask_console(owner), hit.kind, hit.masked) in live:
+                            (mask_name(owner), hit.kind, hit.masked) in live:
                         continue  # the live file's own bytes: reported with its path
                 report.findings.append(Finding(where, at, hit.kind, hit.masked, label or "-"))
+
+
+def _without(lo: int, hi: int, skip: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """[lo, hi) less the skipped ranges."""
+    out = [(lo, hi)]
+    for s0, s1 in skip:
+        out = [piece for a, b in out for piece in ((a, min(b, s0)), (max(a, s1), b))
+               if piece[0] < piece[1]]
+    return out
 
 
 def _describe(at: int, label: str, layout: FlashLayout, tree: lfsmod.FsTree | None,
@@ -204,7 +216,7 @@ def _describe(at: int, label: str, layout: FlashLayout, tree: lfsmod.FsTree | No
             return f"vfs block {block} (free: not in the current tree, old data)"
         if owner == lfsmod.META:
             return f"vfs block {block} (metadata log: inline files, old commits)"
-        return f"vfs block {block} (data of {mask_console(owner)})"
+        return f"vfs block {block} (data of {mask_name(owner)})"
     if label == "nvs" and view is not None:
         rel = at - layout.get("nvs").offset
         e = view.entry_at(rel)
@@ -212,7 +224,7 @@ def _describe(at: int, label: str, layout: FlashLayout, tree: lfsmod.FsTree | No
         if e is None:
             return f"nvs page {page} slot {slot} (free space)" if slot >= 0 else \
                 f"nvs page {page} header"
-        name = f"{mask_console(view.ns_name(e.ns))}/{mask_console(e.key)}"
+        name = f"{mask_name(view.ns_name(e.ns))}/{mask_name(e.key)}"
         return f"nvs page {e.page} entry {e.slot} {name} ({e.state})"
     if label:
         return f"{label} partition"

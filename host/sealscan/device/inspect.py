@@ -21,7 +21,7 @@ from sealscan.device.contract import file_flag, nvs_flags
 from sealscan.device.firmware import BOARD_JSON, MANIFEST, build_firmware, parse_manifest
 from sealscan.device.link import NVS_NAMESPACE, DeviceLink, open_link
 from sealscan.device.provision import NVS_KEYS, OPTIONAL_KEYS
-from sealscan.device.records import Finding, mask_console, scan
+from sealscan.device.records import Finding, mask_name, scan
 from sealscan.flashimage.nvs import read_nvs
 from sealscan.paths import FIRMWARE_DIR
 
@@ -139,7 +139,7 @@ def audit(port: str, *, sim_state: Path | None = None) -> AuditReport:
         for entry in entries:
             # A name can hold record data too (a log file named after an id): names are
             # searched, and shown masked like everything else.
-            shown = mask_console(entry.path)
+            shown = mask_name(entry.path)
             report.findings += scan(entry.path.encode(), f"name:{shown}")
             content = None if entry.is_dir else link.read_file(entry.path)
             flag = file_flag(entry.path, entry.is_dir, manifest, hashes.get(entry.path),
@@ -162,7 +162,7 @@ def audit(port: str, *, sim_state: Path | None = None) -> AuditReport:
                 report.nvs = {NVS_NAMESPACE: link.nvs_present(NVS_KEYS)}
     if report.nvs_listed:
         report.flagged += nvs_flags(report.nvs)
-        report.nvs = {mask_console(ns): [mask_console(k) for k in keys]
+        report.nvs = {mask_name(ns): [mask_name(k) for k in keys]
                       for ns, keys in report.nvs.items()}
     report.findings.sort(key=lambda f: (f.where, f.offset))
     return report
@@ -177,7 +177,7 @@ def _sim_nvs(state: Path, report: AuditReport) -> None:
         entries = read_nvs(path)
         report.nvs[ns] = sorted(entries)
         for key, value in sorted(entries.items()):
-            report.findings += scan(value[1:], f"nvs:{ns}/{mask_console(key)}")
+            report.findings += scan(value[1:], f"nvs:{ns}/{mask_name(key)}")
     rtc = state / "rtc.bin"
     if rtc.exists():
         report.findings += scan(rtc.read_bytes(), "rtc memory")

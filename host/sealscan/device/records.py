@@ -101,3 +101,25 @@ def mask_console(line: str) -> str:
         return mask(text, 1, 2)
 
     return _CONSOLE.sub(hide, line)
+
+
+def mask_name(name: str) -> str:
+    """A file name, NVS key or namespace fit to print: every record-like part found by
+    `scan` (even inside a longer word, `n13812345678`) replaced by its masked form, then
+    anything console masking catches."""
+    raw = name.encode("utf-8", "surrogateescape")
+    out, last = [], 0
+    for hit in scan(raw, ""):
+        m = _match_len(raw, hit.offset)
+        out.append(raw[last:hit.offset].decode("utf-8", "replace") + hit.masked)
+        last = hit.offset + m
+    out.append(raw[last:].decode("utf-8", "replace"))
+    return mask_console("".join(out))
+
+
+def _match_len(data: bytes, offset: int) -> int:
+    for _, pattern in _PATTERNS:
+        m = pattern.match(data, offset)
+        if m:
+            return m.end() - offset
+    return 0

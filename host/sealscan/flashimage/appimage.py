@@ -1,8 +1,11 @@
 """Is the MicroPython release in a flash image the one the board file pins? esptool's own
 image code reads the bootloader (at the board's offset) and the app (at the app partition):
 magic, segments, checksum and the appended SHA-256 must be right and the chip id must be the
-board's chip. The pin is the sha256 of the release file, which esptool merge-bin ends with
-the app image: so the pinned range is [board offset, app offset + app image length).
+board's chip. The pin is the sha256 of the release file, which MicroPython's makeimg.py
+lays out as bootloader, partition table and app with FF between them, ending with the app
+image: so the pinned range is [board offset, app offset + app image length), with the data
+partitions inside it (nvs, phy_init) read as FF, as the file has them. Writing the release
+therefore erases NVS on a real board too.
 """
 
 from __future__ import annotations
@@ -67,17 +70,24 @@ def app_image_length(chip: str, flash: bytes | memoryview, app_offset: int, app_
 
 
 def check_release(chip: str, flash: bytes | memoryview, offset: int, app_offset: int,
-                  app_size: int, pin: str) -> ImageCheck:
-    """Check bootloader and app and hash the release range. Structural damage to the app
-    raises FlashImageError; a damaged bootloader or a hash that is not the pin is a
-    problem in the result (the dump is still readable)."""
+                  app_size: int, pin: str, blank: tuple[tuple[int, int], ...] = ()
+                  ) -> ImageCheck:
+    """Check bootloader and app and hash the release range, reading the (start, end) ranges
+    in `blank` (data partitions) as FF. Structural damage to the app raises FlashImageError;
+    a damaged bootloader or a hash that is not the pin is a problem in the result (the dump
+    is still readable)."""
     problems = []
     try:
         _load(chip, bytes(flash[offset:offset + 0x8000 - offset]), "bootloader")
     except FlashImageError as e:
         problems.append(str(e))
     length = app_image_length(chip, flash, app_offset, app_size)
-    digest = hashlib.sha256(flash[offset:app_offset + length]).hexdigest()
+    release = bytearray(flash[offset:app_offset + length])
+    for lo, hi in blank:
+        lo, hi = max(lo, offset) - offset, min(hi, app_offset + length) - offset
+        if lo < hi:
+            release[lo:hi] = b"\xff" * (hi - lo)
+    digest = hashlib.sha256(release).hexdigest()
     if pin == "unpinned":
         problems.append("the board pins no image hash (sha256 = \"unpinned\")")
     elif digest != pin:
