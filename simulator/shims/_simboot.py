@@ -12,7 +12,13 @@ import os
 import vfs
 
 vfs.umount("/")  # from here on the device sees its own flash only
-vfs.mount(vfs.VfsPosix(os.getenv("SEALSIM_FS")), "/")
+_parts = os.getenv("SEALSIM_PARTS")
+if _parts:  # the device is its flash.bin: keep it open, then let go of the host
+    vfs.mount(vfs.VfsPosix(os.getenv("SEALSIM_STATE")), "/.state")
+    _flash = open("/.state/flash.bin", "r+b")
+    vfs.umount("/.state")
+else:
+    vfs.mount(vfs.VfsPosix(os.getenv("SEALSIM_FS")), "/")
 vfs.mount(vfs.VfsPosix(os.getenv("SEALSIM_SHIMS")), "/.sim", readonly=True)
 sys.path[:] = ["/.sim/device", "/.sim"]  # device/: shims that replace unix-port built-ins
 
@@ -24,12 +30,41 @@ import socket
 import time
 import ntptime
 
+if _parts:
+    esp32._attach(_flash, _parts)
+    del _flash
 gc.collect()
 if os.getenv("SEALSIM_CALIBRATE"):
     print("SHIMHEAP", gc.mem_alloc())
     raise SystemExit
-del _simlink, machine, network, esp32, socket, time, ntptime
+del _simlink, machine, network, socket, time, ntptime
 vfs.umount("/.sim")
+if _parts:  # ports/esp32/modules/_boot.py, flashbdev.py and inisetup.py
+    _bdev = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="vfs")
+    _bdev = _bdev[0] if _bdev else None
+    try:
+        if _bdev:
+            vfs.mount(_bdev, "/")
+    except OSError:
+        _buf = bytearray(_bdev.ioctl(5, 0))
+        _bdev.readblocks(0, _buf)
+        if any(b != 0xFF for b in _buf):
+            print("The filesystem appears to be corrupted. If you had important data there, "
+                  "you\nmay want to make a flash snapshot to try to recover it. Otherwise, "
+                  "perform\nfactory reprogramming of MicroPython firmware (completely erase "
+                  "flash, followed\nby firmware programming).")
+            raise SystemExit
+        del _buf
+        print("Performing initial setup")
+        vfs.VfsLfs2.mkfs(_bdev)
+        vfs.mount(vfs.VfsLfs2(_bdev), "/")
+        with open("boot.py", "w") as _f:
+            _f.write("# This file is executed on every boot (including wake-boot from "
+                     "deepsleep)\n#import esp\n#esp.osdebug(None)\n#import webrepl\n"
+                     "#webrepl.start()\n")
+        del _f
+    del _bdev
+del _parts, esp32
 os.chdir("/")
 sys.path[:] = ["", ".frozen", "/lib"]  # as on an ESP32
 

@@ -166,3 +166,24 @@ def test_audit_through_the_rom_bootloader_is_the_audit_of_the_flash_file(device,
     a, b = json.loads(via_port.stdout), json.loads(via_file)
     assert a.pop("source") == port and b.pop("source") == str(state / "flash.bin")
     assert a == b and a["findings"]
+
+
+def test_the_windowed_record_search_finds_what_a_whole_search_finds():
+    import random
+
+    from sealscan.device.records import scan
+
+    rng = random.Random(7)
+    planted = [CANARY_ID.encode(), CANARY_PHONE.encode(), CANARY_S10.encode(),
+               b"106141411928374657", b"SF1234567890123", b"JDAB12345678901", b"DPK123456789012",
+               b"RNID1:6BFOXN*TS0BI$ZD-PHE1BG1S+5J0", b"440524188001010014",
+               b"\x83\x44\xa1\x01\x18\x1e\xa1\x05\x4d" + bytes(13) + b"\x58\x80"]
+    noise = b"0123456789" * 3 + b"ABCDEFJKPSTXY:-\xff\x00 x"
+    for _ in range(30):
+        data = bytearray(rng.choice(noise) for _ in range(rng.randrange(50, 3000)))
+        for _ in range(rng.randrange(0, 8)):
+            item = rng.choice(planted)
+            at = rng.randrange(0, len(data))
+            data[at:at + len(item)] = item
+        data = bytes(data)
+        assert scan(data, "x") == scan(data, "x", whole=True)

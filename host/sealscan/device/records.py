@@ -63,11 +63,49 @@ def _valid(kind: str, text: str) -> str | None:
     return kind
 
 
-def scan(data: bytes, where: str) -> list[Finding]:
+# Every pattern but the two with a literal start holds a run of 9 or more digits, at most 4
+# characters after the match starts and 2 before it ends: the search runs the patterns only
+# in windows around such runs and around the literal starts (the same matches as a search
+# of the whole buffer, tested, at a fraction of the cost on flash that is mostly empty).
+_DIGIT_RUN = re.compile(rb"[0-9]{9,}")
+_STARTS = re.compile(rb"RNID1:|\x83\x44\xa1\x01\x18\x1e\xa1\x05\x4d")
+_MARGIN = 8
+
+
+def _windows(data: bytes) -> list[tuple[int, int]]:
+    spans = [(m.start() - _MARGIN, m.end() + _MARGIN) for m in _DIGIT_RUN.finditer(data)]
+    for m in _STARTS.finditer(data):
+        end = m.end() + 16
+        for _, pattern in _PATTERNS[:1] + _PATTERNS[-1:]:
+            hit = pattern.match(data, m.start())
+            if hit:
+                end = max(end, hit.end())
+        spans.append((m.start() - _MARGIN, end + _MARGIN))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        a, b = max(a, 0), min(b, len(data))
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def scan(data: bytes, where: str, *, whole: bool = False) -> list[Finding]:
+    """Record-like data in `data`, by offset. `whole` searches every position (the
+    reference the windowed search is tested against)."""
+    found: list[Finding] = []
+    for a, b in [(0, len(data))] if whole else _windows(data):
+        found += _scan_window(data, a, b, where)
+    return sorted(found, key=lambda f: f.offset)
+
+
+def _scan_window(data: bytes, lo: int, hi: int, where: str) -> list[Finding]:
     found: list[Finding] = []
     seen: set[tuple[int, int]] = set()
     for kind, pattern in _PATTERNS:
-        for m in pattern.finditer(data):
+        for m in pattern.finditer(data, lo, hi):
             span = m.span()
             if any(s <= span[0] < e for s, e in seen):
                 continue
@@ -83,7 +121,7 @@ def scan(data: bytes, where: str) -> list[Finding]:
             else:
                 shown = mask(text, 2 if real == "waybill" else 1, 2)
             found.append(Finding(where, span[0], real, shown))
-    return sorted(found, key=lambda f: f.offset)
+    return found
 
 
 # Console masking (sealscan monitor): defensive, no check characters needed. Any identity
