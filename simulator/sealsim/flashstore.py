@@ -42,6 +42,10 @@ class FlashStore:
         self._drop_nvs()
         self.flash.close()
 
+    def forget(self) -> None:
+        """Drop what was read from the flash (another writer, esptool, may have changed it)."""
+        self._drop_nvs()
+
     def _drop_nvs(self) -> None:
         if self._nvs is not None:
             self._nvs.buf.release()

@@ -1,7 +1,9 @@
 # sealsim boot (runs first in every simulated device process, like the ESP32's frozen _boot):
-# the device's filesystem root becomes the state directory's fs/ at once, the shims are all
-# imported from a read-only mount that is removed again, then boot.py and main.py run as on
-# the board, then the REPL.
+# the device's flash (<state>/flash.bin) is opened and the host filesystem let go of at once,
+# the shims are all imported from a read-only mount that is removed again, the vfs partition
+# is mounted as LittleFS through esp32.Partition (formatted at first boot, as the esp32
+# port's _boot.py and inisetup.py do), then boot.py and main.py run as on the board, then
+# the REPL.
 #
 # The shims stand in for native modules that cost an ESP32 no heap. Importing them all here
 # fixes their cost; the supervisor adds exactly that much to the heap (measured by running
@@ -12,13 +14,9 @@ import os
 import vfs
 
 vfs.umount("/")  # from here on the device sees its own flash only
-_parts = os.getenv("SEALSIM_PARTS")
-if _parts:  # the device is its flash.bin: keep it open, then let go of the host
-    vfs.mount(vfs.VfsPosix(os.getenv("SEALSIM_STATE")), "/.state")
-    _flash = open("/.state/flash.bin", "r+b")
-    vfs.umount("/.state")
-else:
-    vfs.mount(vfs.VfsPosix(os.getenv("SEALSIM_FS")), "/")
+vfs.mount(vfs.VfsPosix(os.getenv("SEALSIM_STATE")), "/.state")
+_flash = open("/.state/flash.bin", "r+b")  # the device is its flash.bin: kept open
+vfs.umount("/.state")
 vfs.mount(vfs.VfsPosix(os.getenv("SEALSIM_SHIMS")), "/.sim", readonly=True)
 sys.path[:] = ["/.sim/device", "/.sim"]  # device/: shims that replace unix-port built-ins
 
@@ -30,16 +28,15 @@ import socket
 import time
 import ntptime
 
-if _parts:
-    esp32._attach(_flash, _parts)
-    del _flash
+esp32._attach(_flash, os.getenv("SEALSIM_PARTS"))
+del _flash
 gc.collect()
 if os.getenv("SEALSIM_CALIBRATE"):
     print("SHIMHEAP", gc.mem_alloc())
     raise SystemExit
 del _simlink, machine, network, socket, time, ntptime
 vfs.umount("/.sim")
-if _parts:  # ports/esp32/modules/_boot.py, flashbdev.py and inisetup.py
+if True:  # ports/esp32/modules/_boot.py, flashbdev.py and inisetup.py
     _bdev = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="vfs")
     _bdev = _bdev[0] if _bdev else None
     try:
@@ -64,7 +61,7 @@ if _parts:  # ports/esp32/modules/_boot.py, flashbdev.py and inisetup.py
                      "#webrepl.start()\n")
         del _f
     del _bdev
-del _parts, esp32
+del esp32
 os.chdir("/")
 sys.path[:] = ["", ".frozen", "/lib"]  # as on an ESP32
 

@@ -231,6 +231,25 @@ def _describe(at: int, label: str, layout: FlashLayout, tree: lfsmod.FsTree | No
     return "outside every partition"
 
 
+def locate(flash: bytes, at: int) -> str:
+    """What is at flash address `at` of a whole-flash image, as the audit names it."""
+    try:
+        layout = read_layout(flash)
+    except FlashImageError:
+        return f"{at:#x}"
+    part = layout.partition_at(at)
+    tree = view = None
+    if part is not None and part.label == "vfs":
+        try:
+            tree = lfsmod.walk(bytearray(flash[part.offset:part.end]))
+        except FlashImageError:
+            pass
+    if part is not None and part.label == "nvs":
+        view = read_nvs(flash[part.offset:part.end])
+    where = _describe(at, part.label if part else "", layout, tree, view)
+    return f"{at:#x} [{part.label if part else '-'}] {where}"
+
+
 def dump_text(report: DumpReport) -> list[str]:
     """The report as the CLI prints it (masked: no matched data is in the report)."""
     lines = [f"{report.source}: {report.board}, {report.flash_size} bytes of flash"]

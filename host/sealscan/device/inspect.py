@@ -169,15 +169,21 @@ def audit(port: str, *, sim_state: Path | None = None) -> AuditReport:
 
 
 def _sim_nvs(state: Path, report: AuditReport) -> None:
-    from sealscan.device.simnvs import read_nvs
+    """A simulated device's NVS, from the nvs partition of its flash.bin."""
+    from sealscan.flashimage import FlashImageError
+    from sealscan.flashimage.layout import read_layout
 
+    try:
+        flash = (state / "flash.bin").read_bytes()
+        part = read_layout(flash).get("nvs")
+        view = read_nvs(flash[part.offset:part.end])
+    except (OSError, FlashImageError):
+        return
     report.nvs_listed = True
-    for path in sorted((state / "nvs").glob("*.nvs")):
-        ns = path.stem
-        entries = read_nvs(path)
-        report.nvs[ns] = sorted(entries)
-        for key, value in sorted(entries.items()):
-            report.findings += scan(value[1:], f"nvs:{ns}/{mask_name(key)}")
+    report.nvs = view.keys()
+    for (ns, key), value in sorted(view.items().items()):
+        if isinstance(value, bytes):
+            report.findings += scan(value, f"nvs:{ns}/{mask_name(key)}")
     rtc = state / "rtc.bin"
     if rtc.exists():
         report.findings += scan(rtc.read_bytes(), "rtc memory")
