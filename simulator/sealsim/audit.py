@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,10 +65,12 @@ def _parts(root: Path) -> dict[str, bytes]:
         except FlashImageError:
             out["flash.bin (vfs)"] = flash[vfs.offset:vfs.end]
     if nvs is not None:
-        items: dict[str, list[str]] = {}
+        items: dict[str, bytes] = {}
         for (ns, key), value in sorted(read_nvs(flash[nvs.offset:nvs.end]).items().items()):
-            items.setdefault(ns, []).append(f"{key}={value!r}")
-        out.update({f"nvs/{ns}.nvs": "\n".join(v).encode() for ns, v in items.items()})
+            raw = str(value).encode() if isinstance(value, int) else value
+            items[ns] = items.get(ns, b"") + _NVS_LINE.pack(len(key), len(raw)) + \
+                key.encode() + raw
+        out.update({f"nvs/{ns}.nvs": data for ns, data in items.items()})
         rest[nvs.offset:nvs.end] = b""
     out["flash.bin (image)"] = bytes(rest)
     return out
@@ -125,6 +128,20 @@ def _searched(root: Path) -> list[tuple[str, bytes]]:
     return out
 
 
+_NVS_LINE = struct.Struct("<BI")  # a namespace's part: [key len][value len][key][value]...
+
+
+def _nvs_key(data: bytes, offset: int) -> str | None:
+    i = 0
+    while i < len(data):
+        klen, vlen = _NVS_LINE.unpack_from(data, i)
+        end = i + _NVS_LINE.size + klen + vlen
+        if offset < end:
+            return data[i + _NVS_LINE.size:i + _NVS_LINE.size + klen].decode("utf-8", "replace")
+        i = end
+    return None
+
+
 def _where(name: str, data: bytes, offset: int) -> str:
     if name == "rtc.bin":
         return "rtc.bin (RTC memory)"
@@ -132,7 +149,7 @@ def _where(name: str, data: bytes, offset: int) -> str:
         from sealscan.device.flashaudit import locate
         return f"flash.bin {locate(data, offset)}"
     if name.startswith("nvs/"):
-        return f"{name} (NVS namespace {Path(name).stem!r})"
+        return f"{name} (NVS namespace {Path(name).stem!r}, key {_nvs_key(data, offset)!r})"
     return name
 
 
@@ -158,11 +175,15 @@ def audit(before: Snapshot, state_dir: Path | str | None = None,
     if allowed is not None:
         report.unexpected = sorted(p for p in written if p not in allowed)
     needles = [c.encode() if isinstance(c, str) else bytes(c) for c in canaries]
-    for name, data in _searched(root):
+    live: set[tuple[bytes, str]] = set()
+    for name, data in _searched(root):  # the raw flash last
         for canary, original in zip(needles, canaries, strict=True):
             for form, needle in _forms(canary):
                 i = data.find(needle)
+                if name == "flash.bin" and (canary, form) in live:
+                    continue  # the live file's (or key's) own bytes, already named
                 if i >= 0:
+                    live.add((canary, form))
                     report.hits.append(Hit(_where(name, data, i),
                                            original if isinstance(original, str)
                                            else original.hex(), form, i))
