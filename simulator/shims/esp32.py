@@ -55,12 +55,14 @@ _flash = None  # flash.bin, opened by _simboot before the host filesystem goes a
 _parts = []  # (label, type, subtype, offset, size) from SEALSIM_PARTS
 _BLOCK = 4096
 _FF = None
+_SCRATCH = None
 
 
 def _attach(f, table):
-    global _flash, _FF
+    global _flash, _FF, _SCRATCH
     _flash = f
     _FF = b"\xff" * _BLOCK
+    _SCRATCH = bytearray(_BLOCK)
     for row in table.split(","):
         if row:
             label, t, st, off, size = row.split(":")
@@ -101,6 +103,7 @@ class Partition:
         _flash.readinto(buf)
 
     def writeblocks(self, block_num, buf, offset=None):
+        # No allocation here: LittleFS writes from a file's finaliser while the GC runs.
         addr = self._off + block_num * self._bs
         if offset is None:
             n = (len(buf) + _BLOCK - 1) // _BLOCK
@@ -109,12 +112,12 @@ class Partition:
                 _flash.write(_FF)
         else:
             addr += offset
-            old = bytearray(len(buf))
+            if isinstance(buf, bytes):
+                buf = bytearray(buf)
             _flash.seek(addr)
-            _flash.readinto(old)
+            _flash.readinto(_SCRATCH)
             for i in range(len(buf)):
-                old[i] &= buf[i]
-            buf = old
+                buf[i] &= _SCRATCH[i]  # NOR flash: programming only clears bits
         _flash.seek(addr)
         _flash.write(buf)
 

@@ -3,7 +3,6 @@
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 MPREMOTE = [sys.executable, "-m", "mpremote"]
 
