@@ -1,8 +1,11 @@
 """`sealscan audit --dump` speed on a 4 MB dump: seconds and MB/s on one core (goal: at
 least 20 MB/s), for a deployed and provisioned scanner and for one whose filesystem is full
 of old text (every free block holding digit-heavy data: the pattern search's worst case).
-
 Floor measured in the same run: sha256 over the same 4 MB (memory speed on this machine).
+
+And what the device pays for being its flash.bin: MicroPython mounting the firmware's files
+and reading them all, from LittleFS over the esp32.Partition shim (today's boot) against a
+host folder through VfsPosix (the folder boot before it), and a whole device boot.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from pathlib import Path
 from sealscan.boards import DEFAULT_BOARD, load_board
 from sealscan.device.firmware import MANIFEST, build_firmware
 from sealscan.device.flashaudit import audit_dump
+from sealscan.paths import SHIMS_DIR
+from sealsim import micropython as mp
 from sealsim.flashstore import FlashStore
+from sealsim.scenario import start_device
 
 GOAL_MBS = 20.0
 
@@ -75,6 +81,65 @@ def main() -> None:
         print(f"{name:<26}{t:>9.3f}{mbs:>9.1f}{ratio:>10.1f}{hits:>10}")
     print(f"floor: sha256 of 4 MB {floor * 1000:.1f} ms; goal >= {GOAL_MBS:.0f} MB/s: "
           + ("met" if min(r[2] for r in rows) >= GOAL_MBS else "NOT met"))
+    print()
+    boot_costs(board, files)
+
+
+_READ_ALL = """
+import os, time, vfs
+t = time.ticks_us()
+%s
+n = 0
+for name in os.listdir("/m"):
+    with open("/m/" + name, "rb") as f:
+        n += len(f.read())
+print("US", time.ticks_diff(time.ticks_us(), t), n)
+"""
+_POSIX = 'vfs.mount(vfs.VfsPosix(os.getenv("DIR")), "/m")'
+_LFS = """vfs.mount(vfs.VfsPosix(os.getenv("DIR")), "/s")
+fl = open("/s/flash.bin", "r+b")
+vfs.umount("/s")
+import esp32
+esp32._attach(fl, os.getenv("SEALSIM_PARTS"))
+vfs.mount(esp32.Partition.find(esp32.Partition.TYPE_DATA, label="vfs")[0], "/m")"""
+
+
+def _read_all(mount: str, env: dict[str, str], heap: int) -> float:
+    proc = mp.run(["-c", _READ_ALL % mount], heap_bytes=heap,
+                  path=mp.module_path(str(SHIMS_DIR)), env=env, timeout=60)
+    out = proc.stdout.decode().split()
+    if "US" not in out:
+        raise RuntimeError(proc.stdout.decode() + proc.stderr.decode())
+    return int(out[out.index("US") + 1]) / 1e6
+
+
+def boot_costs(board, files: dict[str, bytes]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "folder"
+        folder.mkdir()
+        for name, data in files.items():
+            (folder / name.lstrip("/")).write_bytes(data)
+        store = FlashStore(board, Path(tmp))
+        store.write_release()
+        store.put_files(files)
+        parts = store.partitions_env()
+        store.close()
+        heap = 512 * 1024
+        posix = _median(lambda: _read_all(_POSIX, {"DIR": str(folder)}, heap))
+        lfs = _median(lambda: _read_all(_LFS, {"DIR": tmp, "SEALSIM_PARTS": parts}, heap))
+
+        def boot() -> float:
+            t = time.perf_counter()
+            with start_device(board, Path(tmp) / f"d{time.monotonic_ns()}", firmware=None,
+                              files={"main.py": "print('up')\n"}) as dev:
+                dev.wait_for("up")
+                return time.perf_counter() - t
+
+        booted = _median(boot, 3)
+    print(f"{'mount + read the firmware files':40}{'seconds':>10}{'ratio':>8}")
+    print(f"{'host folder (VfsPosix, before)':40}{posix:>10.4f}{1:>8.1f}")
+    print(f"{'flash.bin (LittleFS, Partition shim)':40}{lfs:>10.4f}{lfs / posix:>8.1f}")
+    print(f"{'whole device boot to main.py output':40}{booted:>10.3f}")
 
 
 def _timed(f) -> float:
