@@ -234,6 +234,7 @@ def audit(port: str | None, dump: Path | None, board_name: str | None, before: s
 
 
 def _audit_repl(port: str, sim_state: Path | None, as_json: bool) -> None:
+    from sealscan.device.contract import file_listing
     from sealscan.device.inspect import audit as run
     from sealscan.device.link import DeviceError
 
@@ -245,10 +246,8 @@ def _audit_repl(port: str, sim_state: Path | None, as_json: bool) -> None:
         emit_json(report.to_dict())
     else:
         click.echo(f"{port}: {len(report.files)} filesystem entries")
-        for f in report.files:
-            mark = " " if f["contract"] else "!"
-            kind = "dir " if f["dir"] else f"{f['size']:>7}"
-            click.echo(f" {mark} {kind} {f['path']}")
+        for line in file_listing(report.files):
+            click.echo(line)
         for ns, keys in sorted(report.nvs.items()):
             click.echo(f"NVS {ns}: {', '.join(keys) or '(empty)'}")
         if not report.nvs_listed:

@@ -182,6 +182,23 @@ def identify(port: str, *, before: str = "default-reset", quiet: bool = True) ->
             raise PortError(f"{port}: {_first_line(e)}") from None
 
 
+def _stub_session(esp: Any, port: str, board: Board, baud: int, note: str) -> Any:
+    """The board's chip (WrongChip otherwise) running esptool's stub at `baud`, flash
+    attached."""
+    wanted = CHIP_DEFS[board.chip].CHIP_NAME
+    if esp.CHIP_NAME != wanted:
+        raise WrongChip(f"{port} has an {esp.CHIP_NAME}, but {board.name} is built on an "
+                        f"{wanted}: wrong board file or wrong device{note}")
+    try:
+        esp = esp_cmds.run_stub(esp)
+        if baud > ROM_BAUD:
+            esp.change_baud(baud)
+        esp_cmds.attach_flash(esp)
+    except FatalError as e:
+        raise PortError(f"{port}: {_first_line(e)}") from None
+    return esp
+
+
 def flash_image(port: str, board: Board, image: Path | str, *, sha256: str | None = None,
                 baud: int = DEFAULT_BAUD, before: str = "default-reset",
                 after: str = "hard-reset", quiet: bool = True) -> FlashResult:
@@ -191,15 +208,8 @@ def flash_image(port: str, board: Board, image: Path | str, *, sha256: str | Non
     if after not in AFTER_MODES:
         raise FlashingError(f"unknown reset mode {after!r} (one of {', '.join(AFTER_MODES)})")
     with _connected(port, before, quiet) as esp:
-        wanted = CHIP_DEFS[board.chip].CHIP_NAME
-        if esp.CHIP_NAME != wanted:
-            raise WrongChip(f"{port} has an {esp.CHIP_NAME}, but {board.name} is built on an "
-                            f"{wanted}: wrong board file or wrong device; nothing was written")
+        esp = _stub_session(esp, port, board, baud, "; nothing was written")
         try:
-            esp = esp_cmds.run_stub(esp)
-            if baud > ROM_BAUD:
-                esp.change_baud(baud)
-            esp_cmds.attach_flash(esp)
             info = _chip_info(esp, port)
         except FatalError as e:
             raise PortError(f"{port}: {_first_line(e)}") from None
@@ -234,15 +244,8 @@ def read_whole_flash(port: str, board: Board, *, baud: int = DEFAULT_BAUD,
     `esptool read-flash 0 SIZE`): what an auditor trusts, since the firmware on the device
     takes no part in it. The chip must be the board's chip."""
     with _connected(port, before, quiet) as esp:
-        wanted = CHIP_DEFS[board.chip].CHIP_NAME
-        if esp.CHIP_NAME != wanted:
-            raise WrongChip(f"{port} has an {esp.CHIP_NAME}, but {board.name} is built on an "
-                            f"{wanted}: wrong board file or wrong device")
+        esp = _stub_session(esp, port, board, baud, "")
         try:
-            esp = esp_cmds.run_stub(esp)
-            if baud > ROM_BAUD:
-                esp.change_baud(baud)
-            esp_cmds.attach_flash(esp)
             data = esp_cmds.read_flash(esp, 0, board.flash_size, no_progress=True)
         except FatalError as e:
             raise PortError(f"{port}: reading the flash failed: {_first_line(e)}") from None

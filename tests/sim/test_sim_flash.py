@@ -46,6 +46,18 @@ def rom(tmp_path):
         chip.stop()
 
 
+def write_release(dev, rom, path, seed: int = 1) -> int:
+    """esptool write-flash of a release at the board's offset, then power on; the console
+    offset where that boot starts."""
+    path.write_bytes(release_image("esp32", seed=seed))
+    chip = rom(dev)
+    esptool(chip.port, "write-flash", "0x1000", str(path))
+    chip.stop()
+    mark = len(dev.output)
+    dev.power_on()
+    return mark
+
+
 def audit(*args):
     result = CliRunner().invoke(cli, ["audit", *map(str, args)], catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
@@ -73,13 +85,7 @@ def test_erase_flash_then_write_flash_boots_with_a_fresh_filesystem(sim_devices,
     dev.wait_until(lambda: dev.halted, 10, "halt")
     assert "invalid header: 0xffffffff" in dev.output[mark:].decode()
     assert not dev.running
-    image = tmp_path / "micropython.bin"
-    image.write_bytes(release_image("esp32"))
-    chip = rom(dev)
-    esptool(chip.port, "write-flash", "0x1000", str(image))
-    chip.stop()
-    mark = len(dev.output)
-    dev.power_on()
+    mark = write_release(dev, rom, tmp_path / "micropython.bin")
     dev.wait_for(">>> ", since=mark)
     assert b"Performing initial setup" in dev.output[mark:]
     assert sorted(dev.files()) == ["/boot.py"]
@@ -91,13 +97,7 @@ def test_write_flash_of_a_new_release_keeps_the_filesystem_and_erases_nvs(sim_de
     dev.wait_for("up")
     dev.exec("import esp32\nesp32.NVS('sealscan').set_i32('provisioned', 1)")
     assert dev.nvs() == {"provisioned": 1}
-    image = tmp_path / "micropython-2.bin"
-    image.write_bytes(release_image("esp32", seed=2))
-    chip = rom(dev)
-    esptool(chip.port, "write-flash", "0x1000", str(image))
-    chip.stop()
-    mark = len(dev.output)
-    dev.power_on()
+    mark = write_release(dev, rom, tmp_path / "micropython-2.bin", seed=2)
     dev.wait_for("up", since=mark)
     assert b"Performing initial setup" not in dev.output[mark:]
     assert dev.files()["/main.py"] == b"print('up')\n"

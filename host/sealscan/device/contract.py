@@ -38,6 +38,12 @@ def file_flag(path: str, is_dir: bool, manifest: dict[str, str] | None,
     return None
 
 
+def file_listing(files: list[dict[str, object]]) -> list[str]:
+    """An audit's file list as printed: `!` marks what the contract does not allow."""
+    return [f" {' ' if f['contract'] else '!'} "
+            f"{'dir ' if f['dir'] else format(f['size'], '>7')} {f['path']}" for f in files]
+
+
 def nvs_flags(keys: dict[str, list[str]]) -> list[str]:
     """FLAG lines for every live NVS key outside the contract."""
     flags = []

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sealscan.boards import Board
-from sealscan.device.contract import file_flag, nvs_flags
+from sealscan.device.contract import file_flag, file_listing, nvs_flags
 from sealscan.device.firmware import MANIFEST, parse_manifest
 from sealscan.device.records import Finding, mask_name, scan
 from sealscan.flashimage import FlashImageError
@@ -263,12 +263,9 @@ def dump_text(report: DumpReport) -> list[str]:
                         "(board unpinned)"))
     lines.append(f"vfs: {len(report.files)} filesystem entries, "
                  f"{report.free_blocks_with_data} free block(s) holding old data")
-    for f in report.files:
-        mark = " " if f["contract"] else "!"
-        kind = "dir " if f["dir"] else f"{f['size']:>7}"
-        lines.append(f" {mark} {kind} {f['path']}")
-    for ns, keys in sorted(report.nvs.items()):
-        lines.append(f"NVS {ns}: {', '.join(keys) or '(empty)'}")
+    lines += file_listing(report.files)
+    lines += [f"NVS {ns}: {', '.join(keys) or '(empty)'}"
+              for ns, keys in sorted(report.nvs.items())]
     lines.append(f"NVS: {report.nvs_erased} erased or leftover entr(y/ies) still readable")
     lines += [f"UNREADABLE {u}" for u in report.unreadable]
     lines += [f"FLAG {item}" for item in report.flagged]
