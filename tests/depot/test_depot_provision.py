@@ -42,6 +42,22 @@ def test_provision_writes_the_nvs_contract_and_a_sealed_entry(deployed, depot):
     assert "dev-17" in devices.out
 
 
+def test_deploy_and_provision_live_in_flash_bin_and_survive_a_power_cut(deployed, depot):
+    run = depot.provision(deployed.port)
+    assert run.code == 0, run.text
+    deployed.power_cut()  # RAM gone: what is left is flash.bin
+    assert set(deployed.nvs()) == CONTRACT and deployed.nvs()["provisioned"] == 1
+    assert "/firmware.json" in deployed.files() and "/sealer.mpy" in deployed.files()
+    audit = sealscan("audit", "--dump", deployed.state / "flash.bin", "--board", BOARD)
+    assert "NVS sealscan: badge_key, carrier, config_key, config_serial, device_id, " \
+        "device_key, provisioned, tls_cert, upstream_pk, upstream_url, wifi_pass, " \
+        "wifi_ssid" in audit.out
+    assert "RECORD DATA" not in audit.out and "FLAG /" not in audit.out, audit.out
+    deployed.power_on()
+    verify = sealscan("verify", "--port", deployed.port)
+    assert verify.code == 0, verify.text
+
+
 def test_provision_twice_refuses_without_force_and_replaces_the_key_with_it(deployed, depot):
     assert depot.provision(deployed.port).code == 0
     first = nvs(deployed)["device_key"]

@@ -106,6 +106,34 @@ def test_write_flash_of_a_new_release_keeps_the_filesystem_and_erases_nvs(sim_de
     assert dev.nvs() == {}
 
 
+def test_the_device_reads_an_nvs_partition_made_by_espressifs_generator(sim_devices):
+    import io
+
+    from esp_idf_nvs_partition_gen import nvs_partition_gen as gen
+
+    out = io.BytesIO()
+    nvs = gen.nvs_open(out, 0x6000 - 0x1000, gen.Page.VERSION2)
+    gen.write_entry(nvs, "sealscan", "namespace", "", "")
+    gen.write_entry(nvs, "provisioned", "data", "i32", "1")
+    gen.write_entry(nvs, "tls_cert", "data", "binary", bytes(range(256)) * 20)  # 2 pages
+    gen.nvs_close(nvs)
+    dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
+    dev.wait_for("up")
+    dev.power_cut()
+    with open(dev.state / "flash.bin", "r+b") as f:
+        f.seek(0x9000)
+        f.write(out.getvalue())
+    mark = len(dev.output)
+    dev.power_on()
+    dev.wait_for("up", since=mark)
+    got = dev.exec("import esp32, hashlib, binascii\nn = esp32.NVS('sealscan')\n"
+                   "b = bytearray(6000)\nk = n.get_blob('tls_cert', b)\n"
+                   "print(n.get_i32('provisioned'), k, "
+                   "binascii.hexlify(hashlib.sha256(b[:k]).digest()).decode())")
+    import hashlib
+    assert got.split() == ["1", "5120", hashlib.sha256(bytes(range(256)) * 20).hexdigest()]
+
+
 def test_a_corrupt_filesystem_stops_the_boot_as_micropython_does(sim_devices):
     dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
     dev.wait_for("up")
