@@ -18,12 +18,13 @@ write journaled in `Device.writes`), `rtc.bin` the RTC memory. The **run directo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sealscan.boards import Board, load_board
@@ -353,6 +354,21 @@ class Device:
                 content = content.read_bytes()
             data[name] = content.encode() if isinstance(content, str) else content
         self.storage.deploy(data)
+
+    @contextlib.contextmanager
+    def download_mode(self, **chip_kwargs) -> Iterator[str]:
+        """The chip reset into its ROM bootloader (BOOT held, EN pulsed), as esptool's reset
+        does on a board: the interpreter stops and the ROM answers on a pty, over this
+        device's flash.bin; yields that port. The device stays off afterwards: power_on()."""
+        from sealsim.rom import SimulatedChip
+
+        self.power_cut()
+        chip = SimulatedChip(self.board, self.state, **chip_kwargs)
+        port = chip.start()
+        try:
+            yield port
+        finally:
+            chip.stop()
 
     def nvs(self, namespace: str = "sealscan") -> dict[str, int | bytes]:
         """The live keys of an NVS namespace, read from the nvs partition of flash.bin."""

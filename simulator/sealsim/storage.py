@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sealscan.boards import Board
 from sealscan.flashimage import FlashImageError
-from sealscan.flashimage.nvs import I32
+from sealscan.flashimage.nvs import BLOB_IDX, I32
 from sealsim.flashstore import FlashStore
 
 __all__ = ["ESP_ERR_NVS_NOT_FOUND", "FlashStorage"]
@@ -90,13 +90,16 @@ class FlashStorage:
         nvs = self.flash.nvs()
         rel = f"nvs/{ns}.nvs"
         try:
-            if op == "get":
-                got = nvs.get(ns, key)
+            if op == "get":  # get_i32 finds I32 entries only, get_blob blobs only, as ESP-IDF
+                got = nvs.get_typed(ns, key)
                 if got is None:
                     raise OSError(ESP_ERR_NVS_NOT_FOUND, "ESP_ERR_NVS_NOT_FOUND")
-                if isinstance(got, int):
-                    return b"i" + struct.pack("<i", got)
-                return b"b" + got
+                typ, value = got
+                if typ == I32 and isinstance(value, int):
+                    return b"i" + struct.pack("<i", value)
+                if typ == BLOB_IDX and isinstance(value, bytes):
+                    return b"b" + value
+                return b"?"  # another type: the shim answers "not found" for either call
             if op == "set":
                 if value[:1] == b"i":
                     nvs.set_int(ns, key, struct.unpack("<i", value[1:5])[0], I32)

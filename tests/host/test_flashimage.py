@@ -216,3 +216,16 @@ def test_release_check_hashes_the_release_range_esptool_validates(chip, size):
     flash[0x10000] = 0xFF
     with pytest.raises(FlashImageError, match="no app image"):
         check_release(chip, flash, base, 0x10000, 0x1F0000, pin)
+
+
+def test_writer_leaves_an_equal_value_alone_as_the_library_does():
+    buf = bytearray(b"\xff" * 0x3000)
+    nvs = NvsPartition(buf)
+    nvs.set_blob("sealscan", "device_id", b"dev-17")
+    nvs.set_int("sealscan", "provisioned", 1)
+    before = bytes(buf)
+    nvs.set_blob("sealscan", "device_id", b"dev-17")
+    nvs.set_int("sealscan", "provisioned", 1)
+    assert bytes(buf) == before
+    nvs.set_int("sealscan", "provisioned", 2)
+    assert bytes(buf) != before and nvs.get_typed("sealscan", "provisioned") == (0x14, 2)

@@ -13,7 +13,6 @@ from click.testing import CliRunner
 
 from sealscan.cli import cli
 from sealscan.device.flashaudit import audit_dump
-from sealsim.rom import SimulatedChip
 from sealsim.rom.images import release_image
 
 BOARD = "esp32-devkitc-gm65"
@@ -29,30 +28,12 @@ def esptool(port: str, *args: str) -> str:
     return run.stdout
 
 
-@pytest.fixture
-def rom(tmp_path):
-    """rom(dev): the device switched off and its ROM bootloader on its flash.bin."""
-    chips = []
-
-    def make(dev):
-        dev.power_cut()
-        chip = SimulatedChip(dev.board, dev.state)
-        chip.start()
-        chips.append(chip)
-        return chip
-
-    yield make
-    for chip in chips:
-        chip.stop()
-
-
-def write_release(dev, rom, path, seed: int = 1) -> int:
+def write_release(dev, path, seed: int = 1) -> int:
     """esptool write-flash of a release at the board's offset, then power on; the console
     offset where that boot starts."""
     path.write_bytes(release_image("esp32", seed=seed))
-    chip = rom(dev)
-    esptool(chip.port, "write-flash", "0x1000", str(path))
-    chip.stop()
+    with dev.download_mode() as port:
+        esptool(port, "write-flash", "0x1000", str(path))
     mark = len(dev.output)
     dev.power_on()
     return mark
@@ -74,30 +55,29 @@ def test_a_new_device_boots_micropython_from_its_flash_and_formats_its_filesyste
     assert layout == ["nvs", "phy_init", "factory", "vfs"]
 
 
-def test_erase_flash_then_write_flash_boots_with_a_fresh_filesystem(sim_devices, rom, tmp_path):
+def test_erase_flash_then_write_flash_boots_with_a_fresh_filesystem(sim_devices, tmp_path):
     dev = sim_devices(firmware=None, files={"main.py": "print('up')\n", "notes.txt": "x"})
     dev.wait_for("up")
-    chip = rom(dev)
-    esptool(chip.port, "erase-flash")
-    chip.stop()
+    with dev.download_mode() as port:
+        esptool(port, "erase-flash")
     mark = len(dev.output)
     dev.power_on()  # nothing to boot: the ROM says so and stays there
     dev.wait_until(lambda: dev.halted, 10, "halt")
     assert "invalid header: 0xffffffff" in dev.output[mark:].decode()
     assert not dev.running
-    mark = write_release(dev, rom, tmp_path / "micropython.bin")
+    mark = write_release(dev, tmp_path / "micropython.bin")
     dev.wait_for(">>> ", since=mark)
     assert b"Performing initial setup" in dev.output[mark:]
     assert sorted(dev.files()) == ["/boot.py"]
 
 
-def test_write_flash_of_a_new_release_keeps_the_filesystem_and_erases_nvs(sim_devices, rom,
+def test_write_flash_of_a_new_release_keeps_the_filesystem_and_erases_nvs(sim_devices,
                                                                         tmp_path):
     dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
     dev.wait_for("up")
     dev.exec("import esp32\nesp32.NVS('sealscan').set_i32('provisioned', 1)")
     assert dev.nvs() == {"provisioned": 1}
-    mark = write_release(dev, rom, tmp_path / "micropython-2.bin", seed=2)
+    mark = write_release(dev, tmp_path / "micropython-2.bin", seed=2)
     dev.wait_for("up", since=mark)
     assert b"Performing initial setup" not in dev.output[mark:]
     assert dev.files()["/main.py"] == b"print('up')\n"
@@ -200,15 +180,14 @@ def test_deploy_and_provision_land_in_flash_bin_and_survive_a_power_cut(sim_devi
 
 
 def test_audit_through_the_rom_of_a_simulated_device_equals_the_audit_of_its_file(
-        sim_devices, rom):
+        sim_devices):
     dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
     dev.wait_for("up")
     dev.exec(PLANTS["deleted file"][0])
-    chip = rom(dev)
-    via_port = subprocess.run([sys.executable, "-m", "sealscan", "audit", "--port", chip.port,
-                               "--before", "no-reset", "--board", BOARD, "--json"],
-                              capture_output=True, text=True, timeout=300)
-    chip.stop()
+    with dev.download_mode() as port:
+        via_port = subprocess.run([sys.executable, "-m", "sealscan", "audit", "--port", port,
+                                   "--before", "no-reset", "--board", BOARD, "--json"],
+                                  capture_output=True, text=True, timeout=300)
     assert via_port.returncode == 1, via_port.stderr
     rc, via_file, _ = audit("--dump", dev.state / "flash.bin", "--board", BOARD, "--json")
     a, b = json.loads(via_port.stdout), json.loads(via_file)

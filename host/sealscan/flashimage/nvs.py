@@ -409,6 +409,8 @@ class NvsPartition:
 
     def set_int(self, namespace: str, key: str, value: int, typ: int = I32) -> None:
         self._check_key(key)
+        if self.get_typed(namespace, key) == (typ, value):
+            return  # the library compares first and leaves an equal value alone
         ns = self._namespace(namespace, True)
         assert ns is not None
         old = self._live(ns, key)
@@ -419,6 +421,8 @@ class NvsPartition:
 
     def set_blob(self, namespace: str, key: str, value: bytes) -> None:
         self._check_key(key)
+        if self.get_typed(namespace, key) == (BLOB_IDX, bytes(value)):
+            return  # the library compares first and leaves an equal value alone
         ns = self._namespace(namespace, True)
         assert ns is not None
         old = self._live(ns, key)
@@ -454,6 +458,17 @@ class NvsPartition:
 
     def get(self, namespace: str, key: str) -> int | bytes | None:
         return read_nvs(self.buf).items().get((namespace, key))
+
+    def get_typed(self, namespace: str, key: str) -> tuple[int, int | bytes] | None:
+        """(entry type, value) of a live key: BLOB_IDX for a blob, SZ for a string, else
+        the integer type (I32, U8, ...). None if the key is not there."""
+        view = read_nvs(self.buf)
+        value = view.items().get((namespace, key))
+        if value is None:
+            return None
+        typ = next(e.type for e in view.entries if e.state == "written" and e.key == key
+                   and e.type != BLOB_DATA and view.ns_name(e.ns) == namespace)
+        return typ, value
 
     def namespaces(self) -> Iterator[str]:
         return iter(sorted(self.ns_index))
