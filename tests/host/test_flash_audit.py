@@ -187,3 +187,30 @@ def test_the_windowed_record_search_finds_what_a_whole_search_finds():
             data[at:at + len(item)] = item
         data = bytes(data)
         assert scan(data, "x") == scan(data, "x", whole=True)
+
+
+def test_damaged_dumps_give_a_report_or_a_clear_error_never_a_crash(device):
+    import random
+
+    from sealscan.flashimage import FlashImageError
+
+    device.write("/x.txt", f"tel={CANARY_PHONE}".encode())
+    device.remove("/x.txt")
+    device.fs.unmount()
+    base = bytes(device.data)
+    rng = random.Random(3)
+    regions = [(0x1000, 0x1100), (0x8000, 0x8C00), (0x9000, 0xF000), (0x10000, 0x10100),
+               (0x200000, 0x208000)]  # bootloader, table, NVS, app header, LittleFS metadata
+    outcomes = set()
+    for _ in range(60):
+        data = bytearray(base)
+        for _ in range(rng.randrange(1, 300)):
+            lo, hi = rng.choice(regions)
+            data[rng.randrange(lo, hi)] = rng.randrange(256)
+        try:
+            report = audit_dump(bytes(data), device.board)
+            outcomes.add("unreadable part" if report.unreadable else "report")
+        except FlashImageError as e:
+            assert "\n" not in str(e)
+            outcomes.add("error")
+    assert outcomes == {"report", "unreadable part", "error"}
