@@ -24,7 +24,7 @@ from pathlib import Path
 from sealscan.boards import Board
 from sealscan.flashimage import FlashImageError
 from sealscan.flashimage import lfs as lfsmod
-from sealscan.flashimage.appimage import app_image_length
+from sealscan.flashimage.appimage import check_release
 from sealscan.flashimage.layout import FlashLayout, read_layout
 from sealscan.flashimage.nvs import NvsPartition
 from sealsim.rom.flash import Flash
@@ -78,13 +78,14 @@ class FlashStore:
         try:
             layout = self.layout()
             app = layout.app
-            app_image_length(self.board.chip, self.flash.read(0, self.flash.size),
-                             app.offset, app.size)
+            check = check_release(self.board.chip, self.flash.read(0, self.flash.size),
+                                  self.board.flash_offset, app.offset, app.size, "unpinned")
             layout.get("vfs")
             layout.get("nvs")
         except FlashImageError as e:
             return str(e)
-        return None
+        broken = [p for p in check.problems if "bootloader" in p]
+        return broken[0] if broken else None
 
     def partitions_env(self) -> str:
         """The partition list for the esp32.Partition shim: label:type:subtype:offset:size,..."""

@@ -71,6 +71,22 @@ def test_erase_flash_then_write_flash_boots_with_a_fresh_filesystem(sim_devices,
     assert sorted(dev.files()) == ["/boot.py"]
 
 
+@pytest.mark.parametrize("where, what", [(0x1000 + 0x200, "bootloader image is corrupt"),
+                                         (0x10000 + 0x200, "app image is corrupt")])
+def test_a_damaged_image_does_not_boot(sim_devices, where, what):
+    dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
+    dev.wait_for("up")
+    dev.power_cut()
+    with open(dev.state / "flash.bin", "r+b") as f:
+        f.seek(where)
+        byte = f.read(1)[0]
+        f.seek(where)
+        f.write(bytes([byte ^ 0x40]))
+    dev.power_on()
+    dev.wait_until(lambda: dev.halted, 10, "halt")
+    assert what in dev.halted and not dev.running
+
+
 def test_write_flash_of_a_new_release_keeps_the_filesystem_and_erases_nvs(sim_devices,
                                                                         tmp_path):
     dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
