@@ -128,7 +128,7 @@ def _audit_vfs(flash: bytes, layout: FlashLayout, report: DumpReport) -> lfsmod.
         report.findings += [_in(f, "vfs") for f in scan(entry.path.encode(), f"name:{shown}")]
         content = tree.contents.get(entry.path)
         digest = hashlib.sha256(content).hexdigest() if content is not None else None
-        flag = file_flag(entry.path, entry.is_dir, manifest, digest, content)
+        flag = file_flag(entry.path, entry.is_dir, manifest, digest)
         report.files.append({"path": shown, "dir": entry.is_dir, "size": entry.size,
                              "contract": flag is None or "changed since" in flag})
         if flag is not None:

@@ -8,11 +8,15 @@ bootloader), in the formats a MicroPython ESP32 release puts there:
     vfs            LittleFS v2, 4 KiB blocks            lfs: littlefs-python, MicroPython's mkfs
                    (0x200000 to the end: main.c registers it; the table has no row for it)
 
-Every malformed input raises `FlashImageError` (str() is one line).
+Every malformed input raises `FlashImageError` (str() is one line; the CLI exits 3).
 """
 
 from __future__ import annotations
 
+from sealscan.errors import EXIT_INPUT, SealscanError
 
-class FlashImageError(ValueError):
+
+class FlashImageError(SealscanError):
     """A flash image or one of its parts cannot be read. str() is one line."""
+
+    exit_code = EXIT_INPUT
