@@ -19,7 +19,6 @@ import pytest
 
 from sealscan.codes import save_key_file
 from sealsim import endtoend as e2ekit
-from sealsim.device import read_nvs
 from sealsim.rom import Faults, SimulatedChip
 from sealsim.station import release_images, scanner
 
@@ -90,9 +89,9 @@ def flash_sha(s):
 def no_key_anywhere(texts, out: Path, scanners):
     keys = [BADGE_KEY, CONFIG_KEY, WIFI_PASS.encode()]
     for s in scanners:
-        nvs = read_nvs(s.device.state / "nvs" / "sealscan.nvs")
-        if "device_key" in nvs:
-            keys.append(nvs["device_key"][1:])
+        key = s.device.nvs().get("device_key")
+        if key:
+            keys.append(key)
     blobs = [t.encode() for t in texts]
     blobs += [p.read_bytes() for p in out.rglob("*") if p.is_file()]
     for k in keys:
@@ -149,17 +148,13 @@ def test_eight_scanners_staged_at_once_with_a_dropped_cable_a_wrong_chip_and_one
                           link=scanners[2].chip.link)
     again.start()
     scanners[2].chip = again
-    before = {i: (flash_sha(s), (s.device.state / "nvs" / "sealscan.nvs").read_bytes()
-                  if (s.device.state / "nvs" / "sealscan.nvs").exists() else b"")
-              for i, s in enumerate(scanners) if i != 2}
+    before = {i: flash_sha(s) for i, s in enumerate(scanners) if i != 2}  # NVS, files, all
     r2, summary2 = run_stage(station, upstream, scanners, out, "--ids-csv", str(ids))
     rows2 = by_port(summary2)
     status2 = {i: rows2[s.chip.port]["status"] for i, s in enumerate(scanners)}
     assert status2 == {**{i: "already staged" for i in (0, 1, 3, 5, 6, 7)}, 2: "staged",
                        4: "failed"}
-    after = {i: (flash_sha(s), (s.device.state / "nvs" / "sealscan.nvs").read_bytes()
-                 if (s.device.state / "nvs" / "sealscan.nvs").exists() else b"")
-             for i, s in enumerate(scanners) if i != 2}
+    after = {i: flash_sha(s) for i, s in enumerate(scanners) if i != 2}
     assert after == before
     assert "depot7-02" in {d["device_id"] for d in upstream.stats()}
     assert no_key_anywhere([first.stdout, first.stderr, r.stdout, r.stderr, r2.stdout,
