@@ -92,9 +92,10 @@ def _refuse_all(line, now, block=False):
     return flow.REFUSED  # the message stays RETURN TO DEPOT
 
 
-def wipe_keys(nvs, why):
+def wipe_keys(nvs, why, secrets=()):
     """Erase the device key, badge key, config key and `provisioned` from NVS; record why
-    (REVOKED or LEASE_OVER) in `revoked`."""
+    (REVOKED or LEASE_OVER) in `revoked`; then zero every copy of `secrets` (the key values)
+    still in the nvs partition."""
     for k in _KEYS:
         try:
             nvs.erase_key(k)
@@ -102,20 +103,45 @@ def wipe_keys(nvs, why):
             pass
     nvs.set_i32("revoked", why)
     nvs.commit()
+    scrub(secrets)
+
+
+def scrub(secrets):
+    # NVS only marks an erased entry erased: its bytes stay in flash until the page is
+    # reclaimed. NOR flash lets a write clear bits without an erase, so each copy of a secret
+    # in the nvs partition is overwritten with zeros in place (the entries holding them are
+    # erased already: NVS skips them).
+    import esp32
+
+    parts = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="nvs")
+    if not parts or not secrets:
+        return
+    p = parts[0]
+    buf = bytearray(4096)
+    for block in range(p.ioctl(4, 0)):  # BLOCK_COUNT
+        p.readblocks(block, buf)
+        data = bytes(buf)
+        for s in secrets:
+            if len(s) < 16:
+                continue
+            i = data.find(s)
+            while i >= 0:
+                p.writeblocks(block, bytes(len(s)), i)
+                i = data.find(s, i + 1)
 
 
 def wipe_device(app, why):
     """The handheld after a verified revocation (REVOKED) or a lease past its wipe limit
     (LEASE_OVER): keys out of NVS and RAM, every queued record dropped, and every scan
     refused from now on (handheld.App.on_line)."""
-    wipe_keys(app.cfg.nvs, why)
+    cfg = app.cfg
+    wipe_keys(cfg.nvs, why, (cfg.device_key, cfg.badge_key, cfg.config_key))
     forget(app.sealer)
     f = app.flow
     f.logout()
     f.badge_key = f.config_key = None
     f.on_line = _refuse_all  # every scan, with the reason on the screen
     f.cancel = _never  # BACK changes nothing: RETURN TO DEPOT stays
-    cfg = app.cfg
     cfg.device_key = cfg.badge_key = cfg.config_key = b""
     app.last = app.last_key = None
     app.overdue = False
