@@ -1,16 +1,19 @@
 """A simulated depot station for `sealscan stage`: scanners plugged in at once, each a ROM
 bootloader (what esptool talks to) and a MicroPython console (what deploy/provision talk to)
-over one state directory, with stable by-id style link names for the bootloader port.
+over one `flash.bin`, with stable by-id style link names for the bootloader port.
 
-On a real board both are one USB serial port (esptool resets the chip into its ROM, a hard
-reset brings MicroPython back); the simulator has one pty each, so a scanner's port for
-`sealscan stage --port` is `FLASH+CONSOLE` (`SimScanner.spec`).
+On a real board both are one USB serial port: esptool resets the chip into its ROM, and its
+hard reset after writing boots MicroPython from what was written. The simulator has one pty
+each, so a scanner's port for `sealscan stage --port` is `FLASH+CONSOLE` (`SimScanner.spec`),
+and the board's reset is modelled here: when a flasher stub session on the ROM port ends (the
+host let go of the port), the console side reboots from the flash.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sealscan.boards import load_board
@@ -27,13 +30,37 @@ TLS_HEAP_BYTES = 40 * 1024
 class SimScanner:
     chip: SimulatedChip
     device: Device
+    _stop: threading.Event = field(default_factory=threading.Event)
 
     @property
     def spec(self) -> str:
         assert self.chip.port is not None
         return f"{self.chip.port}+{self.device.port}"
 
+    def replug(self, chip: SimulatedChip) -> None:
+        """The same board on a new ROM (e.g. a cable plugged back in, without the fault)."""
+        self.chip.stop()
+        self.chip = chip
+        chip.start()
+
+    def watch(self) -> None:
+        """Reboot the console side after each stub session on the ROM port (the hard reset
+        that follows esptool's write)."""
+        chip, seen, stub = self.chip, 0, False
+        while not self._stop.wait(0.05):
+            if self.chip is not chip:  # plugged in again: a new chip, its own events
+                chip, seen, stub = self.chip, 0, False
+            events = chip.events
+            for e in events[seen:len(events)]:
+                if e == "stub":
+                    stub = True
+                elif e == "reset" and stub:
+                    stub = False
+                    self.device.reboot()
+            seen = len(events)
+
     def close(self) -> None:
+        self._stop.set()
         self.chip.stop()
         self.device.close()
 
@@ -44,14 +71,16 @@ def scanner(board: str, state: Path, *, name: str, link_dir: Path,
     b = load_board(board)
     state.mkdir(parents=True, exist_ok=True)
     link_dir.mkdir(parents=True, exist_ok=True)
-    chip = SimulatedChip(b, state, device_id=name, faults=faults,
-                         link=link_dir / f"usb-sealsim_{name}-if00-port0", pace=pace)
-    dev = Device(b, state, name=name)
+    dev = Device(b, state, name=name)  # first: a new flash.bin gets the factory's release
     dev.deploy({"board.json": b.device_config_json(), "boot.py": "# default\n"})
     dev.heap_bytes += TLS_HEAP_BYTES
-    chip.start()
     dev.start()
-    return SimScanner(chip, dev)
+    chip = SimulatedChip(b, state, device_id=name, faults=faults,
+                         link=link_dir / f"usb-sealsim_{name}-if00-port0", pace=pace)
+    chip.start()
+    sc = SimScanner(chip, dev)
+    threading.Thread(target=sc.watch, name=f"station-{name}", daemon=True).start()
+    return sc
 
 
 def release_images(directory: Path, boards: list[str], app_size: int,

@@ -143,11 +143,8 @@ def test_eight_scanners_staged_at_once_with_a_dropped_cable_a_wrong_chip_and_one
         scanners[i].device.wait_for(f"sealscan: ready, device depot7-{i:02d}", 30)
 
     # the cable is plugged back in: a second run finishes that one and touches nothing else
-    scanners[2].chip.stop()
-    again = SimulatedChip(boards[2], scanners[2].chip.state_dir, device_id="s2",
-                          link=scanners[2].chip.link)
-    again.start()
-    scanners[2].chip = again
+    old = scanners[2].chip
+    scanners[2].replug(SimulatedChip(boards[2], old.state_dir, device_id="s2", link=old.link))
     before = {i: flash_sha(s) for i, s in enumerate(scanners) if i != 2}  # NVS, files, all
     r2, summary2 = run_stage(station, upstream, scanners, out, "--ids-csv", str(ids))
     rows2 = by_port(summary2)
