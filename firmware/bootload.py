@@ -57,10 +57,15 @@ def read_config(nvs, board=None):
         serial = nvs.get_i32("config_serial")
     except OSError:
         serial = 0
-    return config.Config(
+    cfg = config.Config(
         nvs, text("device_id"), blob("device_key", 32), blob("upstream_pk", 32),
         text("upstream_url"), blob("tls_cert"), blob("badge_key", 32), blob("config_key", 32),
         text("carrier"), text("wifi_ssid", True), text("wifi_pass", True), serial)
+    try:  # the key lease (lease.py): (seconds, wipe seconds); none on older provisioning
+        cfg.lease = (nvs.get_i32("lease_s"), nvs.get_i32("lease_wipe_s"))
+    except OSError:
+        pass
+    return cfg
 
 
 def wire(board):

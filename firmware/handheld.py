@@ -65,7 +65,7 @@ class App:
         self.dirty = True
         # the key lease (lease.py): [6] why identities are refused, [7] renewal due, [8] an
         # authenticated answer came
-        self.lease = [0, 0, 0, 0, -1, -1, 0, 0, 0]
+        self.lease = [cfg.lease[0], cfg.lease[1], 0, 0, -1, -1, 0, 0, 0]
 
     # -- scanning and capture --------------------------------------------------------------
 
@@ -289,8 +289,8 @@ class App:
     async def alarms(self):
         tick = 0
         while True:
-            if tick % _LEASE_TICKS == 0 or self.lease[8]:
-                self.rare()
+            if self.lease[0] and (tick % _LEASE_TICKS == 0 or self.lease[8]):
+                self.rare()  # (no lease: lease.py is never loaded)
             over = self.sealer.overdue(_OVERDUE_MS)
             if over != self.overdue:
                 self.overdue = over

@@ -80,13 +80,8 @@ def check(app, unix):
         return
     now = time.ticks_ms()
     ls = app.lease
-    if ls[5] < 0:
-        nvs = app.cfg.nvs
-        try:
-            length, wipe_s = nvs.get_i32("lease_s"), nvs.get_i32("lease_wipe_s")
-        except OSError:  # provisioned before leases: none
-            length = wipe_s = 0
-        start(length, wipe_s, unix, now, ls)
+    if ls[5] < 0:  # the first check: the lengths came from NVS at boot (bootload.py)
+        start(ls[0], ls[1], unix, now, ls)
     if ls[8]:
         ls[8] = 0
         renew(ls, unix, now)
