@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import functools
 import os
 import platform
 import pty
@@ -47,6 +46,7 @@ from sealscan.paths import SHIMS_DIR
 from sealsim import micropython as mp
 from sealsim.display import Panel, make_panel, terminal_lines
 from sealsim.gm65 import GM65
+from sealsim.ramclock import DeviceRecord, MemoryMarks
 
 # Scan engine models by the board file's `scan_engine.model`.
 SCAN_ENGINES = {"gm65": GM65}
@@ -60,22 +60,6 @@ _ROM_RESET = (b"\r\nets Jun  8 2016 00:22:57\r\n\r\nrst:0xc (SW_CPU_RESET),boot:
 _ROM_WDT = (b"\r\nets Jun  8 2016 00:22:57\r\n\r\nrst:0x10 (RTCWDT_RTC_RESET),boot:0x13 "
             b"(SPI_FAST_FLASH_BOOT)\r\n")
 _MAX_OUTPUT = 4 << 20
-
-
-@functools.cache
-def shim_heap_bytes(heap_bytes: int) -> int:
-    """Heap the shims take at boot (they stand in for native modules that cost an ESP32
-    nothing). The supervisor adds it to the board's heap, so firmware finds its budget."""
-    with tempfile.TemporaryDirectory() as fs:
-        proc = mp.run([str(SHIMS_DIR / "_simboot.py")], heap_bytes=heap_bytes,
-                      path=mp.module_path(), timeout=60,
-                      env={"SEALSIM_CALIBRATE": "1", "SEALSIM_FS": fs,
-                           "SEALSIM_SHIMS": str(SHIMS_DIR)})
-    out = proc.stdout.decode()
-    if "SHIMHEAP" not in out:
-        raise DeviceError(f"cannot measure the shims' heap: {out}{proc.stderr.decode()}")
-    used = int(out.split("SHIMHEAP")[1].split()[0])
-    return -(-used * 1013 // 1000 // 256) * 256  # plus the GC's own ~1.25 %, in 256 B steps
 
 
 def _catches_sigint(pid: int) -> bool:
@@ -99,14 +83,42 @@ def _signal(pid: int, sig: int) -> bool:
 
 
 # Syscalls in which a process waits for something (poll, select, sleeps, socket reads): the
-# only places Ctrl-C may land (see _interrupt). Linux numbers per architecture.
-_WAIT_SYSCALLS = {
+# only places Ctrl-C may land (see _interrupt). Linux numbers per ABI: the interpreter is a
+# 32-bit build (simulator/interp), so on an x86_64 host its /proc/PID/syscall numbers are
+# i386 ones.
+_WAIT_SYSCALLS_BY_ABI = {
     # read poll select nanosleep recvfrom recvmsg clock_nanosleep epoll_wait pselect6 ppoll
     # epoll_pwait
     "x86_64": frozenset({0, 7, 23, 35, 45, 47, 230, 232, 270, 271, 281}),
+    # read select(82) socketcall _newselect nanosleep poll epoll_wait clock_nanosleep
+    # pselect6 ppoll epoll_pwait recvfrom recvmsg clock_nanosleep_time64 pselect6_time64
+    # ppoll_time64 epoll_pwait2
+    "i386": frozenset({3, 82, 102, 142, 162, 168, 256, 267, 308, 309, 319, 371, 372, 407,
+                       413, 414, 441}),
     # epoll_pwait read pselect6 ppoll nanosleep clock_nanosleep recvfrom recvmsg
     "aarch64": frozenset({22, 63, 72, 73, 101, 115, 207, 212}),
-}.get(platform.machine())
+}
+
+
+def _exe_abi(exe: str) -> str:
+    """The ABI of an ELF executable, as a key of _WAIT_SYSCALLS_BY_ABI."""
+    try:
+        with open(exe, "rb") as f:
+            head = f.read(20)
+    except OSError:
+        return platform.machine()
+    return {3: "i386", 62: "x86_64", 183: "aarch64"}.get(
+        int.from_bytes(head[18:20], "little"), platform.machine())
+
+
+_WAIT_SYSCALLS: frozenset[int] | None = None
+
+
+def _wait_syscalls() -> frozenset[int] | None:
+    global _WAIT_SYSCALLS
+    if _WAIT_SYSCALLS is None:
+        _WAIT_SYSCALLS = _WAIT_SYSCALLS_BY_ABI.get(_exe_abi(mp.micropython_exe()), frozenset())
+    return _WAIT_SYSCALLS or None
 
 
 def _stopped(pid: int, timeout: float = 2.0) -> bool:
@@ -127,14 +139,15 @@ def _stopped(pid: int, timeout: float = 2.0) -> bool:
 
 def _waiting(pid: int) -> bool | None:
     """Whether a stopped process sits in a wait syscall (None: cannot tell on this system)."""
-    if _WAIT_SYSCALLS is None:
+    waits = _wait_syscalls()
+    if waits is None:
         return None
     try:
         with open(f"/proc/{pid}/syscall") as f:
             nr = f.read().split()[0]
     except (OSError, IndexError):
         return None
-    return nr.lstrip("-").isdigit() and int(nr) in _WAIT_SYSCALLS
+    return nr.lstrip("-").isdigit() and int(nr) in waits
 
 
 def _interrupt(pid: int, patience: float = 1.0) -> bool:
@@ -236,15 +249,19 @@ class Device:
         for sub in ("fs", "nvs"):
             (self.state / sub).mkdir(parents=True, exist_ok=True)
         self.mac = mac or bytes([0x24, 0x0A, 0xC4]) + os.urandom(3)
-        self.heap_bytes = self.board.heap_bytes + shim_heap_bytes(self.board.heap_bytes)
+        # The GC heap's first area; it grows on demand from the board's RAM budget, which
+        # mbedTLS shares (simulator/interp/, docs/simulator.md "Memory").
+        self.heap_bytes = self.board.memory.initial_heap_bytes
         self.run_dir = Path(tempfile.mkdtemp(prefix="sealsim-"))
+        # Shared with the interpreter: the device clock and the RAM budget's high-water marks.
+        self.record = DeviceRecord(self.run_dir / "device.rec")
         self.link_path = str(self.run_dir / "link.sock")
         self.writes: list[tuple[float, str, str]] = []  # (time, state-relative path, what)
         self.events: list[tuple[float, str]] = []  # buzzer, LED, resets, watchdog, ...
         self.output = bytearray()  # everything the device printed on its console
         self.boots = 0
         self.reset_cause = PWRON_RESET
-        self.clock_offset = 0  # simulated wall clock = host clock + offset (seconds)
+        self.clock_offset = 0  # device clock = host clock + offset (seconds), in self.record
         self._wifi = wifi
         self._wifi_gen = 0
         self.net_delay = 0.0
@@ -348,7 +365,7 @@ class Device:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._listener.close()
-        shutil.rmtree(self.run_dir, ignore_errors=True)
+        shutil.rmtree(self.run_dir, ignore_errors=True)  # the record stays mapped: marks
 
     @property
     def running(self) -> bool:
@@ -356,6 +373,7 @@ class Device:
 
     def _spawn(self, *, nomain: bool = False) -> None:
         env = mp.environment(mp.module_path(), {
+            **mp.board_env(self.board, self.record.path),
             "SEALSIM_FS": str((self.state / "fs").resolve()),
             "SEALSIM_SHIMS": str(SHIMS_DIR),
             "SEALSIM_LINK": self.link_path,
@@ -701,7 +719,7 @@ class Device:
         if cmd == "ntp":  # the true time, if the NTP server can be reached
             return str(int(time.time()) - EPOCH_2000).encode() if self._wifi else b""
         if cmd == "settime":
-            self.clock_offset = int(words[1]) + EPOCH_2000 - int(time.time())
+            self.set_clock(int(words[1]) + EPOCH_2000)
             return b""
         if cmd == "mac":
             return self.mac.hex().encode()
@@ -859,11 +877,33 @@ class Device:
     def wifi(self) -> bool:
         return self._wifi
 
+    @property
+    def clock_offset(self) -> int:
+        """Device clock - host clock, in seconds (the interpreter reads the record natively:
+        time.time()/localtime() and mbedTLS's certificate date checks)."""
+        return round(self.record.clock_offset_ns / 1e9)
+
+    @clock_offset.setter
+    def clock_offset(self, seconds: int) -> None:
+        self.record.clock_offset_ns = int(seconds) * 1_000_000_000
+
     def set_clock(self, unix_time: float) -> None:
-        self.clock_offset = int(unix_time - time.time())
+        self.record.set_clock(unix_time)
 
     def skew_clock(self, seconds: float) -> None:
-        self.clock_offset += int(seconds)
+        self.record.step_clock(seconds)
+
+    def power_on_clock(self) -> None:
+        """Set the device clock to what an ESP32 reads after power-on: 2000-01-01."""
+        self.record.power_on_clock()
+
+    def memory(self) -> MemoryMarks:
+        """The board RAM budget's high-water marks, kept by the interpreter at every
+        allocation since the device was made (or since `reset_memory_marks()`)."""
+        return self.record.marks()
+
+    def reset_memory_marks(self) -> None:
+        self.record.reset_peaks()
 
     def scan(self, code: str | bytes) -> None:
         """Hold a code in front of the scan engine (it reads it as the real module would)."""

@@ -3,9 +3,10 @@
 # imported from a read-only mount that is removed again, then boot.py and main.py run as on
 # the board, then the REPL.
 #
-# The shims stand in for native modules that cost an ESP32 no heap. Importing them all here
-# fixes their cost; the supervisor adds exactly that much to the heap (measured by running
-# this file with SEALSIM_CALIBRATE set), so the firmware finds the board's budget free.
+# The shims stand in for native modules that an ESP32 keeps in flash and static RAM, outside
+# the RAM budget its heap grows from. Importing them all here fixes their cost, and the boot
+# credits exactly that much to the budget (_sealsim.credit_shims, native in the interpreter),
+# so the firmware finds the board's RAM as it is.
 import gc
 import sys
 import os
@@ -21,14 +22,12 @@ import machine
 import network
 import esp32
 import socket
-import time
 import ntptime
+import _sealsim
 
 gc.collect()
-if os.getenv("SEALSIM_CALIBRATE"):
-    print("SHIMHEAP", gc.mem_alloc())
-    raise SystemExit
-del _simlink, machine, network, esp32, socket, time, ntptime
+_sealsim.credit_shims(gc.mem_alloc())
+del _simlink, machine, network, esp32, socket, ntptime, _sealsim
 vfs.umount("/.sim")
 os.chdir("/")
 sys.path[:] = ["", ".frozen", "/lib"]  # as on an ESP32
