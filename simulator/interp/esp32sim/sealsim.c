@@ -200,10 +200,25 @@ static mp_obj_t sealsim_mem(void) {
 static MP_DEFINE_CONST_FUN_OBJ_0(sealsim_mem_obj, sealsim_mem);
 
 // credit_shims(n): the simulator's Python shims stand for native modules, which on a board
-// live in flash and static RAM outside this budget; the boot credits the heap they hold.
-static mp_obj_t sealsim_credit_shims(mp_obj_t n) {
-    sealsim_state()->shim_credit = (uint32_t)mp_obj_get_int(n);
+// live in flash and static RAM outside this budget. The boot credits the heap they hold: the
+// budget grows by n and the GC heap gets an area of n bytes back (paid by the credit), so the
+// firmware finds the initial heap's room; the next area is sized without them
+// (MP_PLAT_GC_SPLIT_UNCOUNTED, patches/gc-split-uncounted.patch).
+static mp_obj_t sealsim_credit_shims(mp_obj_t n_in) {
+    sealsim_shm_t *s = sealsim_state();
+    mp_int_t n = mp_obj_get_int(n_in);
+    if (s->shim_credit == 0 && n > 1024) {
+        s->shim_credit = (uint32_t)n;
+        uint8_t *area = sealsim_heap_alloc((size_t)n);
+        if (area != NULL) {
+            gc_add(area, area + n);
+        }
+    }
     return mp_const_none;
+}
+
+uint32_t sealsim_shim_credit(void) {
+    return sealsim_state()->shim_credit;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(sealsim_credit_shims_obj, sealsim_credit_shims);
 
