@@ -28,11 +28,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sealscan.boards import Board, load_board
+from sealsim import micropython as mp
 from sealsim.console import RAW_BANNER, SOFT_REBOOT, Console
 from sealsim.display import Panel, terminal_lines
 from sealsim.link import Link
 from sealsim.netrelay import EPOCH_2000, NetRelay
-from sealsim import micropython as mp
 from sealsim.peripherals import SCAN_ENGINES, Peripherals
 from sealsim.ramclock import DeviceRecord, MemoryMarks
 from sealsim.storage import FileStorage, read_nvs, write_nvs

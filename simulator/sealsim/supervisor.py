@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
 import os
 import signal
 import subprocess
-import tempfile
 import termios
 import threading
 import time

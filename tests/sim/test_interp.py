@@ -157,10 +157,10 @@ def test_power_on_clock_makes_the_certificate_not_yet_valid(tmp_path, tls_server
 def test_device_clock_steps_while_ticks_stay_monotonic(tmp_path):
     rec = DeviceRecord(tmp_path / "device.rec")
     rec.set_clock(EPOCH_2000 + 100)
+    later = EPOCH_2000 + 86400 * 365 * 30
     code = ("import time, _sealsim\nt0 = time.ticks_ms(); a = time.time()\n"
-            "_sealsim.clock(%d)\nb = time.time(); t1 = time.ticks_ms()\n"
-            "print(a, b, time.ticks_diff(t1, t0) >= 0, time.localtime(b)[:3])" % (
-                EPOCH_2000 + 86400 * 365 * 30))
+            f"_sealsim.clock({later})\nb = time.time(); t1 = time.ticks_ms()\n"
+            "print(a, b, time.ticks_diff(t1, t0) >= 0, time.localtime(b)[:3])")
     proc = mp.run(["-c", code], heap_bytes=56 * 1024, path=mp.module_path(shims=False),
                   env=budget_env(1 << 20, 0, rec.path))
     a, b, mono, *date = proc.stdout.decode().split(maxsplit=3)

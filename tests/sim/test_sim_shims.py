@@ -20,7 +20,7 @@ API = {
         "PWM": ["__init__", "init", "freq", "duty", "duty_u16", "duty_ns", "deinit"],
         "UART": ["__init__", "init", "deinit", "any", "read", "readinto", "readline", "write",
                  "sendbreak", "flush", "txdone", "irq"],
-        "I2C": ["__init__", "init", "deinit", "scan", "writeto", "writevto", "readfrom",
+        "I2C": ["__init__", "init", "scan", "writeto", "writevto", "readfrom",
                 "readfrom_into", "writeto_mem", "readfrom_mem", "readfrom_mem_into", "start",
                 "stop", "readinto", "write"],
         "SPI": ["__init__", "init", "deinit", "write", "read", "readinto", "write_readinto"],

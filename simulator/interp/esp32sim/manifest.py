@@ -1,3 +1,4 @@
+# ruff: noqa: F821 - a MicroPython manifest: include/require are given by tools/manifestfile.py
 # What the ESP32_GENERIC v1.28.0 image freezes (ports/esp32/boards/manifest.py), where it runs
 # on the unix port. Left out: $(PORT_DIR)/modules (_boot.py, inisetup.py, flashbdev.py,
 # espnow.py, apa106.py, machine.py): they wrap esp32-only native modules (esp32.Partition,
