@@ -167,3 +167,20 @@ def test_device_clock_steps_while_ticks_stay_monotonic(tmp_path):
     assert 100 <= int(a) < 110 and mono == "True", proc.stdout
     assert int(b) >= 86400 * 365 * 30 and date[0].strip() == "(2029, 12, 24)", proc.stdout
     assert abs(rec.device_time() - (EPOCH_2000 + 86400 * 365 * 30)) < 10
+
+
+def test_sim_info_json_names_the_interpreter_and_the_memory_model():
+    import json
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "sealscan", "sim", "info", "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    board = boards.load_board(info["board"])
+    assert info["interpreter"]["release"] == "1.28.0"
+    assert info["interpreter"]["word_bits"] == 32
+    assert info["interpreter"]["path"] == mp.micropython_exe()
+    assert info["memory"]["ram_bytes"] == board.memory.ram_bytes
+    assert info["memory"]["wifi_bytes"] == board.memory.wifi_bytes
+    assert info["memory"]["initial_heap_bytes"] == board.memory.initial_heap_bytes
