@@ -44,11 +44,12 @@ from sealsim.supervisor import (
     WDT_RESET,
     DeviceError,
     Supervisor,
+    shim_heap_bytes,
 )
 
 __all__ = ["DEEPSLEEP_RESET", "EPOCH_2000", "HARD_RESET", "PWRON_RESET", "RAW_BANNER",
            "SCAN_ENGINES", "SOFT_REBOOT", "SOFT_RESET", "WDT_RESET", "Device", "DeviceError",
-           "read_nvs", "write_nvs"]
+           "read_nvs", "shim_heap_bytes", "write_nvs"]
 
 
 class Device:
@@ -74,9 +75,11 @@ class Device:
         self.console = Console(self.link, self._cond, lambda: self.supervisor.pid())
         self.supervisor = Supervisor(link=self.link, console=self.console,
                                      fs_dir=self.storage.fs_dir,
-                                     heap_bytes=self.board.memory.initial_heap_bytes,
+                                     heap_bytes=self.board.memory.initial_heap_bytes
+                                     + shim_heap_bytes(),
                                      cond=self._cond, event=self._event,
-                                     env=mp.board_env(self.board, self.record.path))
+                                     env={**mp.board_env(self.board, self.record.path),
+                                          "SEALSIM_SHIM_CREDIT": str(shim_heap_bytes())})
         self.peripherals = Peripherals.build(self.board, self.link, self._event)
         self.relay = NetRelay(self.link, self._cond, self._event, wifi=wifi, name=self.name)
         p, s = self.peripherals, self.supervisor
@@ -106,8 +109,9 @@ class Device:
 
     @property
     def heap_bytes(self) -> int:
-        """The GC heap's first area at the next boot; it grows on demand from the board's
-        RAM budget, which mbedTLS shares (simulator/interp, docs/simulator.md "Memory")."""
+        """The GC heap's first area at the next boot (the board's, plus the shims' own heap,
+        credited); it grows on demand from the board's RAM budget, which mbedTLS shares
+        (simulator/interp, docs/simulator.md "Memory")."""
         return self.supervisor.heap_bytes
 
     @heap_bytes.setter

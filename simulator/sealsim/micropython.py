@@ -75,7 +75,8 @@ def environment(path: str, extra: dict[str, str] | None = None) -> dict[str, str
     env = dict(os.environ)
     env["MICROPYPATH"] = path
     env.pop("MICROPYINSPECT", None)
-    for key in ("SEALSIM_RAM_BYTES", "SEALSIM_RAM_RESERVED", "SEALSIM_SHM"):
+    for key in ("SEALSIM_RAM_BYTES", "SEALSIM_RAM_RESERVED", "SEALSIM_SHM",
+                "SEALSIM_SHIM_CREDIT"):
         env.pop(key, None)  # only what this run is given
     if extra:
         env.update(extra)

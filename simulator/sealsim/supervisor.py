@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import signal
 import subprocess
+import tempfile
 import termios
 import threading
 import time
@@ -42,6 +44,23 @@ _ROM_WDT = (b"\r\nets Jun  8 2016 00:22:57\r\n\r\nrst:0x10 (RTCWDT_RTC_RESET),bo
 
 class DeviceError(RuntimeError):
     """The simulated device could not do what was asked (not started, timed out, ...)."""
+
+
+@functools.cache
+def shim_heap_bytes() -> int:
+    """Heap the shims take at boot (they stand for native modules that a board keeps in flash
+    and static RAM). Measured once per process; the supervisor credits exactly this much to
+    the initial heap and the RAM budget (docs/simulator.md, "Memory")."""
+    with tempfile.TemporaryDirectory() as fs:
+        proc = mp.run([str(SHIMS_DIR / "_simboot.py")], heap_bytes=256 * 1024,
+                      path=mp.module_path(), timeout=60,
+                      env={"SEALSIM_CALIBRATE": "1", "SEALSIM_FS": fs,
+                           "SEALSIM_SHIMS": str(SHIMS_DIR)})
+    out = proc.stdout.decode()
+    if "SHIMHEAP" not in out:
+        raise DeviceError(f"cannot measure the shims' heap: {out}{proc.stderr.decode()}")
+    used = int(out.split("SHIMHEAP")[1].split()[0])
+    return -(-used * 1013 // 1000 // 256) * 256  # plus the GC's own ~1.25 %, in 256 B steps
 
 
 class Supervisor:

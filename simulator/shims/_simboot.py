@@ -4,9 +4,9 @@
 # the board, then the REPL.
 #
 # The shims stand in for native modules that an ESP32 keeps in flash and static RAM, outside
-# the RAM budget its heap grows from. Importing them all here fixes their cost, and the boot
-# credits exactly that much to the budget (_sealsim.credit_shims, native in the interpreter),
-# so the firmware finds the board's RAM as it is.
+# the RAM budget its heap grows from. Importing them all here fixes their cost; the supervisor
+# measures it (this file with SEALSIM_CALIBRATE set) and credits exactly that much to the
+# initial heap and the budget, so the firmware finds the board's RAM as it is.
 import gc
 import sys
 import os
@@ -23,11 +23,12 @@ import network
 import esp32
 import socket
 import ntptime
-import _sealsim
 
 gc.collect()
-_sealsim.credit_shims(gc.mem_alloc())
-del _simlink, machine, network, esp32, socket, ntptime, _sealsim
+if os.getenv("SEALSIM_CALIBRATE"):
+    print("SHIMHEAP", gc.mem_alloc())
+    raise SystemExit
+del _simlink, machine, network, esp32, socket, ntptime
 vfs.umount("/.sim")
 os.chdir("/")
 sys.path[:] = ["", ".frozen", "/lib"]  # as on an ESP32

@@ -37,7 +37,7 @@ void *sealsim_heap_alloc(size_t size);
 void sealsim_heap_free(void *ptr);
 #define MP_PLAT_ALLOC_HEAP(size)       sealsim_heap_alloc(size)
 #define MP_PLAT_FREE_HEAP(ptr)         sealsim_heap_free(ptr)
-// The shims' heap, credited back by the boot, is not counted when the next area is sized.
+// The shims' heap (credited by the supervisor) is not counted when the next area is sized.
 #include <stdint.h>
 uint32_t sealsim_shim_credit(void);
 #define MP_PLAT_GC_SPLIT_UNCOUNTED     (sealsim_shim_credit())

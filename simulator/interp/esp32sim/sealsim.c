@@ -82,7 +82,12 @@ sealsim_shm_t *sealsim_state(void) {
     // the initial heap; peaks carry over until the supervisor (or reset_peaks()) clears them.
     s->budget = env_u32("SEALSIM_RAM_BYTES", 64u << 20);  // unset: 64 MiB, "plenty"
     s->reserved = env_u32("SEALSIM_RAM_RESERVED", 0);
-    s->shim_credit = 0;
+    // The simulator's Python shims stand for native modules, which a board keeps in flash and
+    // static RAM outside this budget. The supervisor measures the heap they take at boot and
+    // gives it here: the initial heap is that much larger (-X heapsize), the budget offers
+    // that much more, and the next area is sized without it (MP_PLAT_GC_SPLIT_UNCOUNTED,
+    // patches/gc-split-uncounted.patch), so the firmware's heap grows in the board's steps.
+    s->shim_credit = env_u32("SEALSIM_SHIM_CREDIT", 0);
     s->tls = 0;
     initial_heap = (uint32_t)heap_size;
     s->heap = initial_heap;
@@ -199,28 +204,9 @@ static mp_obj_t sealsim_mem(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(sealsim_mem_obj, sealsim_mem);
 
-// credit_shims(n): the simulator's Python shims stand for native modules, which on a board
-// live in flash and static RAM outside this budget. The boot credits the heap they hold: the
-// budget grows by n and the GC heap gets an area of n bytes back (paid by the credit), so the
-// firmware finds the initial heap's room; the next area is sized without them
-// (MP_PLAT_GC_SPLIT_UNCOUNTED, patches/gc-split-uncounted.patch).
-static mp_obj_t sealsim_credit_shims(mp_obj_t n_in) {
-    sealsim_shm_t *s = sealsim_state();
-    mp_int_t n = mp_obj_get_int(n_in);
-    if (s->shim_credit == 0 && n > 1024) {
-        s->shim_credit = (uint32_t)n;
-        uint8_t *area = sealsim_heap_alloc((size_t)n);
-        if (area != NULL) {
-            gc_add(area, area + n);
-        }
-    }
-    return mp_const_none;
-}
-
 uint32_t sealsim_shim_credit(void) {
     return sealsim_state()->shim_credit;
 }
-static MP_DEFINE_CONST_FUN_OBJ_1(sealsim_credit_shims_obj, sealsim_credit_shims);
 
 static mp_obj_t sealsim_reset_peaks(void) {
     sealsim_shm_t *s = sealsim_state();
@@ -251,7 +237,6 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(sealsim_clock_obj, 0, 1, sealsim_cloc
 static const mp_rom_map_elem_t sealsim_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__sealsim) },
     { MP_ROM_QSTR(MP_QSTR_mem), MP_ROM_PTR(&sealsim_mem_obj) },
-    { MP_ROM_QSTR(MP_QSTR_credit_shims), MP_ROM_PTR(&sealsim_credit_shims_obj) },
     { MP_ROM_QSTR(MP_QSTR_reset_peaks), MP_ROM_PTR(&sealsim_reset_peaks_obj) },
     { MP_ROM_QSTR(MP_QSTR_clock), MP_ROM_PTR(&sealsim_clock_obj) },
 };
