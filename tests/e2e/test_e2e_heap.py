@@ -39,3 +39,37 @@ def test_lowest_free_heap_during_the_first_session_setup(scanner):
     assert low and b"session started" in out, out[-400:]
     print("setup low", low.group(1), dev.memory().to_dict())
     assert int(low.group(1)) >= MIN_FREE_RAM
+
+
+def test_when_ram_runs_out_the_courier_is_told_and_nothing_is_lost(tmp_path, firmware_build,
+                                                                   upstream):
+    # A board with 25 KB less RAM than the reference one: the app boots and seals, but the
+    # heap has grown into the RAM a TLS connection needs, so mbedTLS's allocations are refused
+    # (as on an ESP32: ENOMEM from the handshake). The screen must say so, and the record stays
+    # queued.
+    import dataclasses
+
+    from sealscan.boards import Memory
+
+    ref = e2ekit.board()
+    small = dataclasses.replace(ref, memory=Memory(
+        ram_kib=ref.memory.ram_kib - 25, wifi_kib=ref.memory.wifi_kib,
+        initial_heap_kib=ref.memory.initial_heap_kib))
+    keys = e2ekit.provision(tmp_path / "dev", small, firmware_build, upstream,
+                            device_id="low-ram-1")
+    dev = e2ekit.device(small, tmp_path / "dev")
+    try:
+        dev.wait_for("session started", 30)
+        dev.scan(keys.badge())
+        dev.wait_for("logged in", 20)
+        dev.scan(upstream.identity())
+        dev.scan("SF1234567890123")
+        dev.wait_for("sealed record 0", 20)
+        dev.wait_for("upload failed", 20)
+        dev.wait_until(lambda: "LOW MEMORY" in "\n".join(dev.screen_text()), 10,
+                       "the screen telling the courier")
+        marks = dev.memory()
+        assert marks.refused > 0 and marks.used_peak <= marks.budget, marks
+        assert "Q1" in dev.screen_text()[0]  # still queued, not dropped
+    finally:
+        dev.close()
