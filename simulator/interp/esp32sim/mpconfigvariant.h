@@ -53,6 +53,8 @@ uint32_t sealsim_shim_credit(void);
 uint64_t sealsim_time_ns_2000(void);
 #define mp_hal_time_ns sealsim_time_ns_2000
 
-// os.uname().machine, as "<board> with <MCU>" on esp32.
-#define MICROPY_HW_BOARD_NAME "sealsim esp32sim (unix port)"
-#define MICROPY_HW_MCU_NAME "ESP32 profile"
+// os.uname().machine / sys.implementation._machine, "<board> with <MCU>" as on esp32. It must
+// not name a chip: the same interpreter simulates every board, and the depot tools read the
+// chip from this string (sealscan.device.deploy.chip_of_machine).
+#define MICROPY_HW_BOARD_NAME "sealsim simulator (unix port)"
+#define MICROPY_HW_MCU_NAME "a simulated board"
