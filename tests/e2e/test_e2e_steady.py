@@ -9,7 +9,7 @@ import time
 from test_e2e_capture import login
 
 from sealscan import codes
-from sealsim.device import DeviceError
+from sealsim.device import SimDeviceError
 from sealsim.endtoend import WAYBILLS
 
 MIN_FREE_RAM = 4 * 1024  # lowest free point of the whole scenario (ESP32: ~11 KB measured)
@@ -67,7 +67,7 @@ def steady_state(scanner, upstream, board):
         try:
             dev.wait_for(f"sealed record {i}", 8, since=mark)
             i += 1
-        except DeviceError:
+        except SimDeviceError:
             full = "QUEUE" in "\n".join(dev.screen_text()).upper()
             assert full, dev.screen_text()  # held for queue space, and the screen says so
     # the 110 KB board's queue (6 KiB) fills; the S3's (64 KiB) takes all 40 offered
