@@ -22,13 +22,18 @@ SRC=$OUT/micropython-$VERSION
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 say() { echo "interp: $*" >&2; }
 
-# A 32-bit build needs gcc-multilib (CI: root on a fresh Debian 12).
-if ! echo 'int main(void){return 0;}' | gcc -m32 -x c - -o /dev/null 2>/dev/null; then
+# A 32-bit build needs gcc-multilib; extracting and patching need xz and patch (CI: root on a
+# fresh Debian 12, where some of these may be missing).
+need=()
+echo 'int main(void){return 0;}' | gcc -m32 -x c - -o /dev/null 2>/dev/null || need+=(gcc-multilib)
+command -v xz >/dev/null || need+=(xz-utils)
+command -v patch >/dev/null || need+=(patch)
+if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        say "installing gcc-multilib (32-bit build)"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-multilib
+        say "installing ${need[*]}"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
     else
-        say "gcc -m32 does not work: install gcc-multilib (sudo apt-get install gcc-multilib)"
+        say "missing ${need[*]}: install them (sudo apt-get install ${need[*]})"
         exit 1
     fi
 fi
