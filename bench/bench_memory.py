@@ -34,7 +34,7 @@ WHEEL_RATIO_X25519 = 13445 / 8030  # 1.67: 32-bit x86 code, -Os
 WHEEL_RATIO_SESSION = 15096 / 7750  # 1.95
 # ESP32 @240 MHz runs MicroPython bytecode 85-140x slower than the wheel on this machine
 # (MicroPython's published ESP32 benchmark scores against the same tests built here,
-# ../shared/FACTS.md): a time here / WHEEL_RATIO_* x 85-140 projects it to an ESP32.
+# measured when the project started): a time here / WHEEL_RATIO_* x 85-140 projects it.
 ESP32_FACTORS = (85, 140)
 
 _X25519 = """

@@ -19,7 +19,7 @@ from sealscan import boards, fwtools
 from sealsim import micropython as mp
 from sealsim.ramclock import EPOCH_2000, DeviceRecord, budget_env
 
-RELEASE_DATE = "20260406"  # v1.28.0 (tag e0e9fbb17e), ../shared/FACTS.md
+RELEASE_DATE = "20260406"  # v1.28.0: tag e0e9fbb17e, released 2026-04-06
 
 
 def test_interpreter_is_v1_28_0_32_bit_esp32sim():
@@ -37,7 +37,7 @@ def test_mpy_cross_is_the_same_release():
 
 
 def test_boards_pin_the_release_images():
-    # Release images are named <BOARD>[-<VARIANT>]-<YYYYMMDD>-v<X.Y.Z>.bin (FACTS.md), dated by
+    # Release images are named <BOARD>[-<VARIANT>]-<YYYYMMDD>-v<X.Y.Z>.bin (micropython.org), dated by
     # the release.
     names = {b.chip: b.image for b in boards.load_all()}
     assert names["esp32"] == f"ESP32_GENERIC-{RELEASE_DATE}-v1.28.0.bin"
