@@ -37,7 +37,7 @@ def test_mpy_cross_is_the_same_release():
 
 
 def test_boards_pin_the_release_images():
-    # Release images are named <BOARD>[-<VARIANT>]-<YYYYMMDD>-v<X.Y.Z>.bin (micropython.org), dated by
+    # Release images: <BOARD>[-<VARIANT>]-<YYYYMMDD>-v<X.Y.Z>.bin (micropython.org), dated by
     # the release.
     names = {b.chip: b.image for b in boards.load_all()}
     assert names["esp32"] == f"ESP32_GENERIC-{RELEASE_DATE}-v1.28.0.bin"
