@@ -227,6 +227,11 @@ class Device:
     def skew_clock(self, seconds: float) -> None:
         self.record.step_clock(seconds)
 
+    def pass_time(self, seconds: float) -> None:
+        """Let `seconds` pass at once for the device (its ticks, asyncio timers and wall clock
+        together): session rotation after an hour, without waiting an hour."""
+        self.record.pass_time(seconds)
+
     def power_on_clock(self) -> None:
         """Set the device clock to what an ESP32 reads after power-on: 2000-01-01."""
         self.record.power_on_clock()

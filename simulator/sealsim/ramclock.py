@@ -6,6 +6,7 @@ Layout (little-endian, simulator/interp/esp32sim/sealsim.h `sealsim_shm_t`):
     u32 magic 'SSIM'  u32 version=1  i64 clock_offset_ns
     u32 budget  reserved  used  used_peak  heap  heap_peak  tls  tls_peak
         shim_credit  peak_ms  refused  heap_at_peak
+    u32 ticks_offset_ms
 
 The interpreter charges the budget and keeps the peaks at every allocation (continuous, not
 sampled); the harness sets and steps the clock, which the interpreter's time module and
@@ -24,6 +25,8 @@ from pathlib import Path
 MAGIC = 0x4D495353
 _HEAD = struct.Struct("<IIq")
 _MEM = struct.Struct("<12I")
+_TICKS = struct.Struct("<I")
+_TICKS_AT = _HEAD.size + _MEM.size
 SIZE = 4096
 EPOCH_2000 = 946684800
 
@@ -69,7 +72,7 @@ class DeviceRecord:
             os.close(fd)
         magic, version, _ = _HEAD.unpack_from(self._map, 0)
         if magic != MAGIC or version != 1:
-            self._map[:_HEAD.size + _MEM.size] = bytes(_HEAD.size + _MEM.size)
+            self._map[:_TICKS_AT + _TICKS.size] = bytes(_TICKS_AT + _TICKS.size)
             _HEAD.pack_into(self._map, 0, MAGIC, 1, 0)
 
     def close(self) -> None:
@@ -93,6 +96,15 @@ class DeviceRecord:
 
     def step_clock(self, seconds: float) -> None:
         self.clock_offset_ns = self.clock_offset_ns + int(seconds * 1e9)
+
+    def pass_time(self, seconds: float) -> None:
+        """Let `seconds` pass at once for the device: its monotonic clock (ticks_ms/us, asyncio
+        timers) and its wall clock move forward together."""
+        if seconds < 0:
+            raise ValueError("time only passes forward")
+        (ticks,) = _TICKS.unpack_from(self._map, _TICKS_AT)
+        _TICKS.pack_into(self._map, _TICKS_AT, ticks + int(seconds * 1000))
+        self.step_clock(seconds)
 
     def power_on_clock(self) -> None:
         """An ESP32's clock after power-on: 2000-01-01 00:00:00 UTC."""

@@ -184,3 +184,21 @@ def test_sim_info_json_names_the_interpreter_and_the_memory_model():
     assert info["memory"]["ram_bytes"] == board.memory.ram_bytes
     assert info["memory"]["wifi_bytes"] == board.memory.wifi_bytes
     assert info["memory"]["initial_heap_bytes"] == board.memory.initial_heap_bytes
+
+
+def test_harness_lets_time_pass_for_ticks_and_clock_together(tmp_path):
+    import time
+
+    rec = DeviceRecord(tmp_path / "device.rec")
+    code = ("import sys, time\na = time.ticks_ms(); t = time.time()\nsys.stdin.readline()\n"
+            "print(time.ticks_diff(time.ticks_ms(), a), time.time() - t)")
+    proc = subprocess.Popen(mp.command(["-c", code], 64 * 1024),
+                            env=mp.environment(".frozen", budget_env(1 << 20, 0, rec.path)),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    time.sleep(0.5)
+    rec.pass_time(3600)
+    out, _ = proc.communicate(b"\n", timeout=30)
+    ticks, wall = map(int, out.split())
+    assert 3600_000 <= ticks < 3630_000 and 3600 <= wall < 3630, out
+    with pytest.raises(ValueError):
+        rec.pass_time(-1)  # ticks only move forward

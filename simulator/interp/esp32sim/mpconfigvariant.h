@@ -58,3 +58,10 @@ uint64_t sealsim_time_ns_2000(void);
 // chip from this string (sealscan.device.deploy.chip_of_machine).
 #define MICROPY_HW_BOARD_NAME "sealsim simulator (unix port)"
 #define MICROPY_HW_MCU_NAME "a simulated board"
+
+// ticks_ms/us: the host's monotonic clock, plus what the harness lets pass at once (it only
+// ever moves forward, so ticks stay monotonic).
+unsigned long sealsim_ticks_ms(void);
+unsigned long sealsim_ticks_us(void);
+#define mp_hal_ticks_ms sealsim_ticks_ms
+#define mp_hal_ticks_us sealsim_ticks_us

@@ -47,7 +47,7 @@ static void note_peaks(void) {
     }
     if (s->used > s->used_peak) {
         s->used_peak = s->used;
-        s->peak_ms = (uint32_t)mp_hal_ticks_ms();
+        s->peak_ms = sealsim_raw_ticks_ms();
         s->heap_at_peak = s->heap;
     }
 }
@@ -168,6 +168,23 @@ void sealsim_tls_free(void *ptr) {
 
 // ---- device clock ----
 
+uint32_t sealsim_raw_ticks_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+unsigned long sealsim_ticks_ms(void) {
+    return (unsigned long)sealsim_raw_ticks_ms() + sealsim_state()->ticks_offset_ms;
+}
+
+unsigned long sealsim_ticks_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long)((uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u
+        + (uint64_t)sealsim_state()->ticks_offset_ms * 1000u);
+}
+
 int64_t sealsim_device_unix_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -214,7 +231,7 @@ static mp_obj_t sealsim_reset_peaks(void) {
     s->heap_peak = s->heap;
     s->tls_peak = s->tls;
     s->heap_at_peak = s->heap;
-    s->peak_ms = (uint32_t)mp_hal_ticks_ms();
+    s->peak_ms = sealsim_raw_ticks_ms();
     s->refused = 0;
     return mp_const_none;
 }

@@ -24,6 +24,7 @@ typedef struct _sealsim_shm_t {
     uint32_t peak_ms;         // device ticks_ms when used_peak was reached
     uint32_t refused;         // allocations refused for lack of budget
     uint32_t heap_at_peak;    // GC heap size at the moment of used_peak
+    uint32_t ticks_offset_ms; // added to ticks_ms/us: the harness lets time pass at once
 } sealsim_shm_t;
 
 #define SEALSIM_MAGIC (0x4d495353u)  // "SSIM"
@@ -35,5 +36,6 @@ void *sealsim_tls_calloc(size_t n, size_t size);
 void sealsim_tls_free(void *ptr);
 time_t sealsim_mbedtls_time(time_t *timer);
 int64_t sealsim_device_unix_ns(void);
+uint32_t sealsim_raw_ticks_ms(void);
 
 #endif
