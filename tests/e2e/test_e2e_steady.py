@@ -1,8 +1,9 @@
 """The firmware at its steady state, in the board's memory model (simulator/interp): after the
 first session and uploads, with the heap grown and TLS using the same RAM, a courier logs out
 and in again, a config code is applied, a long identity token goes through, the session
-rotates after an hour, and a full queue is uploaded, on both boards. The interpreter's high-water marks are asserted: no allocation was refused and
-the board kept a minimum of free RAM at its worst moment."""
+rotates after an hour, and a full queue is uploaded, on both boards. The interpreter's
+high-water marks are asserted: no allocation was refused and the board kept a minimum of free
+RAM at its worst moment."""
 
 import time
 
