@@ -32,7 +32,9 @@ API = {
                  "ifconfig", "ipconfig", "scan", "config"],
     },
     "esp32": {"NVS": ["__init__", "set_i32", "get_i32", "set_blob", "get_blob", "erase_key",
-                      "commit"]},
+                      "commit"],
+              "Partition": ["__init__", "find", "info", "readblocks", "writeblocks", "ioctl",
+                            "set_boot", "get_next_update", "mark_app_valid_cancel_rollback"]},
 }
 # Native in the interpreter (simulator/interp/esp32sim: the esp32 port's time module on the
 # device clock), not a shim.
