@@ -34,7 +34,7 @@ from sealsim.display import Panel, terminal_lines
 from sealsim.link import Link
 from sealsim.netrelay import EPOCH_2000, NetRelay
 from sealsim.peripherals import SCAN_ENGINES, Peripherals
-from sealsim.ramclock import DeviceRecord, MemoryMarks
+from sealsim.ramclock import DeviceClockAndMemory, DeviceRecord
 from sealsim.storage import FlashStorage
 from sealsim.supervisor import (
     DEEPSLEEP_RESET,
@@ -52,7 +52,7 @@ __all__ = ["DEEPSLEEP_RESET", "EPOCH_2000", "HARD_RESET", "PWRON_RESET", "RAW_BA
            "shim_heap_bytes"]
 
 
-class Device:
+class Device(DeviceClockAndMemory):
     """One simulated board. Use as a context manager, or call `start()` and `close()`."""
 
     def __init__(self, board: Board | str, state_dir: Path | str, *, name: str | None = None,
@@ -211,39 +211,6 @@ class Device:
     def set_wifi(self, on: bool) -> None:
         """Access point in range (True) or gone (False). Off tears down every connection."""
         self.relay.set_wifi(on)
-
-    @property
-    def clock_offset(self) -> int:
-        """Device clock - host clock, in seconds. The interpreter reads it natively
-        (time.time()/localtime() and mbedTLS's certificate date checks)."""
-        return round(self.record.clock_offset_ns / 1e9)
-
-    @clock_offset.setter
-    def clock_offset(self, seconds: int) -> None:
-        self.record.clock_offset_ns = int(seconds) * 1_000_000_000
-
-    def set_clock(self, unix_time: float) -> None:
-        self.record.set_clock(unix_time)
-
-    def skew_clock(self, seconds: float) -> None:
-        self.record.step_clock(seconds)
-
-    def pass_time(self, seconds: float) -> None:
-        """Let `seconds` pass at once for the device (its ticks, asyncio timers and wall clock
-        together): session rotation after an hour, without waiting an hour."""
-        self.record.pass_time(seconds)
-
-    def power_on_clock(self) -> None:
-        """Set the device clock to what an ESP32 reads after power-on: 2000-01-01."""
-        self.record.power_on_clock()
-
-    def memory(self) -> MemoryMarks:
-        """The board RAM budget's high-water marks, kept by the interpreter at every
-        allocation since the device was made (or since `reset_memory_marks()`)."""
-        return self.record.marks()
-
-    def reset_memory_marks(self) -> None:
-        self.record.reset_peaks()
 
     def scan(self, code: str | bytes) -> None:
         """Hold a code in front of the scan engine (it reads it as the real module would)."""

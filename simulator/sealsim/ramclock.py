@@ -128,6 +128,45 @@ class DeviceRecord:
         _MEM.pack_into(self._map, _HEAD.size, *vals)
 
 
+class DeviceClockAndMemory:
+    """The harness's side of the record, as `Device` methods (Device sets `self.record`)."""
+
+    record: DeviceRecord
+
+    @property
+    def clock_offset(self) -> int:
+        """Device clock - host clock, in seconds. The interpreter reads it natively
+        (time.time()/localtime() and mbedTLS's certificate date checks)."""
+        return round(self.record.clock_offset_ns / 1e9)
+
+    @clock_offset.setter
+    def clock_offset(self, seconds: int) -> None:
+        self.record.clock_offset_ns = int(seconds) * 1_000_000_000
+
+    def set_clock(self, unix_time: float) -> None:
+        self.record.set_clock(unix_time)
+
+    def skew_clock(self, seconds: float) -> None:
+        self.record.step_clock(seconds)
+
+    def pass_time(self, seconds: float) -> None:
+        """Let `seconds` pass at once for the device (its ticks, asyncio timers and wall clock
+        together): session rotation after an hour, without waiting an hour."""
+        self.record.pass_time(seconds)
+
+    def power_on_clock(self) -> None:
+        """Set the device clock to what an ESP32 reads after power-on: 2000-01-01."""
+        self.record.power_on_clock()
+
+    def memory(self) -> MemoryMarks:
+        """The board RAM budget's high-water marks, kept by the interpreter at every
+        allocation since the device was made (or since `reset_memory_marks()`)."""
+        return self.record.marks()
+
+    def reset_memory_marks(self) -> None:
+        self.record.reset_peaks()
+
+
 def budget_env(ram_bytes: int, wifi_bytes: int, record: Path | str | None = None
                ) -> dict[str, str]:
     """Environment that gives an interpreter the board's RAM budget (and the shared record)."""
