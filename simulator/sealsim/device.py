@@ -182,7 +182,9 @@ class Device(DeviceClockAndMemory):
     # -- the bus ops that are not a peripheral's ---------------------------------------------
     def _bus_event(self, p: bytes) -> None:
         text = p.decode("utf-8", "replace")
-        if not self.supervisor.on_event(text):
+        if text == "booted":
+            self.console.boot_done()
+        elif not self.supervisor.on_event(text):
             self._event(text)
 
     def _query(self, p: bytes) -> bytes | None:

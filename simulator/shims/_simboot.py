@@ -63,6 +63,9 @@ gc.collect()
 if os.getenv("SEALSIM_CALIBRATE"):
     print("SHIMHEAP", gc.mem_alloc())
     raise SystemExit
+# The boot's critical part is over: a Ctrl-C that arrived during it (a board's _boot.py is too
+# short to be hit) is delivered now, to boot.py/main.py, instead of leaving flash unmounted.
+_simlink.event("booted")
 del _simlink, machine, network, socket, ntptime
 vfs.umount("/.sim")
 del esp32
