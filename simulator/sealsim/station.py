@@ -21,10 +21,6 @@ from sealsim.device import Device
 from sealsim.rom import Faults, SimulatedChip
 from sealsim.rom.images import release_image
 
-# The app's TLS context on the unix port comes from the MicroPython heap (sealsim.endtoend
-# explains the allowance); a scanner at the depot runs the staging test record through it.
-TLS_HEAP_BYTES = 40 * 1024
-
 
 @dataclass
 class SimScanner:
@@ -73,7 +69,6 @@ def scanner(board: str, state: Path, *, name: str, link_dir: Path,
     link_dir.mkdir(parents=True, exist_ok=True)
     dev = Device(b, state, name=name)  # first: a new flash.bin gets the factory's release
     dev.deploy({"board.json": b.device_config_json(), "boot.py": "# default\n"})
-    dev.heap_bytes += TLS_HEAP_BYTES
     dev.start()
     chip = SimulatedChip(b, state, device_id=name, faults=faults,
                          link=link_dir / f"usb-sealsim_{name}-if00-port0", pace=pace)

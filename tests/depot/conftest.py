@@ -14,7 +14,6 @@ from click.testing import CliRunner
 from sealscan.cli import cli
 from sealscan.codes import save_key_file
 from sealscan.upstream.config import init_state
-from sealsim.endtoend import TLS_HEAP_BYTES
 
 BOARD = "esp32-devkitc-gm65"
 # Canaries: if any of these shows up in output, a log or a clear file, a secret leaked.
@@ -75,9 +74,6 @@ def blank(sim_devices):
     """A simulated scanner with MicroPython and nothing of ours on it (a board.json only,
     as the simulator needs one to wire its peripherals)."""
     dev = sim_devices(BOARD, "scanner", firmware=None, files={"boot.py": "# default\n"})
-    # provisioning restarts the device into the app, whose TLS context the unix port takes
-    # from the MicroPython heap (sealsim.endtoend.TLS_HEAP_BYTES); from the next (re)start on
-    dev.heap_bytes += TLS_HEAP_BYTES
     dev.wait_for(">>> ")
     return dev
 

@@ -165,9 +165,6 @@ def test_wifi_password_from_the_prompt_is_not_echoed(deployed, depot):
 
 
 def test_provisioned_device_restarts_into_the_app_by_itself(deployed, depot):
-    from sealsim.endtoend import TLS_HEAP_BYTES
-
-    deployed.heap_bytes += TLS_HEAP_BYTES  # the app's TLS context (sealsim.endtoend)
     mark = len(deployed.output)
     run = depot.provision(deployed.port, "--lease-hours", "1", "--lease-wipe-hours", "2")
     assert run.code == 0, run.text
