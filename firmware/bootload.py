@@ -7,6 +7,8 @@ import json
 from micropython import const
 
 _BUF = const(2048)  # the largest NVS blob (tls_cert DER)
+_DEFAULT_LANG = "zh"  # every carrier the firmware knows is a Chinese one (waybill.CARRIERS)
+FONT = "font.bin"  # the font asset `sealscan deploy` puts beside the modules
 
 
 def load_board(path):
@@ -51,6 +53,7 @@ def read_config(cfg, nvs):
     cfg.badge_key = blob("badge_key", 32)
     cfg.config_key = blob("config_key", 32)
     cfg.carrier = text("carrier")
+    cfg.lang = text("lang", True) or _DEFAULT_LANG
     cfg.wifi_ssid = text("wifi_ssid", True)
     cfg.wifi_pass = text("wifi_pass", True)
     try:
@@ -66,6 +69,8 @@ def wire(app, board, cfg, sealer_):
 
     import display
     import flow
+    import font
+    import texts
     import network
     import scanline
     import uplink
@@ -79,6 +84,8 @@ def wire(app, board, cfg, sealer_):
     app.flow.config_serial = cfg.config_serial
     app.lines = scanline.LineSplitter()
     app.disp = display.open_display(board["display"])
+    lang = texts.LANGS.index(cfg.lang) if cfg.lang in texts.LANGS else 0
+    app.font = font.Font(FONT, lang)
     app.uart = UART(se["uart"], se["baud"], tx=se["tx"], rx=se["rx"])
     app.buzzer = PWM(Pin(pins["buzzer"]), freq=2000, duty_u16=0)
     app.led = Pin(pins["led"], Pin.OUT, value=0)
@@ -92,7 +99,8 @@ def wire(app, board, cfg, sealer_):
     app.kick = asyncio.Event()
     # records sealed and not yet acked: [enc, index, ticks_ms, unix time, overdue]
     app.outstanding = []
-    app.last = None  # (masked name, masked id, masked waybill, status) of the latest
+    app.last = None  # (masked name, masked id, masked waybill, state text id) of the latest
+    app.shown_ms = 0
     app.last_key = None  # (enc, index) of the latest capture
     app.overdue = False
     app.alarm = None

@@ -14,6 +14,14 @@ class CodeError(ValueError):
     """A scanned code is refused. The message is a short reason with no identity data."""
 
 
+class Expired(CodeError):
+    """A well-formed code past its expiry (the courier is told so, not "invalid")."""
+
+
+class Replayed(CodeError):
+    """A config code whose serial is not newer than the last one applied."""
+
+
 class Reader:
     def __init__(self, data):
         self.b = memoryview(data)

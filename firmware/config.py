@@ -1,7 +1,7 @@
 # Device configuration: wiring from /board.json (written by `sealscan deploy`) and provisioned
 # keys and settings from NVS namespace "sealscan" (written by `sealscan provision`; see
 # DEVICE.md). The only keys the application itself writes are the Wi-Fi/upstream settings of
-# a valid RNCF1: config code (apply_config), nothing about records ever.
+# a valid RNCF1: config code (apply_config: and the UI language), nothing about records ever.
 #
 #   key            type  value
 #   device_id      blob  1-32 chars A-Z a-z 0-9 . _ -
@@ -10,6 +10,7 @@
 #   badge_key      blob  32 bytes                       config_key   blob  32 bytes
 #   carrier        blob  carrier code                   wifi_ssid, wifi_pass  blob
 #   config_serial  i32   last applied config serial     provisioned  i32 = 1, written last
+#   lang           blob  UI language "zh" or "en" (texts.LANGS); absent: "zh"
 import esp32
 import transient
 from micropython import const
@@ -51,6 +52,7 @@ class Config:
     badge_key: bytes
     config_key: bytes
     carrier: str
+    lang: str
     wifi_ssid: str
     wifi_pass: str
     config_serial: int
@@ -64,7 +66,7 @@ class Config:
         finally:
             transient.release(fresh)
 
-    def apply_config(self, ssid, password, url, serial):
+    def apply_config(self, ssid, password, url, serial, lang=None):
         """Store a verified config code's settings (and its serial, for replay checks)."""
         host, port = parse_url(url)
         n = self.nvs
@@ -72,6 +74,9 @@ class Config:
         n.set_blob("wifi_pass", password.encode())
         n.set_blob("upstream_url", url.encode())
         n.set_i32("config_serial", serial)
+        if lang is not None:
+            n.set_blob("lang", lang.encode())
+            self.lang = lang
         n.commit()
         self.wifi_ssid, self.wifi_pass, self.upstream_url = ssid, password, url
         self.config_serial = serial

@@ -1,7 +1,6 @@
-# The handheld's screen through framebuf: SSD1306 over I2C (128x64 mono, 16x8 characters of
-# the built-in 8x8 font, ssd1306.py) or ST7789 over SPI (RGB565, st7789.py). Only the board's
-# driver is imported. The font is ASCII only: callers pass ASCII (view.py replaces anything
-# else).
+# The handheld's screen through framebuf: SSD1306 over I2C (128x64 mono, ssd1306.py) or
+# ST7789 over SPI (RGB565, st7789.py). Only the board's driver is imported. Text is drawn with
+# the font asset (font.py: glyphs read from flash one at a time), one row per cell height.
 
 
 def open_display(cfg):
@@ -14,8 +13,15 @@ def open_display(cfg):
     return ssd1306.SSD1306(cfg)
 
 
-def draw_lines(d, lines):
+def rows(d, font):
+    """How many text rows fit on display `d` with `font`."""
+    return d.height // font.height
+
+
+def draw_lines(d, font, lines):
     d.fill(0)
-    for i, line in enumerate(lines):
-        d.text(line, 0, 8 * i, d.ink)
+    y = 0
+    for line in lines:
+        font.draw(d, line, 0, y, d.ink)
+        y += font.height
     d.show()

@@ -23,6 +23,7 @@ import mask
 import network
 import scanline
 import sealer
+import texts as T
 import transient
 import uplink
 import view
@@ -37,6 +38,7 @@ _WIFI_RETRY_MS = const(10000)
 _SPARE_RECORDS = const(16)
 _SPARE_MS = const(300_000)
 _CLOCK_SET_YEAR = const(2024)
+_SHOW_MS = const(60_000)  # the last capture's masked identity leaves the screen after this
 
 
 def log(*args):
@@ -50,6 +52,7 @@ class App:
     flow: flow.Flow
     lines: scanline.LineSplitter
     disp: object  # the board's framebuf driver (display.open_display)
+    font: object  # font.Font: glyphs and texts from the font asset on flash
     uart: UART
     buzzer: PWM
     led: Pin
@@ -60,10 +63,11 @@ class App:
     ctx: object
     kick: asyncio.Event
     outstanding: list  # records sealed, not yet acked: [enc, index, ticks_ms, unix, overdue]
-    last: tuple | None  # (masked name, masked id, masked waybill, status) of the latest capture
+    last: tuple | None  # (masked name, masked id, masked waybill, state text id), latest capture
+    shown_ms: time._TicksMs  # type: ignore[name-defined]  # ticks_ms when `last` or a held code last changed (screen timeouts)
     last_key: tuple | None  # (enc, index) of the latest capture
     overdue: bool
-    alarm: str | None
+    alarm: int | None  # text id of the alarm on screen
     waiting: bool  # a capture is held until a session or queue space is there
     dirty: bool
 
@@ -96,21 +100,23 @@ class App:
             try:
                 r = f.on_line(line, sealer.unix_time(), self.overdue)
             except MemoryError:
-                f.message = "BUSY: SCAN AGAIN"
+                f.message = T.BUSY
                 r = flow.REFUSED
         except Exception as e:  # never lose the rest of the UART chunk to one odd line
             log("line not understood:", type(e).__name__)
-            f.message = "UNREADABLE CODE"
+            f.message = T.UNREADABLE
             r = flow.REFUSED
         self.dirty = True
+        self.shown_ms = time.ticks_ms()
         if r == flow.LOGIN:
+            self.last = None  # a new courier never sees the previous one's capture
             log("courier logged in:", f.courier)
         elif r == flow.CAPTURE:
             self.capture()
         elif r == flow.CONFIG:
             self.apply_config()
         elif r == flow.REFUSED:
-            log("scan refused:", f.message)
+            log("scan refused: text", f.message)
             self.beep_later(2)
         elif r == flow.HELD:
             log("held, waiting for the other code")
@@ -120,7 +126,7 @@ class App:
         s = self.sealer
         if s.needs_session():
             self.waiting = True
-            f.message = "WAIT FOR NETWORK"
+            f.message = T.WAIT_NETWORK
             return
         tok, wb = f.take()
         ident = f.identity
@@ -130,18 +136,19 @@ class App:
             s.seal(sealer.unix_time(), self.cfg.carrier, wb, tok, f.courier)
         except (sealer.NoSession, sealer.QueueFull):
             self.waiting = True
-            f.message = "WAIT: QUEUE"
+            f.message = T.WAIT_QUEUE
             return
         except sealer.InvalidRecord:
             f.sealed()
-            f.message = "CANNOT SEAL"
+            f.message = T.CANNOT_SEAL
             return
         self.waiting = False
         enc = s.enc
         index = s.next_index - 1
         self.outstanding.append([enc, index, time.ticks_ms(), sealer.unix_time(), 0])
         self.last_key = (enc, index)
-        self.last = (ident.name_masked, ident.id_masked, mask.waybill(wb), "SENDING #%d" % index)
+        self.last = (ident.name_masked, ident.id_masked, mask.waybill(wb), T.REC_SENDING)
+        self.shown_ms = time.ticks_ms()
         f.sealed()
         log("sealed record", index, "queued", len(s.queue))
         self.kick.set()
@@ -151,13 +158,15 @@ class App:
         self.flow.config_values = None
         if values is None:
             return
-        ssid, password, url, serial = values
+        ssid, password, url, serial, lang = values
         try:
-            self.cfg.apply_config(ssid, password, url, serial)
+            self.cfg.apply_config(ssid, password, url, serial, lang)
         except config.ConfigError:
-            self.flow.message = "CONFIG: BAD URL"
+            self.flow.message = T.CONFIG_BAD_URL
             return
         self.flow.config_serial = serial
+        if lang is not None:
+            self.font.lang = T.LANGS.index(lang)  # type: ignore[attr-defined]
         log("config applied, serial", serial)
         self.wlan.disconnect()
         self.wlan.connect(ssid, password)
@@ -216,11 +225,13 @@ class App:
             i = self.last_key[1]
             v = ver.get(i)
             if i in rej:
-                status = "X REJECTED"
+                status = T.REC_REJECTED
             elif v == "ok":
-                status = "V ACK OK"
+                status = T.REC_ACCEPTED
+            elif v == "expired":
+                status = T.REC_ID_EXPIRED
             elif v is not None:
-                status = "X ID " + v
+                status = T.REC_ID_NOT_VERIFIED
             else:
                 status = None
             if status:
@@ -303,13 +314,13 @@ class App:
             over = self.is_overdue()
             if over != self.overdue:
                 self.overdue = over
-                self.alarm = "UPLOAD OVERDUE!" if over else None
+                self.alarm = T.OVERDUE if over else None
                 log("alarm", "overdue" if over else "cleared")
                 self.dirty = True
                 if not over:
                     self.buzzer.duty_u16(0)
-                    if self.flow.message == "UPLOAD OVERDUE":
-                        self.flow.message = "SCAN ID+WAYBILL"
+                    if self.flow.message == T.OVERDUE_NO_ID:
+                        self.flow.message = T.SCAN_BOTH
             if over:
                 self.buzzer.duty_u16(32768 if tick % 4 == 0 else 0)
             self.led.value(1 if self.outstanding else 0)
@@ -329,10 +340,21 @@ class App:
     async def ui(self):
         held = False
         while True:
+            f = self.flow
             pressed = self.key_back.value() == 0
             if pressed and not held:
-                self.flow.cancel()
+                f.cancel()
                 self.waiting = False
+                self.last = None  # BACK never brings back an earlier capture's verdict
+                self.dirty = True
+            if (self.last is not None or f.identity is not None or f.waybill is not None) \
+                    and not self.waiting \
+                    and time.ticks_diff(time.ticks_ms(), self.shown_ms) > _SHOW_MS:
+                # a timeout: no masked identity stays on screen
+                if f.identity is not None or f.waybill is not None:
+                    f.cancel()
+                    f.message = T.ID_TIMED_OUT
+                self.last = None
                 self.dirty = True
             held = pressed
             ok = self.key_ok.value() == 0
@@ -344,9 +366,10 @@ class App:
             await asyncio.sleep(0.05)
 
     def draw(self):
-        display.draw_lines(self.disp, view.lines(self.flow, self.wlan.isconnected(),
-                                                 len(self.sealer.queue), self.last,
-                                                 self.alarm))
+        t = self.font
+        display.draw_lines(self.disp, t, view.lines(
+            self.flow, t, self.wlan.isconnected(), len(self.sealer.queue), self.last,
+            self.alarm, display.rows(self.disp, t)))
 
     async def run(self):
         self.draw()

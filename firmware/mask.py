@@ -2,16 +2,24 @@
 #
 #   name("张三")              -> "张*"          hide at least one character
 #   name("欧阳娜娜")          -> "欧阳**"       compound surnames keep two characters
+#   name("买买提·艾力")       -> "买**·**"      names in parts: the first character only
 #   phone("13812345678")      -> "1******5678"  hide at least 6 digits
 #   id_number("11010519491231002X") -> "1***************2X"  first 1 and last 2 only
 #
 # Every function returns a new str and never the input unchanged: if a value is too short to
 # keep anything and still hide enough, all of it is hidden.
 
-_COMPOUND_SURNAMES = (
+# What stays visible of a Chinese name is its surname (two characters for these), the rest is
+# hidden; the screen shows visible characters as glyphs (the font asset has these surnames).
+COMPOUND_SURNAMES = (
     "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙",
     "宇文", "司徒", "夏侯", "轩辕", "令狐", "端木", "独孤", "南宫", "西门", "百里",
+    "呼延", "澹台", "公冶", "太史", "申屠", "闻人", "赫连", "濮阳", "钟离", "宗政",
+    "拓跋", "万俟", "完颜", "第五", "东郭", "司空", "司寇", "巫马", "公西", "漆雕",
+    "乐正", "仲孙", "叔孙", "单于", "段干", "谷梁", "左丘", "梁丘", "羊舌", "微生",
 )
+# Separators of names in parts (transliterated names: 买买提·艾力); they stay visible as "·".
+_DOTS = "·•・‧﹒．"
 
 
 def _stars(n):
@@ -24,12 +32,17 @@ def name(full):
     if n <= 1:
         return "*"
     keep = 1
-    if n >= 3 and full[:2] in _COMPOUND_SURNAMES:
+    if n >= 3 and full[:2] in COMPOUND_SURNAMES:
         keep = 2
     if full[0] < "\u0080":
         # Latin-script names (foreign documents): initial of the first word only.
         return full[0] + _stars(min(n - 1, 8))
-    return full[:keep] + _stars(n - keep)
+    if full[0] in _DOTS:
+        return _stars(n)
+    out = [full[:keep]]
+    for c in full[keep:]:
+        out.append("·" if c in _DOTS else "*")
+    return "".join(out)
 
 
 def phone(number):

@@ -81,6 +81,8 @@ def deploy(port: str, board_name: str, src: Path | None, force: bool, no_reset: 
 @click.option("--config-key", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Config code key file (64 hex).")
 @click.option("--wifi-ssid", required=True, help="Wi-Fi network name.")
+@click.option("--lang", type=click.Choice(("zh", "en")), default=None,
+              help="Screen language (default: zh, the language of every known carrier).")
 @click.option("--entries", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Provisioning entries file (.jsonl) to append to, for `sealscan upstream "
                    "import`.")
@@ -90,7 +92,8 @@ def deploy(port: str, board_name: str, src: Path | None, force: bool, no_reset: 
 @_JSON
 def provision(port: str, device_id: str, upstream_dir: Path | None, upstream_pk: Path | None,
               upstream_url: str | None, tls_cert: Path | None, carrier: str, badge_key: Path,
-              config_key: Path, wifi_ssid: str, entries: Path, board_name: str | None,
+              config_key: Path, wifi_ssid: str, lang: str | None, entries: Path,
+              board_name: str | None,
               force: bool, as_json: bool) -> None:
     """Make the device key on this host and write the device's NVS (DEVICE.md).
 
@@ -108,7 +111,7 @@ def provision(port: str, device_id: str, upstream_dir: Path | None, upstream_pk:
             device_id=device_id, upstream=upstream, carrier=carrier,
             badge_key=prov.load_secret_key(badge_key, "badge key"),
             config_key=prov.load_secret_key(config_key, "config key"),
-            wifi_ssid=wifi_ssid, wifi_pass=_wifi_pass())
+            wifi_ssid=wifi_ssid, wifi_pass=_wifi_pass(), lang=lang)
         result = prov.provision(port, request, entries, board=board, force=force)
     except DeviceError as e:
         _device_fail(e)

@@ -39,9 +39,16 @@ NVS_KEYS = {
     "device_id": "blob", "device_key": "blob", "upstream_pk": "blob", "upstream_url": "blob",
     "tls_cert": "blob", "badge_key": "blob", "config_key": "blob", "carrier": "blob",
     "issuers": "blob", "wifi_ssid": "blob", "wifi_pass": "blob", "config_serial": "i32",
-    "provisioned": "i32",
+    "lang": "blob", "provisioned": "i32",
 }
-OPTIONAL_KEYS = frozenset({"issuers"})
+OPTIONAL_KEYS = frozenset({"issuers", "lang"})
+UI_LANGS = ("zh", "en")  # firmware/texts.py LANGS; a device without "lang" shows zh
+
+
+def default_lang(carrier: str) -> str:
+    """The UI language a device of `carrier` gets unless told otherwise: every carrier the
+    firmware knows (waybill.CARRIERS) is a Chinese one, so zh."""
+    return "zh" if carrier in carriers() else "en"
 SECRET_KEYS = frozenset({"device_key", "badge_key", "config_key", "wifi_pass"})
 
 
@@ -192,6 +199,7 @@ class ProvisionRequest:
     config_key: bytes
     wifi_ssid: str
     wifi_pass: str
+    lang: str | None = None  # screen language; None: default_lang(carrier)
 
     def __repr__(self) -> str:  # never show the keys or the Wi-Fi password
         return f"ProvisionRequest(device_id={self.device_id!r}, carrier={self.carrier!r})"
@@ -203,6 +211,8 @@ class ProvisionRequest:
             raise InputError(f"device id {self.device_id!r}: {e}") from None
         if self.carrier not in carriers():
             raise InputError(f"carrier {self.carrier!r}: not one of {', '.join(carriers())}")
+        if self.lang is not None and self.lang not in UI_LANGS:
+            raise InputError(f"language {self.lang!r}: not one of {', '.join(UI_LANGS)}")
         if not 1 <= len(self.wifi_ssid.encode()) <= 32:
             raise InputError("Wi-Fi SSID: 1 to 32 bytes")
         if len(self.wifi_pass.encode()) > 64 or 0 < len(self.wifi_pass) < 8:
@@ -264,6 +274,7 @@ def provision(port: str, request: ProvisionRequest, entries: Path, *,
             "wifi_ssid": request.wifi_ssid.encode(),
             "wifi_pass": request.wifi_pass.encode(),
             "config_serial": 0,
+            "lang": (request.lang or default_lang(request.carrier)).encode(),
         }
         issuers = request.upstream.issuers_cbor()
         if issuers is not None:
