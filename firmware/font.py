@@ -58,11 +58,11 @@ class Font:
                 hi = mid - 1
         return 0
 
-    def text(self, tid):
-        """The words of text id `tid` (texts.py) in this device's language."""
+    def text(self, tid, lang=-1):
+        """The words of text id `tid` (texts.py) in this device's language (or `lang`)."""
         f = self.f
         two = self.two
-        f.seek(self.text_at + 4 * (self.lang * self.texts + tid))
+        f.seek(self.text_at + 4 * ((self.lang if lang < 0 else lang) * self.texts + tid))
         f.readinto(two)
         f.seek(self.text_at + 4 * self.langs * self.texts + (two[0] | two[1] << 8))
         mv = memoryview(self.tbuf)[:two[2] | two[3] << 8]

@@ -116,7 +116,9 @@ class App:
         elif r == flow.CONFIG:
             self.apply_config()
         elif r == flow.REFUSED:
-            log("scan refused: text", f.message)
+            # the console is the technician's: the English words (never identity data)
+            log("scan refused:", self.font.text(f.message, 1).replace("\n", " / ")  # type: ignore[attr-defined]
+                .replace("%s", f.carrier))
             self.beep_later(2)
         elif r == flow.HELD:
             log("held, waiting for the other code")

@@ -46,19 +46,19 @@ def lines(f, t, wifi, queued, last, alarm, rows):
     i = f.identity
     if i is not None or f.waybill is not None:
         if i is not None:
-            ident.append(t.text(T.SENDER).replace("%s", i.name_masked))
+            ident.append(t.text(T.SENDER).replace("%s", fit(i.name_masked)))
             ident.append(t.text(T.ID_NUMBER).replace("%s", fit(i.id_masked)))
         if f.waybill is not None:
             ident.append(t.text(T.WAYBILL).replace("%s", fit(mask.waybill(f.waybill))))
     elif last is not None:
         status = t.text(last[3])
-        ident.append(t.text(T.SENDER).replace("%s", last[0]))
+        ident.append(t.text(T.SENDER).replace("%s", fit(last[0])))
         ident.append(t.text(T.ID_NUMBER).replace("%s", fit(last[1])))
         ident.append(t.text(T.WAYBILL).replace("%s", fit(last[2])))
     msg = words(t, f.message, f)
     if rows <= _SMALL:
         if status is not None:
-            ident[0] = last[0] + "  " + status
+            ident[0] = fit(last[0]) + "  " + status
         ident = ident[:2]
         while len(ident) < 2:
             ident.append("")

@@ -83,7 +83,8 @@ def strike_for(width: int, height: int) -> Strike:
 # -- the screen texts (firmware/texts.py) ---------------------------------------------------
 
 @cache
-def text_table(path: Path = FIRMWARE_DIR / "texts.py") -> tuple[dict[str, int], dict[int, tuple[str, str]]]:
+def text_table(path: Path = FIRMWARE_DIR / "texts.py"
+               ) -> tuple[dict[str, int], dict[int, tuple[str, str]]]:
     """(id names -> numbers, id number -> (zh, en)) read from the firmware's texts.py. The
     words sit in an `if False:` block that MicroPython never compiles, so they are read here
     with `ast`, not imported."""
@@ -110,6 +111,12 @@ def text_table(path: Path = FIRMWARE_DIR / "texts.py") -> tuple[dict[str, int], 
     if missing:
         raise FontError(f"{path}: no words for {', '.join(missing)}")
     return ids, words
+
+
+def words(name: str, lang: str = "zh") -> str:
+    """The words of text id `name` (e.g. "REC_ACCEPTED") in `lang`, as texts.py has them."""
+    ids, table = text_table()
+    return table[ids[name]][LANGS.index(lang)]
 
 
 def surnames() -> str:

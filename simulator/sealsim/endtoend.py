@@ -23,6 +23,8 @@ from cryptography.x509 import load_pem_x509_certificate
 
 from sealscan import codes, fwtools
 from sealscan.boards import Board, load_board
+from sealscan.device.firmware import font_asset
+from sealscan.fonttool import DEVICE_NAME as FONT_BIN
 from sealscan.paths import FIRMWARE_DIR
 from sealscan.protocol import generate_device_key
 from sealscan.upstream.provisioning import make_provisioning_entry
@@ -168,6 +170,7 @@ def provision(state: Path, board: Board, fw: Path, upstream: Upstream,
     for p in fw.iterdir():
         shutil.copy(p, fs / p.name)
     (fs / "board.json").write_text(board.device_config_json())
+    (fs / FONT_BIN).write_bytes(font_asset(board))
     write_nvs(state / "nvs" / "sealscan.nvs", {
         "device_id": _blob(device_id), "device_key": _blob(keys.device_key),
         "upstream_pk": _blob(upstream.public_key), "upstream_url": _blob(url or upstream.url),

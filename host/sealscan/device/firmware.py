@@ -59,14 +59,20 @@ def build_firmware(board: Board, src: Path = FIRMWARE_DIR) -> FirmwareBuild:
             if compiled.source.name != "main.py":
                 files[compiled.output.name] = compiled.output.read_bytes()
     files[BOARD_JSON] = board.device_config_json().encode()
-    font = src / "assets" / strike_for(board.display["width"], board.display["height"]).asset.name
-    if not font.exists():
-        raise FirmwareCheckError("no font asset", [f"{font}: missing (python -m sealscan.fonttool)"])
-    files[FONT_BIN] = font.read_bytes()
+    files[FONT_BIN] = font_asset(board, src)
     digest = hashlib.sha256()
     for name, data in sorted(files.items()):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     return FirmwareBuild(files, f"{__version__}+{digest.hexdigest()[:12]}")
+
+
+def font_asset(board: Board, src: Path = FIRMWARE_DIR) -> bytes:
+    """The font.bin for the board's display (sealscan.fonttool strike)."""
+    font = src / "assets" / strike_for(board.display["width"], board.display["height"]).asset.name
+    if not font.exists():
+        raise FirmwareCheckError("no font asset",
+                                 [f"{font}: missing (python -m sealscan.fonttool)"])
+    return font.read_bytes()
 
 
 def parse_manifest(data: bytes) -> dict[str, str] | None:
