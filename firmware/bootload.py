@@ -101,6 +101,7 @@ def wire(app, board, cfg, sealer_):
     app.outstanding = []
     app.last = None  # (masked name, masked id, masked waybill, state text id) of the latest
     app.shown_ms = 0
+    app.shown_at = 0
     app.last_key = None  # (enc, index) of the latest capture
     app.overdue = False
     app.alarm = None

@@ -38,7 +38,7 @@ _WIFI_RETRY_MS = const(10000)
 _SPARE_RECORDS = const(16)
 _SPARE_MS = const(300_000)
 _CLOCK_SET_YEAR = const(2024)
-_SHOW_MS = const(60_000)  # the last capture's masked identity leaves the screen after this
+_SHOW_S = const(60)  # a masked identity (held or the last capture's) leaves the screen after
 
 
 def log(*args):
@@ -64,7 +64,8 @@ class App:
     kick: asyncio.Event
     outstanding: list  # records sealed, not yet acked: [enc, index, ticks_ms, unix, overdue]
     last: tuple | None  # (masked name, masked id, masked waybill, state text id), latest capture
-    shown_ms: time._TicksMs  # type: ignore[name-defined]  # ticks_ms when `last` or a held code last changed (screen timeouts)
+    shown_ms: time._TicksMs  # type: ignore[name-defined]  # when the screen's identity changed:
+    shown_at: int  # ticks_ms and unix time; either clock reaching _SHOW_S clears it
     last_key: tuple | None  # (enc, index) of the latest capture
     overdue: bool
     alarm: int | None  # text id of the alarm on screen
@@ -107,7 +108,7 @@ class App:
             f.message = T.UNREADABLE
             r = flow.REFUSED
         self.dirty = True
-        self.shown_ms = time.ticks_ms()
+        self.shown()
         if r == flow.LOGIN:
             self.last = None  # a new courier never sees the previous one's capture
             log("courier logged in:", f.courier)
@@ -150,7 +151,7 @@ class App:
         self.outstanding.append([enc, index, time.ticks_ms(), sealer.unix_time(), 0])
         self.last_key = (enc, index)
         self.last = (ident.name_masked, ident.id_masked, mask.waybill(wb), T.REC_SENDING)
-        self.shown_ms = time.ticks_ms()
+        self.shown()
         f.sealed()
         log("sealed record", index, "queued", len(s.queue))
         self.kick.set()
@@ -350,8 +351,7 @@ class App:
                 self.last = None  # BACK never brings back an earlier capture's verdict
                 self.dirty = True
             if (self.last is not None or f.identity is not None or f.waybill is not None) \
-                    and not self.waiting \
-                    and time.ticks_diff(time.ticks_ms(), self.shown_ms) > _SHOW_MS:
+                    and not self.waiting and self.shown_expired():
                 # a timeout: no masked identity stays on screen
                 if f.identity is not None or f.waybill is not None:
                     f.cancel()
@@ -366,6 +366,14 @@ class App:
                 self.dirty = False
                 self.draw()
             await asyncio.sleep(0.05)
+
+    def shown(self):
+        self.shown_ms = time.ticks_ms()
+        self.shown_at = sealer.unix_time()
+
+    def shown_expired(self):
+        return time.ticks_diff(time.ticks_ms(), self.shown_ms) > _SHOW_S * 1000 or \
+            sealer.unix_time() - self.shown_at > _SHOW_S
 
     def draw(self):
         t = self.font

@@ -10,7 +10,7 @@ preallocated buffer. Two strikes, one per display class:
 
 The source is Debian's `xfonts-wqy` (GPL-2 with the font embedding exception, see
 firmware/assets/FONT-LICENSE.txt); FreeType (through Pillow) renders its PCF strikes. The
-characters: printable ASCII, the common surnames (firmware/assets/surnames.txt), the compound
+characters: printable ASCII, the common surnames and first characters of names in parts (firmware/assets/names.txt), the compound
 surnames of firmware/mask.py, every character of the screen texts (firmware/texts.py) and a
 few symbols. The generated files are committed (a fresh machine has no font package);
 `python -m sealscan.fonttool` rewrites them and `--check` compares byte for byte.
@@ -120,7 +120,7 @@ def words(name: str, lang: str = "zh") -> str:
 
 
 def surnames() -> str:
-    lines = (ASSETS / "surnames.txt").read_text(encoding="utf-8").splitlines()
+    lines = (ASSETS / "names.txt").read_text(encoding="utf-8").splitlines()
     return "".join(ch for line in lines if not line.startswith("#") for ch in line.strip())
 
 

@@ -81,3 +81,15 @@ def read_builtin_text(rows: list[list[bool]]) -> list[str]:
         if all(abs(y - cy) >= 8 for cy, _ in chosen):
             chosen.append((y, text))
     return [text for _, text in sorted(chosen)]
+
+
+def term_width(text: str) -> int:
+    """Columns `text` takes in a terminal (CJK characters take two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def term_pad(text: str, cols: int) -> str:
+    """`text` padded with spaces to `cols` terminal columns."""
+    return text + " " * max(0, cols - term_width(text))
