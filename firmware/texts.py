@@ -84,7 +84,7 @@ if False:  # (host only: read by sealscan.fonttool, never compiled for the devic
         WAIT_NETWORK: ("已暂存 等待网络\n请稍候", "Held: no network yet\nPlease wait"),
         WAIT_QUEUE: ("待传记录已满\n请稍候", "Too many unsent\nPlease wait"),
         CANNOT_SEAL: ("无法加密此记录\n请重新扫描", "Record not sealed\nScan both again"),
-        CANCELLED: ("已取消\n请扫描身份码和运单", "Cancelled\nScan ID code and waybill"),
+        CANCELLED: ("已取消\n请扫描身份码和运单", "Cancelled\nScan ID and waybill"),
         ID_TIMED_OUT: ("等待超时 已清除\n请重新扫描", "Timed out, cleared\nScan both again"),
         ONLINE: ("已联网 待传%d条", "Online, %d unsent"),
         OFFLINE: ("未联网 待传%d条", "Offline, %d unsent"),
@@ -97,6 +97,6 @@ if False:  # (host only: read by sealscan.fonttool, never compiled for the devic
         REC_ACCEPTED: ("已收寄 √", "Accepted √"),
         REC_REJECTED: ("被拒收 ×", "Rejected ×"),
         REC_ID_EXPIRED: ("身份码过期 ×", "ID expired ×"),
-        REC_ID_NOT_VERIFIED: ("身份未核实 ×", "ID not verified ×"),
+        REC_ID_NOT_VERIFIED: ("身份未核实 ×", "ID refused ×"),
         OVERDUE: ("上传超时!\n请到有网络处", "Upload overdue!\nGo where there is Wi-Fi"),
     }

@@ -10,10 +10,11 @@ preallocated buffer. Two strikes, one per display class:
 
 The source is Debian's `xfonts-wqy` (GPL-2 with the font embedding exception, see
 firmware/assets/FONT-LICENSE.txt); FreeType (through Pillow) renders its PCF strikes. The
-characters: printable ASCII, the common surnames and first characters of names in parts (firmware/assets/names.txt), the compound
-surnames of firmware/mask.py, every character of the screen texts (firmware/texts.py) and a
-few symbols. The generated files are committed (a fresh machine has no font package);
-`python -m sealscan.fonttool` rewrites them and `--check` compares byte for byte.
+characters: printable ASCII, the common surnames and the first characters of names in parts
+(firmware/assets/names.txt), the compound surnames of firmware/mask.py, every character of the
+screen texts (firmware/texts.py) and a few symbols. The generated files are committed (a fresh
+machine has no font package): `python -m sealscan.fonttool` rewrites them and `--check`
+compares byte for byte.
 
 font.bin layout (little-endian):
 
@@ -101,7 +102,7 @@ def text_table(path: Path = FIRMWARE_DIR / "texts.py"
                 if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Dict):
                     for k, v in zip(sub.value.keys, sub.value.values, strict=True):
                         if not isinstance(k, ast.Name) or k.id not in ids:
-                            raise FontError(f"{path}: WORDS key {ast.unparse(k)} is not a text id")
+                            raise FontError(f"{path}: a WORDS key is not a text id")
                         pair = ast.literal_eval(v)
                         words[ids[k.id]] = (pair[0], pair[1])
     count = ids.pop("COUNT", None)
@@ -158,8 +159,8 @@ def render(strike: Strike, ch: str, font=None) -> tuple[int, list[int]]:  # type
     advance = int(font.getlength(ch))
     img = Image.new("1", (16, strike.height), 0)
     ImageDraw.Draw(img).text((0, -strike.top), ch, font=font, fill=1)
-    px = img.load()
-    rows = [sum(1 << (15 - x) for x in range(16) if px[x, y]) for y in range(strike.height)]
+    data = img.tobytes()  # mode "1": rows of 2 bytes, leftmost pixel in the high bit
+    rows = [int.from_bytes(data[2 * y:2 * y + 2], "big") for y in range(strike.height)]
     if advance > 16:
         raise FontError(f"{ch!r}: {advance} px wide, the asset holds 16")
     return advance, rows
@@ -292,11 +293,11 @@ class Asset:
 
 # -- command line ---------------------------------------------------------------------------
 
-def write_assets(check: bool = False, sizes: Iterable[int] = STRIKES) -> list[str]:
+def write_assets(check: bool = False, sizes: Iterable[int] | None = None) -> list[str]:
     """Build each asset and the character list; with `check`, compare instead of writing.
     Returns the files that differ (check) or were written."""
     changed: list[str] = []
-    outputs = {STRIKES[s].asset: build(STRIKES[s]) for s in sizes}
+    outputs = {STRIKES[s].asset: build(STRIKES[s]) for s in (STRIKES if sizes is None else sizes)}
     outputs[ASSETS / "chars.txt"] = ("".join(charset()) + "\n").encode()
     for path, data in outputs.items():
         if not path.exists() or path.read_bytes() != data:

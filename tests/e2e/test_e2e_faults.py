@@ -9,7 +9,6 @@ from sealscan.fonttool import words
 from sealsim.audit import Snapshot, audit
 from sealsim.endtoend import CANARIES, WAYBILLS, AnswerTamperer, all_screen_text, frame_text
 
-
 SENDING = words("REC_SENDING")
 OVERDUE = words("OVERDUE").split("\n")[0]
 
