@@ -4,6 +4,7 @@
 # handheld.App() call in here.
 import json
 
+import texts as T
 from micropython import const
 
 _BUF = const(2048)  # the largest NVS blob (tls_cert DER)
@@ -69,8 +70,6 @@ def wire(app, board, cfg, sealer_):
 
     import display
     import flow
-    import font
-    import texts
     import network
     import scanline
     import uplink
@@ -84,8 +83,8 @@ def wire(app, board, cfg, sealer_):
     app.flow.config_serial = cfg.config_serial
     app.lines = scanline.LineSplitter()
     app.disp = display.open_display(board["display"])
-    lang = texts.LANGS.index(cfg.lang) if cfg.lang in texts.LANGS else 0
-    app.font = font.Font(FONT, lang)
+    lang = T.EN if cfg.lang == "en" else T.ZH
+    display.open_font(FONT, lang, app.disp.ink)  # type: ignore[attr-defined]
     app.uart = UART(se["uart"], se["baud"], tx=se["tx"], rx=se["rx"])
     app.buzzer = PWM(Pin(pins["buzzer"]), freq=2000, duty_u16=0)
     app.led = Pin(pins["led"], Pin.OUT, value=0)

@@ -11,15 +11,13 @@ _MAX_ITEMS = const(16)
 
 
 class CodeError(ValueError):
-    """A scanned code is refused. The message is a short reason with no identity data."""
+    """A scanned code is refused. args: a short reason with no identity data, then for the
+    refusals the courier is told apart (flow.py) a kind: EXPIRED or REPLAYED."""
 
 
-class Expired(CodeError):
-    """A well-formed code past its expiry (the courier is told so, not "invalid")."""
-
-
-class Replayed(CodeError):
-    """A config code whose serial is not newer than the last one applied."""
+# CodeError kinds (a second argument, not subclasses: a class costs ~200 B of heap)
+EXPIRED = const(1)  # a well-formed code past its expiry
+REPLAYED = const(2)  # a config code whose serial is not above the last applied one
 
 
 class Reader:

@@ -11,7 +11,7 @@ import idtoken
 import texts as T
 import transient
 import waybill
-from cbordec import CodeError, Expired, Replayed
+from cbordec import EXPIRED, REPLAYED, CodeError
 from micropython import const
 from wipe import wipe
 
@@ -70,10 +70,8 @@ class Flow:
                     return self._refuse(T.OVERDUE_NO_ID)
                 try:
                     ident = idtoken.parse(line, now)
-                except Expired:
-                    return self._refuse(T.ID_EXPIRED)
-                except CodeError:
-                    return self._refuse(T.ID_INVALID)
+                except CodeError as e:
+                    return self._refuse(T.ID_EXPIRED if _kind(e) == EXPIRED else T.ID_INVALID)
                 self.drop_identity()
                 n = len(line)
                 self.token[0:n] = line
@@ -107,12 +105,11 @@ class Flow:
                 self.message = T.CONFIG_APPLIED
                 return CONFIG
             cid, name, carrier, _ = mac0.badge(line, self.badge_key, now)
-        except Replayed:
-            return self._refuse(T.CONFIG_USED)
-        except Expired:
-            return self._refuse(T.CONFIG_INVALID if config else T.BADGE_EXPIRED)
-        except CodeError:
-            return self._refuse(T.CONFIG_INVALID if config else T.BADGE_INVALID)
+        except CodeError as e:
+            k = _kind(e)
+            if config:
+                return self._refuse(T.CONFIG_USED if k == REPLAYED else T.CONFIG_INVALID)
+            return self._refuse(T.BADGE_EXPIRED if k == EXPIRED else T.BADGE_INVALID)
         finally:
             transient.release(fresh)
         if carrier != self.carrier:
@@ -156,3 +153,6 @@ class Flow:
         self.courier_name = None
         self.message = T.SCAN_BADGE
 
+
+def _kind(e):
+    return e.args[1] if len(e.args) > 1 else 0

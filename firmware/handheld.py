@@ -52,7 +52,6 @@ class App:
     flow: flow.Flow
     lines: scanline.LineSplitter
     disp: object  # the board's framebuf driver (display.open_display)
-    font: object  # font.Font: glyphs and texts from the font asset on flash
     uart: UART
     buzzer: PWM
     led: Pin
@@ -118,7 +117,7 @@ class App:
             self.apply_config()
         elif r == flow.REFUSED:
             # the console is the technician's: the English words (never identity data)
-            log("scan refused:", self.font.text(f.message, 1).replace("\n", " / ")  # type: ignore[attr-defined]
+            log("scan refused:", display.text(f.message, T.EN).replace("\n", " / ")
                 .replace("%s", f.carrier))
             self.beep_later(2)
         elif r == flow.HELD:
@@ -169,7 +168,7 @@ class App:
             return
         self.flow.config_serial = serial
         if lang is not None:
-            self.font.lang = T.LANGS.index(lang)  # type: ignore[attr-defined]
+            display.lang = T.EN if lang == "en" else T.ZH
         log("config applied, serial", serial)
         self.wlan.disconnect()
         self.wlan.connect(ssid, password)
@@ -376,10 +375,9 @@ class App:
             sealer.unix_time() - self.shown_at > _SHOW_S
 
     def draw(self):
-        t = self.font
-        display.draw_lines(self.disp, t, view.lines(
-            self.flow, t, self.wlan.isconnected(), len(self.sealer.queue), self.last,
-            self.alarm, display.rows(self.disp, t)))
+        display.draw_lines(self.disp, view.lines(
+            self.flow, self.wlan.isconnected(), len(self.sealer.queue), self.last, self.alarm,
+            display.rows(self.disp)))
 
     async def run(self):
         self.draw()

@@ -9,7 +9,7 @@ import base45
 import cborenc
 import hmac256
 from ackmac import equal
-from cbordec import CodeError, Expired, Replayed, decode, is_text, is_uint
+from cbordec import EXPIRED, REPLAYED, CodeError, decode, is_text, is_uint
 from cborenc import ARRAY, BSTR, TSTR
 
 BADGE_PREFIX = b"RNCB1:"
@@ -55,7 +55,7 @@ def badge(line, key, now):
     if not (is_text(m[1], 32) and is_text(m[2], 32) and is_text(m[3], 16) and is_uint(m[4])):
         raise CodeError("badge fields")
     if now >= m[4]:
-        raise Expired("badge expired")
+        raise CodeError("badge expired", EXPIRED)
     return m[1], m[2], m[3], m[4]
 
 
@@ -68,9 +68,9 @@ def config(line, key, now, last_serial):
             and m.get(6, "zh") in ("zh", "en")):
         raise CodeError("config fields")
     if now >= m[4]:
-        raise Expired("config code expired")
+        raise CodeError("config code expired", EXPIRED)
     if m[5] <= last_serial:
-        raise Replayed("config code replayed")
+        raise CodeError("config code replayed", REPLAYED)
     if not m[3].startswith("https://"):
         raise CodeError("upstream URL must be https")
     return m[1], m[2], m[3], m[5], m.get(6)

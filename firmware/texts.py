@@ -1,10 +1,12 @@
 # Every text the courier sees: one id each, its words in each UI language (the one owner of
 # screen and status texts; code stores and compares ids, never words).
 #
-# The words are not in the device's RAM. The host's font tool (sealscan.fonttool) reads WORDS
-# below from this file and writes them into the font asset `font.bin` next to the glyphs;
-# font.py reads one text from flash when the screen is drawn. MicroPython compiles nothing of
-# an `if False:` block, so the table costs the device no bytecode and no heap.
+# Nothing of this module is in the device's RAM. The words: the host's font tool
+# (sealscan.fonttool) reads WORDS below and writes them into the font asset `font.bin` next to
+# the glyphs; font.py reads one text from flash when the screen is drawn (MicroPython compiles
+# nothing of an `if False:` block). The ids: modules use them as `import texts as T` ...
+# `T.SCAN_BADGE`, and the build folds each into its number (sealscan.fwtools.fold_text_ids, as
+# mpy-cross folds a module's own const()), so no module imports texts at run time.
 #
 # Rules for the words (tests/firmware/test_screen_texts.py renders every one on both displays):
 # plain words, what happened then what to do ("\n" splits the two lines of a message), no
@@ -12,6 +14,8 @@
 from micropython import const
 
 LANGS = ("zh", "en")  # index = the language number in font.bin; NVS "lang" holds the name
+ZH = const(0)
+EN = const(1)
 # messages (Flow.message): what happened, then what to do
 SCAN_BADGE = const(0)
 SCAN_BOTH = const(1)

@@ -1,5 +1,5 @@
 # What the screen shows: rows of text in the device's language, drawn with the font asset
-# (font.py). Identity text is already masked (flow.py keeps nothing else); here long runs of
+# (display.py). Identity text is already masked (flow.py keeps nothing else); here long runs of
 # '*' are shortened (still hidden, never revealed) and the words come from texts.py by id.
 #
 #   small screen (SSD1306, 5 rows)        large screen (ST7789)
@@ -8,6 +8,7 @@
 #   ID number (or waybill)                alarm, each on its own rows
 #   message: what happened
 #   message: what to do  (the alarm instead while it is up)
+import display
 import flow
 import mask
 import texts as T
@@ -28,34 +29,35 @@ def fit(text):
     return "".join(out)
 
 
-def words(t, tid, f):
+def words(tid, f):
     """Text `tid` with the flow's carrier filled in (%s), as its rows."""
-    return t.text(tid).replace("%s", f.carrier).split("\n")
+    return display.text(tid).replace("%s", f.carrier).split("\n")
 
 
-def lines(f, t, wifi, queued, last, alarm, rows):
-    """Screen rows for Flow `f` with Font `t`; `last` is (masked name, masked id, masked
-    waybill, text id of its state) of the latest capture or None; `alarm` a text id or None."""
-    bar = t.text(T.ONLINE if wifi else T.OFFLINE).replace("%d", str(queued))
+def lines(f, wifi, queued, last, alarm, rows):
+    """Screen rows for Flow `f` (words from display's font); `last` is (masked name, masked
+    id, masked waybill, text id of its state) of the latest capture or None; `alarm` a text id
+    or None; `rows` how many rows the screen has (display.rows)."""
+    bar = display.text(T.ONLINE if wifi else T.OFFLINE).replace("%d", str(queued))
     if f.state == flow.LOGGED_OUT:
-        who = t.text(T.NOT_LOGGED_IN)
+        who = display.text(T.NOT_LOGGED_IN)
     else:
-        who = t.text(T.COURIER).replace("%s", fit(f.courier))
+        who = display.text(T.COURIER).replace("%s", fit(f.courier))
     ident = []
     status = None
     i = f.identity
     if i is not None or f.waybill is not None:
         if i is not None:
-            ident.append(t.text(T.SENDER).replace("%s", fit(i.name_masked)))
-            ident.append(t.text(T.ID_NUMBER).replace("%s", fit(i.id_masked)))
+            ident.append(display.text(T.SENDER).replace("%s", fit(i.name_masked)))
+            ident.append(display.text(T.ID_NUMBER).replace("%s", fit(i.id_masked)))
         if f.waybill is not None:
-            ident.append(t.text(T.WAYBILL).replace("%s", fit(mask.waybill(f.waybill))))
+            ident.append(display.text(T.WAYBILL).replace("%s", fit(mask.waybill(f.waybill))))
     elif last is not None:
-        status = t.text(last[3])
-        ident.append(t.text(T.SENDER).replace("%s", fit(last[0])))
-        ident.append(t.text(T.ID_NUMBER).replace("%s", fit(last[1])))
-        ident.append(t.text(T.WAYBILL).replace("%s", fit(last[2])))
-    msg = words(t, f.message, f)
+        status = display.text(last[3])
+        ident.append(display.text(T.SENDER).replace("%s", fit(last[0])))
+        ident.append(display.text(T.ID_NUMBER).replace("%s", fit(last[1])))
+        ident.append(display.text(T.WAYBILL).replace("%s", fit(last[2])))
+    msg = words(f.message, f)
     if rows <= _SMALL:
         if status is not None:
             ident[0] = fit(last[0]) + "  " + status
@@ -63,7 +65,7 @@ def lines(f, t, wifi, queued, last, alarm, rows):
         while len(ident) < 2:
             ident.append("")
         if alarm is not None:
-            msg = words(t, alarm, f)
+            msg = words(alarm, f)
         head = bar if f.state != flow.LOGGED_OUT else who
         return [head] + ident + (msg + [""])[:2]
     out = [bar, who, ""] + ident
@@ -74,5 +76,5 @@ def lines(f, t, wifi, queued, last, alarm, rows):
     out.extend(msg)
     if alarm is not None:
         out.append("")
-        out.extend(words(t, alarm, f))
+        out.extend(words(alarm, f))
     return out[:rows]

@@ -25,7 +25,7 @@ font.bin layout (little-endian):
     12  4  offset of the text table
     16  2G glyph index: codepoints (BMP), ascending; entry 0 is U+0000, the placeholder drawn
            for any character without a glyph; entries 1..95 are U+0020..U+007E
-    ..  G x (1 + H*R)  glyphs in index order: advance width, then H rows MONO_HLSB
+    ..  G x (H*R + 1)  glyphs in index order: H rows MONO_HLSB, then the advance width
     text table  L*T x (u16 offset, u16 length) into the UTF-8 blob after it, language-major
 """
 
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from sealscan import fwshared
+from sealscan import fwshared, fwtools
 from sealscan.paths import FIRMWARE_DIR
 
 MAGIC = b"SSF1"
@@ -89,14 +89,12 @@ def text_table(path: Path = FIRMWARE_DIR / "texts.py"
     """(id names -> numbers, id number -> (zh, en)) read from the firmware's texts.py. The
     words sit in an `if False:` block that MicroPython never compiles, so they are read here
     with `ast`, not imported."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    ids: dict[str, int] = {}
+    all_ids = fwtools.text_ids(path)
+    ids = {n: v for n, v in all_ids.items() if n.lower() not in LANGS}  # not ZH, EN
     words: dict[int, tuple[str, str]] = {}
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) \
-                and getattr(node.value.func, "id", "") == "const":
-            ids[node.targets[0].id] = ast.literal_eval(node.value.args[0])  # type: ignore[attr-defined]
-        elif isinstance(node, ast.If) and isinstance(node.test, ast.Constant) \
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Constant) \
                 and node.test.value is False:
             for sub in node.body:
                 if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Dict):
@@ -177,9 +175,9 @@ def build(strike: Strike) -> bytes:
     body = bytearray()
     body += struct.pack(f"<{len(index)}H", *index)
     for advance, rows in glyphs:
-        body.append(advance)
         for r in rows:
             body += r.to_bytes(2, "big")
+        body.append(advance)
     _, words = text_table()
     blob = bytearray()
     table = bytearray()
@@ -227,9 +225,9 @@ class Asset:
         """(advance, rows) of `ch`, or of the placeholder when the asset has no glyph."""
         i = self.positions.get(ord(ch), 0) if ord(ch) else 0
         at = self.glyph_at + i * self.glyph_size
-        rows = [int.from_bytes(self.data[at + 1 + 2 * y:at + 3 + 2 * y], "big")
+        rows = [int.from_bytes(self.data[at + 2 * y:at + 2 + 2 * y], "big")
                 for y in range(self.height)]
-        return self.data[at], rows
+        return self.data[at + self.glyph_size - 1], rows
 
     def has(self, ch: str) -> bool:
         return ord(ch) in self.positions and ord(ch) != 0

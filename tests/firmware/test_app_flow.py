@@ -200,9 +200,9 @@ def test_flow_config_replay_and_cancel_logout():
 
 
 def _font(size=12, lang=0):
-    import font
+    import display
 
-    return font.Font("../../firmware/assets/font%d.bin" % size, lang)
+    display.open_font("../../firmware/assets/font%d.bin" % size, lang)
 
 
 def test_screen_rows_show_masked_identity_in_the_device_language():
@@ -215,10 +215,12 @@ def test_screen_rows_show_masked_identity_in_the_device_language():
     f.on_line(c["badge"].encode(), now)
     f.on_line(c["id"].encode(), now)
     f.on_line(b"SF1234567890123", now)
-    small = view.lines(f, _font(12), True, 2, None, texts.OVERDUE, 5)
+    _font(12)
+    small = view.lines(f, True, 2, None, texts.OVERDUE, 5)
     assert small == ["已联网 待传2条", "寄件人 欧阳***", "证件 1******2X", "上传超时!",
                      "请到有网络处"]
-    large = view.lines(f, _font(16, 1), False, 0, None, None, 17)
+    _font(16, 1)
+    large = view.lines(f, False, 0, None, None, 17)
     assert large[:6] == ["Offline, 0 unsent", "Courier courier-7", "", "Sender 欧阳***",
                          "ID 1******2X", "Waybill ******0123"]
     assert large[8:] == ["ID code read", "Now scan the waybill"]  # (the app seals now)
@@ -266,7 +268,8 @@ def test_a_name_in_parts_keeps_its_dot_and_its_first_character_only():
     f.on_line(c["badge"].encode(), c["now"])
     assert f.on_line(c["id_dot"].encode(), c["now"]) == flow.HELD
     assert f.identity.name_masked == "买**·**"
-    assert view.lines(f, _font(12), True, 0, None, None, 5)[1] == "寄件人 买**·**"
+    _font(12)
+    assert view.lines(f, True, 0, None, None, 5)[1] == "寄件人 买**·**"
 
 
 def test_upstream_url_parsing():

@@ -1,4 +1,4 @@
-"""The courier's screen in Chinese, drawn by the real firmware (font.py, view.py, display.py
+"""The courier's screen in Chinese, drawn by the real firmware (view.py, display.py
 under MicroPython) on both displays and read back from its pixels.
 
 For a corpus of names (single and compound surnames, two- to four-character given names,
@@ -35,7 +35,7 @@ SENDER_ROW = {"ssd1306": 1, "st7789": 3}  # view.py's layouts
 
 _RENDER = r"""
 import sys, json, framebuf
-import display, flow, font, idtoken, mask, view
+import display, flow, idtoken, mask, view
 
 class Panel(framebuf.FrameBuffer):
     def __init__(self, w, h, mono):
@@ -47,7 +47,7 @@ class Panel(framebuf.FrameBuffer):
         pass
 
 job = json.loads(JOB)
-t = font.Font(job["font"], 0)
+display.open_font(job["font"], 0, 1 if job["mono"] else 0xFFFF)
 d = Panel(job["w"], job["h"], job["mono"])
 f = flow.Flow(b"", b"", "SF")
 f.state = flow.READY
@@ -55,7 +55,7 @@ f.courier = "courier-7"
 for name in job["names"]:
     f.identity = idtoken.Identity(11, mask.id_number("11010519491231002X"), mask.name(name),
                                   mask.phone("13912345678"), 0)
-    display.draw_lines(d, t, view.lines(f, t, True, 0, None, None, display.rows(d, t)))
+    display.draw_lines(d, view.lines(f, True, 0, None, None, display.rows(d)))
     print(bytes(d.buf).hex())
 """
 
