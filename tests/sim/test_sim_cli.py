@@ -3,7 +3,6 @@
 import os
 import sys
 import time
-from pathlib import Path
 
 import pexpect
 import pyte
@@ -21,8 +20,8 @@ COLS, ROWS = 140, 60
 def test_sim_help_documents_interactive_mode():
     out = CliRunner().invoke(cli, ["sim", "--help"]).output
     assert "sealscan sim run" in out
-    for words in ("scan sample codes", "Wi-Fi on/off", "power cut", "quit"):
-        assert words in out
+    for what in ("scan sample codes", "Wi-Fi on/off", "power cut", "quit"):
+        assert what in out
     run_help = CliRunner().invoke(cli, ["sim", "run", "--help"]).output
     assert "EA123456785CN" in run_help and "--state" in run_help
 
