@@ -55,6 +55,17 @@ class _Term:
                 return
         raise AssertionError(f"{what} not shown within {timeout} s:\n" + "\n".join(self.lines()))
 
+    def quit(self):
+        """q: the view ends cleanly (exit 0)."""
+        self.child.send("q")
+        self.child.expect(pexpect.EOF, timeout=30)
+        self.child.close()
+        assert self.child.exitstatus == 0
+
+    def stop(self):
+        if self.child.isalive():
+            self.child.terminate(force=True)
+
     def screen_pixel_text(self):
         """Read the device screen back from the half-block characters on the terminal."""
         lines = self.lines()
@@ -86,13 +97,9 @@ def test_interactive_mode_through_a_pty(tmp_path):
         term.child.send("p")
         term.wait(lambda ls: any("power: on" in ln for ln in ls), "power back")
         term.wait(lambda ls: "SCANS 0" in term.screen_pixel_text(), "fresh boot after cut")
-        term.child.send("q")
-        term.child.expect(pexpect.EOF, timeout=20)
-        term.child.close()
-        assert term.child.exitstatus == 0
+        term.quit()
     finally:
-        if term.child.isalive():
-            term.child.terminate(force=True)
+        term.stop()
     # The state directory is the device's flash: the test app is still there.
     assert (tmp_path / "state" / "fs" / "main.py").exists()
 
@@ -154,11 +161,7 @@ def test_a_courier_device_a_person_can_use_in_80x24(tmp_path):
         shown = "\n".join(term.lines())
         for hidden in ("娜娜", "芳", "440524188001010014"):
             assert hidden not in shown
-        term.child.send("q")
-        term.child.expect(pexpect.EOF, timeout=30)
-        term.child.close()
-        assert term.child.exitstatus == 0
+        term.quit()
     finally:
-        if term.child.isalive():
-            term.child.terminate(force=True)
+        term.stop()
     assert not any(p.name.startswith("sealsim-state-") for p in tmp.iterdir())
