@@ -9,7 +9,8 @@ from sealscan.upstream.config import load_config
 from sealscan.upstream.provisioning import open_provisioning_entry
 
 CONTRACT = {"device_id", "device_key", "upstream_pk", "upstream_url", "tls_cert", "badge_key",
-            "config_key", "carrier", "wifi_ssid", "wifi_pass", "config_serial", "provisioned"}
+            "config_key", "carrier", "wifi_ssid", "wifi_pass", "config_serial", "lang",
+            "provisioned"}
 
 
 def test_provision_writes_the_nvs_contract_and_a_sealed_entry(deployed, depot):
@@ -25,6 +26,7 @@ def test_provision_writes_the_nvs_contract_and_a_sealed_entry(deployed, depot):
     assert values["badge_key"][1:] == BADGE_KEY and values["config_key"][1:] == CONFIG_KEY
     assert values["provisioned"] == b"i\x01\x00\x00\x00"
     assert values["config_serial"] == b"i\x00\x00\x00\x00"
+    assert values["lang"] == b"bzh"  # the screen language of a Chinese carrier's device
     device_key = values["device_key"][1:]
     assert len(device_key) == 32
     # The only clear copy of the device key is on the device; the entry opens upstream.

@@ -294,3 +294,15 @@ def test_error_messages_never_carry_identity_data(issuer):
     with pytest.raises(codes.InvalidIdNumber) as e:
         token(issuer, id_number="110105194912310021")
     assert "110105194912310021" not in str(e.value)
+
+
+@pytest.mark.parametrize("name", ["欧阳娜娜", "张伟", "买买提·艾力", "\U00020bb7伟"])
+def test_codes_verify_prints_a_chinese_name_as_the_scanner_screen_does(tmp_path, issuer, name):
+    from sealscan import masking
+
+    key = tmp_path / "issuer.json"
+    codes.save_issuer(issuer, key)
+    r = CliRunner().invoke(cli, ["codes", "verify", token(issuer, name=name),
+                                 "--issuer-key", str(key), "--now", str(NOW)])
+    assert r.exit_code == 0, r.output
+    assert f" {masking.name(name)} " in r.output and name not in r.output

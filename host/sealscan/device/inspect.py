@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from sealscan.boards import BoardError, load_board
-from sealscan.device.firmware import BOARD_JSON, MANIFEST, build_firmware, parse_manifest
+from sealscan.device.firmware import (
+    BOARD_JSON,
+    FONT_BIN,
+    MANIFEST,
+    build_firmware,
+    parse_manifest,
+)
 from sealscan.device.link import NVS_NAMESPACE, DeviceLink, open_link
 from sealscan.device.nvsparse import parse_nvs
 from sealscan.device.provision import NVS_KEYS, OPTIONAL_KEYS
@@ -144,8 +150,8 @@ def audit(port: str, *, sim_state: Path | None = None) -> AuditReport:
             shown = mask_console(entry.path)
             report.findings += scan(entry.path.encode(), f"name:{shown}")
             allowed = not entry.is_dir and "/" not in name and (
-                name in CONTRACT_FILES or (name.endswith(".mpy") and manifest is not None
-                                           and name in manifest))
+                name in CONTRACT_FILES or ((name.endswith(".mpy") or name == FONT_BIN)
+                                           and manifest is not None and name in manifest))
             report.files.append({"path": shown, "dir": entry.is_dir, "size": entry.size,
                                  "contract": allowed})
             if not allowed:
