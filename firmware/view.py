@@ -3,8 +3,8 @@
 # '*' are shortened (still hidden, never revealed) and the words come from texts.py by id.
 #
 #   small screen (SSD1306, 5 rows)        large screen (ST7789)
-#   status bar / not logged in            status bar, courier, then sender, ID, waybill,
-#   sender (+ verdict of the last)        the last capture's state, the message and the
+#   status bar                            status bar, courier, then sender, ID, waybill,
+#   sender (+ verdict) / not logged in    the last capture's state, the message and the
 #   ID number (or waybill)                alarm, each on its own rows
 #   message: what happened
 #   message: what to do  (the alarm instead while it is up)
@@ -66,8 +66,9 @@ def lines(f, wifi, queued, last, alarm, rows):
             ident.append("")
         if alarm is not None:
             msg = words(alarm, f)
-        head = bar if f.state != flow.LOGGED_OUT else who
-        return [head] + ident + (msg + [""])[:2]
+        if f.state == flow.LOGGED_OUT:
+            ident[0] = who
+        return [bar] + ident + (msg + [""])[:2]
     out = [bar, who, ""] + ident
     if status is not None:
         out.append(status)
