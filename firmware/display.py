@@ -40,23 +40,19 @@ def open_font(path, language=0, ink=1):
     lang = language if language < _h[6] else 0
 
 
-def _u16(at):
-    # the little-endian u16 at file offset `at`, and the one after it (in _h[_HEAD + 2:])
-    f = _g[0]  # type: ignore[index]
-    f.seek(at)
-    f.readinto(memoryview(_h)[_HEAD:])
-    return _h[_HEAD] | _h[_HEAD + 1] << 8
-
-
 def _find(cp):
     # the glyph index of codepoint `cp`: ASCII directly, the rest by binary search on flash
     if 0x20 <= cp <= 0x7E:
         return cp - 0x1F
+    f = _g[0]  # type: ignore[index]
+    two = memoryview(_h)[_HEAD:_HEAD + 2]
     lo = _FIRST_WIDE
     hi = (_h[8] | _h[9] << 8) - 1
     while lo <= hi:
         mid = (lo + hi) >> 1
-        v = _u16(_HEAD + 2 * mid)
+        f.seek(_HEAD + 2 * mid)
+        f.readinto(two)
+        v = two[0] | two[1] << 8
         if v == cp:
             return mid
         if v < cp:
@@ -68,12 +64,12 @@ def _find(cp):
 
 def text(tid, language=-1):
     """The words of text id `tid` (texts.py) in the UI language (or `language`)."""
-    at = _h[12] | _h[13] << 8 | _h[14] << 16
-    off = _u16(at + 4 * ((lang if language < 0 else language) * _h[7] + tid))
-    n = _h[_HEAD + 2] | _h[_HEAD + 3] << 8
     f = _g[0]  # type: ignore[index]
-    f.seek(at + 4 * _h[6] * _h[7] + off)
-    return str(f.read(n), "utf-8")
+    at = _h[12] | _h[13] << 8 | _h[14] << 16
+    f.seek(at + 4 * ((lang if language < 0 else language) * _h[7] + tid))
+    f.readinto(memoryview(_h)[_HEAD:])
+    f.seek(at + 4 * _h[6] * _h[7] + (_h[_HEAD] | _h[_HEAD + 1] << 8))
+    return str(f.read(_h[_HEAD + 2] | _h[_HEAD + 3] << 8), "utf-8")
 
 
 def draw(d, s, x, y):
