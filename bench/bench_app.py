@@ -190,7 +190,7 @@ def font_resident() -> list[tuple[str, int]]:
         (src / "display_nofont.py").write_text(bare, encoding="utf-8")
         fw = Path(tmp) / "fw"
         fwtools.compile_firmware(src, fw)
-        script = Path(tmp) / "font.py.measure"
+        script = Path(tmp) / "font_measure.py"
         script.write_text(_FONT_MEASURE)
         for module in ("display_nofont", "display"):
             proc = mp.run([str(script), str(STRIKES[12].asset), str(len(text_table()[1])),

@@ -3,7 +3,7 @@
 #
 # Nothing of this module is in the device's RAM. The words: the host's font tool
 # (sealscan.fonttool) reads WORDS below and writes them into the font asset `font.bin` next to
-# the glyphs; font.py reads one text from flash when the screen is drawn (MicroPython compiles
+# the glyphs; display.py reads one text from flash when the screen is drawn (MicroPython compiles
 # nothing of an `if False:` block). The ids: modules use them as `import texts as T` ...
 # `T.SCAN_BADGE`, and the build folds each into its number (sealscan.fwtools.fold_text_ids, as
 # mpy-cross folds a module's own const()), so no module imports texts at run time.

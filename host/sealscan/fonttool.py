@@ -2,7 +2,7 @@
 
 The device has no CJK font, and a glyph table in RAM would not fit the ~110 KB heap, so the
 host builds a read-only file, `font.bin`, that `sealscan deploy` puts on the device; the
-firmware (`firmware/font.py`) reads one glyph or one text at a time from it into a
+firmware (`firmware/display.py`) reads one glyph or one text at a time from it into a
 preallocated buffer. Two strikes, one per display class:
 
     12 px  SSD1306 128x64   wenquanyi_9pt.pcf   5 rows of 12 px

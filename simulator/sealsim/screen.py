@@ -1,6 +1,6 @@
 """Read text off a simulated screen.
 
-The product firmware draws with its font asset (firmware/font.py, `sealscan.fonttool`): rows
+The product firmware draws with its font asset (firmware/display.py, `sealscan.fonttool`): rows
 of the asset's cell height from the top, glyphs compared with the asset's own bitmaps (the
 screen's size picks the asset, as `sealscan deploy` does). Test firmware draws with
 MicroPython's built-in `framebuf` 8x8 font: that table is made once per process by asking

@@ -1,5 +1,5 @@
 # Every screen text (texts.py ids, the words read from the font asset) in both languages,
-# drawn with font.py on both displays at its widest fill: nothing may run past the screen's
+# drawn with display.py on both displays at its widest fill: nothing may run past the screen's
 # edge, and a message is at most two rows (what happened, what to do).
 import framebuf
 

@@ -306,3 +306,17 @@ def test_codes_verify_prints_a_chinese_name_as_the_scanner_screen_does(tmp_path,
                                  "--issuer-key", str(key), "--now", str(NOW)])
     assert r.exit_code == 0, r.output
     assert f" {masking.name(name)} " in r.output and name not in r.output
+
+
+def test_a_config_code_can_carry_the_screen_language():
+    key = bytes(range(32))
+    kw = dict(ssid="ap", password="secret-pass", upstream_url="https://10.0.0.5:8443",
+              expires_at=NOW + 60, serial=2)
+    assert codes.verify_config(codes.make_config(key, **kw), key, NOW).lang is None
+    assert codes.verify_config(codes.make_config(key, lang="en", **kw), key, NOW).lang == "en"
+    with pytest.raises(codes.MalformedCode):
+        codes.make_config(key, lang="fr", **kw)
+    r = CliRunner().invoke(cli, ["codes", "config", "--key-file", "/nonexistent", "--ssid",
+                                 "ap", "--password", "x" * 8, "--url", "https://h:1",
+                                 "--serial", "1", "--lang", "fr"])
+    assert r.exit_code == 2 and "fr" in r.output

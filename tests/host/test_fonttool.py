@@ -32,7 +32,7 @@ def test_every_text_id_has_plain_words_in_both_languages():
         assert en.isascii() or set(en) - set(map(chr, range(128))) <= {"√", "×"}, name
         for text in (zh, en):
             assert text.count("\n") <= 1, name  # what happened / what to do
-            assert len(text.encode()) <= 96, name  # font.py _TEXT_MAX
+            assert len(text.encode()) <= 96, name  # display.text reads one in one piece
             # no jargon: no codes, counters or shouted abbreviations
             assert not re.search(r"#|\+|\bACK\b|\bQ\d|\b[A-Z]{3,}\b|BASE45|W[+-]", text), \
                 (name, text)

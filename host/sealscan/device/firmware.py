@@ -5,7 +5,7 @@
     <module>.mpy   every other firmware module, compiled with mpy-cross
     board.json     Board.device_config_json(): wiring only
     font.bin       the font asset for the board's display (sealscan.fonttool: glyphs and
-                   screen texts, read from flash by firmware/font.py); not record data
+                   screen texts, read from flash by firmware/display.py); not record data
     firmware.json  {"version": "...", "files": {name: sha256 hex}} of every file above,
                    written last, so a device whose deploy was cut short never matches it
 """
