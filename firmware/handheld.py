@@ -236,7 +236,7 @@ class App:
                 status = T.REC_ID_NOT_VERIFIED
             else:
                 status = None
-            if status:
+            if status is not None:
                 self.last = self.last[:3] + (status,)
                 log("record", i, "verdict", v or "rejected")
         if rej:
