@@ -51,7 +51,7 @@ class CompiledFile:
 # `import texts as T` to nothing, so the ids cost the device no globals and no qstrs. The
 # sources stay as written (and run unfolded with --fw-source); line numbers are kept.
 TEXTS_IMPORT = "import texts as T"
-_TEXT_REF = re.compile(r"\bT\.([A-Za-z_][A-Za-z0-9_]*)\b")
+_TEXT_REF = re.compile(r"\bT\.([A-Z][A-Z0-9_]*)\b")
 
 
 def text_ids(path: Path) -> dict[str, int]:

@@ -72,3 +72,22 @@ def test_a_missing_source_font_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(fonttool, "FONT_DIR", tmp_path)
     monkeypatch.setattr(fonttool, "STRIKES", {12: fonttool.Strike(12, "none.pcf", 2, 12)})
     assert fonttool.main(["--check"]) == 1
+
+
+def test_text_ids_are_folded_at_build_time_so_no_module_loads_texts(tmp_path):
+    ids = fwtools.text_ids(FIRMWARE_DIR / "texts.py")
+    src = "import flow\nimport texts as T\n\nx = T.SCAN_BADGE + T.OVERDUE  # T.note\n"
+    assert fwtools.fold_text_ids(src, ids, "m.py") == \
+        f"import flow\n\n\nx = 0 + {ids['OVERDUE']}  # T.note\n"  # lines kept
+    with pytest.raises(fwtools.FirmwareCheckError, match="T.NOPE"):
+        fwtools.fold_text_ids("import texts as T\ny = T.NOPE\n", ids, "m.py")
+    # every firmware module uses the one folded form, and no compiled module names texts
+    for path in FIRMWARE_DIR.glob("*.py"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            code = line.split("#")[0]
+            if "import texts" in code or "from texts" in code:
+                assert line == fwtools.TEXTS_IMPORT, (path.name, line)
+    fwtools.compile_firmware(FIRMWARE_DIR, tmp_path)
+    for mpy in tmp_path.glob("*.mpy"):
+        if mpy.stem != "texts":
+            assert b"texts" not in mpy.read_bytes(), mpy.name
