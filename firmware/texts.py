@@ -1,12 +1,13 @@
 # Every text the courier sees: one id each, its words in each UI language (the one owner of
 # screen and status texts; code stores and compares ids, never words).
 #
-# Nothing of this module is in the device's RAM. The words: the host's font tool
-# (sealscan.fonttool) reads WORDS below and writes them into the font asset `font.bin` next to
-# the glyphs; display.py reads one text from flash when the screen is drawn (MicroPython compiles
-# nothing of an `if False:` block). The ids: modules use them as `import texts as T` ...
-# `T.SCAN_BADGE`, and the build folds each into its number (sealscan.fwtools.fold_text_ids, as
-# mpy-cross folds a module's own const()), so no module imports texts at run time.
+# Nothing of this module is in the device's RAM. The words: `sealscan firmware font`
+# (sealscan.fonttool; run it after changing this file) reads WORDS below and writes them into
+# the font asset `font.bin` next to the glyphs; display.py reads one text from flash when the
+# screen is drawn (MicroPython compiles nothing of an `if False:` block). The ids: modules use
+# them as `import texts as T` ... `T.SCAN_BADGE`, and the build folds each into its number
+# (sealscan.fwtools.fold_text_ids, as mpy-cross folds a module's own const()), so no module
+# imports texts at run time.
 #
 # Rules for the words (tests/firmware/test_screen_texts.py renders every one on both displays):
 # plain words, what happened then what to do ("\n" splits the two lines of a message), no

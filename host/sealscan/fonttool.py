@@ -13,8 +13,8 @@ firmware/assets/FONT-LICENSE.txt); FreeType (through Pillow) renders its PCF str
 characters: printable ASCII, the common surnames and the first characters of names in parts
 (firmware/assets/names.txt), the compound surnames of firmware/mask.py, every character of the
 screen texts (firmware/texts.py) and a few symbols. The generated files are committed (a fresh
-machine has no font package): `python -m sealscan.fonttool` rewrites them and `--check`
-compares byte for byte.
+machine has no font package): `sealscan firmware font` (or `python -m sealscan.fonttool`)
+rewrites them and `--check` compares byte for byte.
 
 font.bin layout (little-endian):
 

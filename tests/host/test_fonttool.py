@@ -91,3 +91,17 @@ def test_text_ids_are_folded_at_build_time_so_no_module_loads_texts(tmp_path):
     for mpy in tmp_path.glob("*.mpy"):
         if mpy.stem != "texts":
             assert b"texts" not in mpy.read_bytes(), mpy.name
+
+
+def test_the_cli_command_reports_and_fails_clearly(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from sealscan.cli import cli
+
+    if SOURCE.exists():
+        r = CliRunner().invoke(cli, ["firmware", "font", "--check"])
+        assert r.exit_code == 0 and "up to date" in r.output
+    monkeypatch.setattr(fonttool, "FONT_DIR", tmp_path)
+    r = CliRunner().invoke(cli, ["firmware", "font", "--check"])
+    assert r.exit_code == 1 and "install the Debian package xfonts-wqy" in r.output
+    assert "Traceback" not in r.output

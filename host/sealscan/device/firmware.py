@@ -71,7 +71,7 @@ def font_asset(board: Board, src: Path = FIRMWARE_DIR) -> bytes:
     font = src / "assets" / strike_for(board.display["width"], board.display["height"]).asset.name
     if not font.exists():
         raise FirmwareCheckError("no font asset",
-                                 [f"{font}: missing (python -m sealscan.fonttool)"])
+                                 [f"{font}: missing (run `sealscan firmware font`)"])
     return font.read_bytes()
 
 
