@@ -17,7 +17,7 @@ from sealscan.cli import EXIT_USAGE, emit_json, fail, load_board_or_exit
 from sealsim import interactive
 from sealsim.audit import Snapshot, audit
 from sealsim.courier import CourierDevice
-from sealsim.device import DeviceError
+from sealsim.device import SimDeviceError
 from sealsim.micropython import MicroPythonNotFound
 from sealsim.scenario import start_device
 
@@ -103,7 +103,7 @@ def _run_courier(b: Board, state: Path, keep: bool, pixels: bool, png_dir: Path)
     click.echo("starting the upstream and the courier's device (a few seconds)...")
     try:
         courier = CourierDevice.start(b, state, keep=True)
-    except (DeviceError, MicroPythonNotFound, OSError, RuntimeError,
+    except (SimDeviceError, MicroPythonNotFound, OSError, RuntimeError,
             subprocess.CalledProcessError) as e:
         fail(f"cannot start the simulated device: {e}")
     try:
@@ -116,7 +116,7 @@ def _run_firmware(b: Board, state: Path, firmware: Path, pixels: bool, png_dir: 
     fresh = not any((state / "fs").glob("*")) if (state / "fs").exists() else True
     try:
         dev = start_device(b, state, firmware=firmware if fresh else None)
-    except (DeviceError, MicroPythonNotFound, OSError) as e:
+    except (SimDeviceError, MicroPythonNotFound, OSError) as e:
         fail(f"cannot start the simulated device: {e}")
     with dev:
         interactive.run(dev, png_dir, None, pixels)
