@@ -113,7 +113,7 @@ def _run_courier(b: Board, state: Path, keep: bool, pixels: bool, png_dir: Path)
 
 
 def _run_firmware(b: Board, state: Path, firmware: Path, pixels: bool, png_dir: Path) -> None:
-    fresh = not any((state / "fs").glob("*")) if (state / "fs").exists() else True
+    fresh = not (state / "flash.bin").exists()
     try:
         dev = start_device(b, state, firmware=firmware if fresh else None)
     except (SimDeviceError, MicroPythonNotFound, OSError) as e:
@@ -128,7 +128,8 @@ def _run_firmware(b: Board, state: Path, firmware: Path, pixels: bool, png_dir: 
               help="a value that must not be on flash (repeatable)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def audit_cmd(state: Path, canaries: tuple[str, ...], as_json: bool) -> None:
-    """Search a device state directory (fs/, nvs/, rtc.bin, flash.bin) for canary values."""
+    """Search a device state directory (flash.bin: its files, NVS and every raw byte;
+    rtc.bin) for canary values."""
     report = audit(Snapshot(state, {}), state, list(canaries))
     if as_json:
         emit_json({"ok": not report.hits,
