@@ -204,7 +204,7 @@ def font_resident() -> list[tuple[str, int]]:
         raise RuntimeError("font heap measurement failed: " + proc.stderr.decode())
     code = got["module"] - got["bare"]
     rows = [("font code (display.open_font, text, draw)", code),
-            ("open font (file, glyph buffer, FrameBuffer)", got["open"]),
+            ("open font (glyph buffer, FrameBuffer; file only while drawing)", got["open"]),
             ("font code + buffer, resident (budget 1 KiB)", code + got["open"]),
             ("left after drawing every text (none kept)", got["drawn"])]
     if got["wordbits"] == 64:  # this port is 64-bit: what a 32-bit ESP32 pays (measured

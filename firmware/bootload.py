@@ -70,7 +70,7 @@ def wire(board, lang="zh"):
     pins = board["pins"]
     disp = display.open_display(board["display"])
     # the font asset, in the device's UI language (display.py owns the font from here on)
-    display.open_font(FONT, T.EN if lang == "en" else T.ZH, disp.ink)
+    display.open_font(FONT, T.EN if lang == "en" else T.ZH)
     return (
         disp,
         UART(se["uart"], se["baud"], tx=se["tx"], rx=se["rx"]),

@@ -19,69 +19,81 @@ _HEAD = const(16)
 _FIRST_WIDE = const(96)  # index of the first glyph after ASCII
 
 _h = bytearray(_HEAD + 4)  # the font's header, then 4 bytes of scratch
-_g = None  # (file, glyph buffer: rows then advance, its FrameBuffer, palette or None)
+_g = None  # (font.bin's path, glyph buffer: rows then advance, its FrameBuffer)
+_f = None  # font.bin while held open (hold): one open file per screen drawn
 lang = 0  # the UI language: texts.ZH or texts.EN
 
 
-def open_font(path, language=0, ink=1):
-    """Open the font asset (kept open: glyphs and texts are read from it one at a time);
-    `ink` other than 1 is a colour panel's: glyph bit 1 is drawn in it through a palette."""
+def open_font(path, language=0):
+    """Read the font asset's header; glyphs and texts are then read one at a time."""
     global _g, lang
-    f = open(path, "rb")
-    f.readinto(_h)
+    with open(path, "rb") as f:
+        f.readinto(_h)
     if _h[:4] != b"SSF1":
         raise ValueError("not a font asset")
     buf = bytearray(_h[4] * _h[5] + 1)
-    pal = None
-    if ink != 1:
-        pal = framebuf.FrameBuffer(bytearray(4), 2, 1, framebuf.RGB565)
-        pal.pixel(1, 0, ink)
-    _g = (f, buf, framebuf.FrameBuffer(buf, 8 * _h[5], _h[4], framebuf.MONO_HLSB), pal)
+    _g = (path, buf, framebuf.FrameBuffer(buf, 8 * _h[5], _h[4], framebuf.MONO_HLSB))
     lang = language if language < _h[6] else 0
 
 
-def _find(cp):
-    # the glyph index of codepoint `cp`: ASCII directly, the rest by binary search on flash
-    if 0x20 <= cp <= 0x7E:
-        return cp - 0x1F
-    f = _g[0]  # type: ignore[index]
-    two = memoryview(_h)[_HEAD:_HEAD + 2]
-    lo = _FIRST_WIDE
-    hi = (_h[8] | _h[9] << 8) - 1
-    while lo <= hi:
-        mid = (lo + hi) >> 1
-        f.seek(_HEAD + 2 * mid)
-        f.readinto(two)
-        v = two[0] | two[1] << 8
-        if v == cp:
-            return mid
-        if v < cp:
-            lo = mid + 1
-        else:
-            hi = mid - 1
-    return 0
+def hold(on=True):
+    """Keep font.bin open (on) or close it: an open file costs ~0.3 KB of heap on LittleFS
+    (its cache), so it is open only while a screen is made and drawn."""
+    global _f
+    if on and _f is None:
+        _f = open(_g[0], "rb")  # type: ignore[index]
+    elif not on and _f is not None:
+        _f.close()
+        _f = None
 
 
 def text(tid, language=-1):
     """The words of text id `tid` (texts.py) in the UI language (or `language`)."""
-    f = _g[0]  # type: ignore[index]
+    f = _f or open(_g[0], "rb")  # type: ignore[index]
     at = _h[12] | _h[13] << 8 | _h[14] << 16
     f.seek(at + 4 * ((lang if language < 0 else language) * _h[7] + tid))
-    f.readinto(memoryview(_h)[_HEAD:])
+    f.readinto(memoryview(_h)[_HEAD:])  # type: ignore[attr-defined]
     f.seek(at + 4 * _h[6] * _h[7] + (_h[_HEAD] | _h[_HEAD + 1] << 8))
-    return str(f.read(_h[_HEAD + 2] | _h[_HEAD + 3] << 8), "utf-8")
+    words = str(f.read(_h[_HEAD + 2] | _h[_HEAD + 3] << 8), "utf-8")
+    if f is not _f:
+        f.close()
+    return words
 
 
-def draw(d, s, x, y):
-    """Draw str `s` on framebuf `d` at (x, y); a character without a glyph draws the
-    placeholder. Returns the x after the last glyph."""
-    f, buf, fb, pal = _g  # type: ignore[misc]
-    at = _HEAD + 2 * (_h[8] | _h[9] << 8)
+def draw(d, s, x, y, pal=None):
+    """Draw str `s` on framebuf `d` at (x, y), glyph bit 1 through palette `pal` (None:
+    as 1); a character without a glyph draws the placeholder. Returns the x after it."""
+    _, buf, fb = _g  # type: ignore[misc]
+    f = _f or open(_g[0], "rb")  # type: ignore[index]
+    two = memoryview(_h)[_HEAD:_HEAD + 2]
+    n = _h[8] | _h[9] << 8
     for c in s:
-        f.seek(at + _find(ord(c)) * len(buf))
-        f.readinto(buf)
+        # the glyph's index: ASCII directly, the rest by binary search in the index on flash
+        cp = ord(c)
+        i = 0
+        if 0x20 <= cp <= 0x7E:
+            i = cp - 0x1F
+        else:
+            lo = _FIRST_WIDE
+            hi = n - 1
+            while lo <= hi:
+                mid = (lo + hi) >> 1
+                f.seek(_HEAD + 2 * mid)
+                f.readinto(two)  # type: ignore[attr-defined]
+                v = two[0] | two[1] << 8
+                if v == cp:
+                    i = mid
+                    break
+                if v < cp:
+                    lo = mid + 1
+                else:
+                    hi = mid - 1
+        f.seek(_HEAD + 2 * n + i * len(buf))
+        f.readinto(buf)  # type: ignore[attr-defined]
         d.blit(fb, x, y, 0, pal)
         x += buf[-1]
+    if f is not _f:
+        f.close()
     return x
 
 
@@ -101,9 +113,11 @@ def rows(d):
 
 
 def draw_lines(d, lines):
+    hold()
     d.fill(0)
     y = 0
     for line in lines:
-        draw(d, line, 0, y)
+        draw(d, line, 0, y, d.pal)
         y += _h[4]
+    hold(False)
     d.show()

@@ -70,8 +70,8 @@ class Flow:
                     return self._refuse(T.OVERDUE_NO_ID)
                 try:
                     ident = idtoken.parse(line, now)
-                except CodeError as e:
-                    return self._refuse(T.ID_EXPIRED if _kind(e) == EXPIRED else T.ID_INVALID)
+                except CodeError as e:  # args: reason[, kind] (cbordec)
+                    return self._refuse(T.ID_EXPIRED if e.args[-1] == EXPIRED else T.ID_INVALID)
                 self.drop_identity()
                 n = len(line)
                 self.token[0:n] = line
@@ -106,7 +106,7 @@ class Flow:
                 return CONFIG
             cid, name, carrier, _ = mac0.badge(line, self.badge_key, now)
         except CodeError as e:
-            k = _kind(e)
+            k = e.args[-1]  # the kind, if the refusal has one (cbordec)
             if config:
                 return self._refuse(T.CONFIG_USED if k == REPLAYED else T.CONFIG_INVALID)
             return self._refuse(T.BADGE_EXPIRED if k == EXPIRED else T.BADGE_INVALID)
@@ -153,6 +153,3 @@ class Flow:
         self.courier_name = None
         self.message = T.SCAN_BADGE
 
-
-def _kind(e):
-    return e.args[1] if len(e.args) > 1 else 0

@@ -95,7 +95,8 @@ class App:
             f.message = T.UNREADABLE
             r = flow.REFUSED
         self.dirty = True
-        self.shown()
+        self.shown_ms = time.ticks_ms()  # the screen's identity changed (timeout: ui)
+        self.shown_at = sealer.unix_time()
         if r == flow.LOGIN:
             self.last = None  # a new courier never sees the previous one's capture
             log("courier logged in:", f.courier)
@@ -135,7 +136,8 @@ class App:
         self.waiting = False
         self.last_key = (s.enc, index)
         self.last = (ident.name_masked, ident.id_masked, mask.waybill(wb), T.REC_SENDING)
-        self.shown()
+        self.shown_ms = time.ticks_ms()
+        self.shown_at = sealer.unix_time()
         f.sealed()
         log("sealed record", index, "queued", len(s.queue))
         self.kick.set()
@@ -315,7 +317,9 @@ class App:
                 self.last = None  # BACK never brings back an earlier capture's verdict
                 self.dirty = True
             if (self.last is not None or f.identity is not None or f.waybill is not None) \
-                    and not self.waiting and self.shown_expired():
+                    and not self.waiting and (
+                        time.ticks_diff(time.ticks_ms(), self.shown_ms) > _SHOW_S * 1000 or
+                        sealer.unix_time() - self.shown_at > _SHOW_S):
                 # a timeout: no masked identity stays on screen
                 if f.identity is not None or f.waybill is not None:
                     f.cancel()
@@ -331,15 +335,8 @@ class App:
                 self.draw()
             await asyncio.sleep(0.05)
 
-    def shown(self):
-        self.shown_ms = time.ticks_ms()
-        self.shown_at = sealer.unix_time()
-
-    def shown_expired(self):
-        return time.ticks_diff(time.ticks_ms(), self.shown_ms) > _SHOW_S * 1000 or \
-            sealer.unix_time() - self.shown_at > _SHOW_S
-
     def draw(self):
+        display.hold()  # one open font file for the words and the glyphs of this screen
         display.draw_lines(self.disp, view.lines(
             self.flow, self.wlan.isconnected(), len(self.sealer.queue), self.last, self.alarm,
             display.rows(self.disp)))

@@ -52,7 +52,7 @@ def test_deploy_and_provision_live_in_flash_bin_and_survive_a_power_cut(deployed
     assert "/firmware.json" in deployed.files() and "/sealer.mpy" in deployed.files()
     audit = sealscan("audit", "--dump", deployed.state / "flash.bin", "--board", BOARD)
     assert "NVS sealscan: badge_key, carrier, config_key, config_serial, device_id, " \
-        "device_key, provisioned, tls_cert, upstream_pk, upstream_url, wifi_pass, " \
+        "device_key, lang, provisioned, tls_cert, upstream_pk, upstream_url, wifi_pass, " \
         "wifi_ssid" in audit.out
     assert "RECORD DATA" not in audit.out and "FLAG /" not in audit.out, audit.out
     deployed.power_on()

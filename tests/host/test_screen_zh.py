@@ -38,16 +38,21 @@ import sys, json, framebuf
 import display, flow, idtoken, mask, view
 
 class Panel(framebuf.FrameBuffer):
+    # framebuf like ssd1306.SSD1306 / st7789.ST7789, without the bus
     def __init__(self, w, h, mono):
         self.width, self.height = w, h
         self.ink = 1 if mono else 0xFFFF
         self.buf = bytearray(w * h // 8 if mono else w * h * 2)
         super().__init__(self.buf, w, h, framebuf.MONO_VLSB if mono else framebuf.RGB565)
+        self.pal = None
+        if not mono:
+            self.pal = framebuf.FrameBuffer(bytearray(4), 2, 1, framebuf.RGB565)
+            self.pal.pixel(1, 0, self.ink)
     def show(self):
         pass
 
 job = json.loads(JOB)
-display.open_font(job["font"], 0, 1 if job["mono"] else 0xFFFF)
+display.open_font(job["font"], 0)
 d = Panel(job["w"], job["h"], job["mono"])
 f = flow.Flow(b"", b"", "SF")
 f.state = flow.READY
