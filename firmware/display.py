@@ -65,7 +65,6 @@ def draw(d, s, x, y, pal=None):
     as 1); a character without a glyph draws the placeholder. Returns the x after it."""
     _, buf, fb = _g  # type: ignore[misc]
     f = _f or open(_g[0], "rb")  # type: ignore[index]
-    two = memoryview(_h)[_HEAD:_HEAD + 2]
     n = _h[8] | _h[9] << 8
     for c in s:
         # the glyph's index: ASCII directly, the rest by binary search in the index on flash
@@ -79,8 +78,8 @@ def draw(d, s, x, y, pal=None):
             while lo <= hi:
                 mid = (lo + hi) >> 1
                 f.seek(_HEAD + 2 * mid)
-                f.readinto(two)  # type: ignore[attr-defined]
-                v = two[0] | two[1] << 8
+                f.readinto(buf)  # type: ignore[attr-defined]  # (the glyph's room as scratch)
+                v = buf[0] | buf[1] << 8
                 if v == cp:
                     i = mid
                     break
