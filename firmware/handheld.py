@@ -354,7 +354,7 @@ class App:
     def low_memory(self):
         # The board's RAM ran out (the heap cannot grow, or mbedTLS found none): the courier
         # must see it, not a screen that looks normal while nothing works.
-        self.flow.message = "LOW MEMORY"
+        self.flow.message = T.LOW_MEMORY
         self.dirty = True
 
 

@@ -60,7 +60,8 @@ REC_ID_EXPIRED = const(36)
 REC_ID_NOT_VERIFIED = const(37)
 # the overdue alarm
 OVERDUE = const(38)
-COUNT = const(39)
+LOW_MEMORY = const(39)  # the board's RAM ran out (handheld.low_memory)
+COUNT = const(40)
 
 if False:  # (host only: read by sealscan.fonttool, never compiled for the device)
     WORDS = {
@@ -104,4 +105,6 @@ if False:  # (host only: read by sealscan.fonttool, never compiled for the devic
         REC_ID_EXPIRED: ("身份码过期 ×", "ID expired ×"),
         REC_ID_NOT_VERIFIED: ("身份未核实 ×", "ID refused ×"),
         OVERDUE: ("上传超时!\n请到有网络处", "Upload overdue!\nGo where there is Wi-Fi"),
+        LOW_MEMORY: ("内存不足 暂停上传\n请勿关机 联系网点",
+                     "Memory low: on hold\nKeep it on, call depot"),
     }
