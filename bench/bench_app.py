@@ -165,7 +165,7 @@ if sys.argv[3] == "display":
     def every_text():
         for lang in (0, 1):
             for i in range(int(sys.argv[2])):
-                display.draw(d, display.text(i, lang).replace("\\n", " "), 0, 0)
+                display.draw(d, display.text(i, lang).replace("\\n", " "), 0, 0, None)
     every_text()
     gc.collect(); a = gc.mem_alloc()
     every_text()

@@ -58,6 +58,17 @@ def read_config(nvs):
         text("lang", True) or _DEFAULT_LANG)
 
 
+def font(lang):
+    """Open the font asset in UI language `lang` (display.py owns the font from here on);
+    ConfigError if font.bin is missing or is not a font asset."""
+    import display
+
+    try:
+        display.open_font(FONT, T.EN if lang == "en" else T.ZH)
+    except (OSError, ValueError):
+        raise config.ConfigError(FONT + " missing or damaged: run sealscan deploy")
+
+
 def wire(board, lang="zh"):
     """The board's peripherals for handheld.App, in its order: (display, scan engine UART,
     buzzer, LED, BACK key, OK key, scan engine trigger, Wi-Fi station); the display's font
@@ -69,8 +80,7 @@ def wire(board, lang="zh"):
     se = board["scan_engine"]
     pins = board["pins"]
     disp = display.open_display(board["display"])
-    # the font asset, in the device's UI language (display.py owns the font from here on)
-    display.open_font(FONT, T.EN if lang == "en" else T.ZH)
+    font(lang)
     return (
         disp,
         UART(se["uart"], se["baud"], tx=se["tx"], rx=se["rx"]),

@@ -27,8 +27,9 @@ lang = 0  # the UI language: texts.ZH or texts.EN
 def open_font(path, language=0):
     """Read the font asset's header; glyphs and texts are then read one at a time."""
     global _g, lang
-    with open(path, "rb") as f:
-        f.readinto(_h)
+    f = open(path, "rb")
+    f.readinto(_h)
+    f.close()
     if _h[:4] != b"SSF1":
         raise ValueError("not a font asset")
     buf = bytearray(_h[4] * _h[5] + 1)
@@ -36,7 +37,7 @@ def open_font(path, language=0):
     lang = language if language < _h[6] else 0
 
 
-def hold(on=True):
+def hold(on):
     """Keep font.bin open (on) or close it: an open file costs ~0.3 KB of heap on LittleFS
     (its cache), so it is open only while a screen is made and drawn."""
     global _f
@@ -60,7 +61,7 @@ def text(tid, language=-1):
     return words
 
 
-def draw(d, s, x, y, pal=None):
+def draw(d, s, x, y, pal):
     """Draw str `s` on framebuf `d` at (x, y), glyph bit 1 through palette `pal` (None:
     as 1); a character without a glyph draws the placeholder. Returns the x after it."""
     _, buf, fb = _g  # type: ignore[misc]
@@ -112,7 +113,7 @@ def rows(d):
 
 
 def draw_lines(d, lines):
-    hold()
+    hold(True)
     d.fill(0)
     y = 0
     for line in lines:

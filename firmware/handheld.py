@@ -339,7 +339,7 @@ class App:
             await asyncio.sleep(0.05)
 
     def draw(self):
-        display.hold()  # one open font file for the words and the glyphs of this screen
+        display.hold(True)  # one open font file for the words and the glyphs of this screen
         display.draw_lines(self.disp, view.lines(
             self.flow, self.wlan.isconnected(), len(self.sealer.queue), self.last, self.alarm,
             display.rows(self.disp)))

@@ -36,7 +36,7 @@ def _width_ok(t, line, width):
     height = 18
     buf = bytearray((width + 64) * height // 8 + 8)
     fb = framebuf.FrameBuffer(buf, width + 64, height, framebuf.MONO_HLSB)
-    x = t.draw(fb, line, 0, 0)
+    x = t.draw(fb, line, 0, 0, None)
     for y in range(height):
         for px in range(width, width + 64):
             assert not fb.pixel(px, y), (line, "drawn past", width)
@@ -81,3 +81,19 @@ def test_both_languages_differ_and_chinese_is_chinese():
         words = zh.text(tid)
         assert words != zh.text(tid, texts.EN), tid
         assert any(ord(c) > 0x2E80 for c in words), (tid, words)
+
+
+def test_a_missing_or_damaged_font_asset_is_a_clear_refusal_to_start():
+    import bootload
+    import config
+    from mpytest import raises
+
+    with raises(config.ConfigError) as e:  # this directory has no font.bin
+        bootload.font("zh")
+    assert "font.bin missing or damaged: run sealscan deploy" in e.value.args[0]
+    with open("/tmp/sealscan-not-a-font.bin", "wb") as f:
+        f.write(b"NOT A FONT" * 4)
+    import display
+
+    with raises(ValueError):
+        display.open_font("/tmp/sealscan-not-a-font.bin", 0)
