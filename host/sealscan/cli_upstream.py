@@ -26,11 +26,21 @@ DIR_OPTION = click.option("--dir", "-d", "directory", type=click.Path(path_type=
                           help="The upstream state directory (env SEALSCAN_UPSTREAM).")
 
 
-def _config(directory: Path) -> UpstreamConfig:
+DB_OPTION = click.option(
+    "--db", default=None, envvar="SEALSCAN_UPSTREAM_DB",
+    help="The store for this run: a postgresql:// URL (several nodes share one PostgreSQL; "
+         "a password is better in PGPASSWORD or ~/.pgpass) or a SQLite file; default: "
+         "`database` in upstream.json (env SEALSCAN_UPSTREAM_DB).")
+
+
+def _config(directory: Path, db: str | None = None) -> UpstreamConfig:
     try:
-        return load_config(directory)
+        cfg = load_config(directory)
     except ConfigError as e:
         fail(str(e), EXIT_INPUT)
+    if db:
+        cfg.database = db
+    return cfg
 
 
 @click.group()
@@ -70,13 +80,14 @@ def init(directory: Path, hosts: tuple[str, ...], port: int, force: bool) -> Non
               help="Plain HTTP without TLS. Only for a TLS-terminating proxy in front.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
+@DB_OPTION
 def serve(directory: Path, host: str | None, port: int | None, workers: int,
-          insecure_http: bool, log_level: str) -> None:
-    """Serve POST /v1/batches, GET /v1/health and GET /metrics until SIGTERM."""
+          insecure_http: bool, log_level: str, db: str | None) -> None:
+    """Serve POST /v1/batches, /v1/heartbeat, GET /v1/health and /metrics until SIGTERM."""
     from sealscan.upstream.server import ServeOptions
     from sealscan.upstream.server import serve as run
 
-    cfg = _config(directory)
+    cfg = _config(directory, db)
     if insecure_http:
         click.echo("warning: serving plain HTTP without TLS (--insecure-http)", err=True)
     try:

@@ -6,7 +6,15 @@ import ssl
 
 import cbor2
 import pytest
-from upkit import ServerThread, client_for, make_state, record, register, stored_count
+from upkit import (
+    ServerThread,
+    client_for,
+    inserts_fail,
+    make_state,
+    record,
+    register,
+    stored_count,
+)
 
 from sealscan.protocol import BadAckMac, SenderSession
 from sealscan.upstream.client import BatchClient, pinned_ssl_context
@@ -194,24 +202,14 @@ def test_client_refuses_a_server_with_another_certificate(cfg, devices, server):
         pinned.request("GET", "/v1/health")
 
 
-def test_store_failure_is_503_and_nothing_acked_until_it_recovers(cfg, devices, server,
-                                                                   monkeypatch):
-    from sealscan.upstream.errors import StorageError
-    from sealscan.upstream.sqlite import SQLiteStorage
-
-    real = SQLiteStorage.commit_batches
-
-    def disk_full(self, *args, **kwargs):
-        raise StorageError("database or disk is full")
-
-    monkeypatch.setattr(SQLiteStorage, "commit_batches", disk_full)
+def test_store_failure_is_503_and_nothing_acked_until_it_recovers(cfg, devices, server):
     dev = devices[0]
     body = dev.body(dev.seal([record(), record()]))
     client = server.client()
-    status, data = client.post_batch(body)
+    with inserts_fail(cfg):  # the real store refuses every insert (a trigger raises)
+        status, data = client.post_batch(body)
     assert (status, cbor2.loads(data)) == (503, {"error": "storage"})
     assert stored_count(cfg) == 0
-    monkeypatch.setattr(SQLiteStorage, "commit_batches", real)
     assert dev.answer(client.post_batch(body)[1]).ack == [0, 1]  # the device's retry
     assert stored_count(cfg) == 2
 

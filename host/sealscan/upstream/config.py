@@ -7,7 +7,8 @@ Layout (made by `sealscan upstream init DIR`)::
     DIR/upstream.pub      X25519 public key, 64 hex chars (goes on every device)
     DIR/tls/key.pem       TLS private key (ECDSA P-256: ESP32 mbedTLS has no Ed25519/X25519 TLS)
     DIR/tls/cert.pem      self-signed TLS certificate; devices pin its SHA-256
-    DIR/upstream.db       SQLite store (made on first use)
+    DIR/upstream.db       SQLite store (made on first use, mode 0600), unless `database` is a
+                          postgresql:// URL (several nodes share one PostgreSQL)
 
 The operator may point `tls.cert`/`tls.key` at a certificate of their own instead.
 """
@@ -69,7 +70,13 @@ class UpstreamConfig:
         return (self.directory / rel).resolve()
 
     @property
+    def is_postgres(self) -> bool:
+        return is_postgres_url(self.database)
+
+    @property
     def db_path(self) -> Path:
+        if self.is_postgres:
+            raise ConfigError("the store is PostgreSQL, not a file")
         return self.path(self.database)
 
     def private_key(self) -> bytes:
@@ -106,10 +113,16 @@ class UpstreamConfig:
                 "issuers": dict(sorted(self.issuers.items())), "limits": asdict(self.limits)}
 
     def save(self) -> None:
+        """Write upstream.json atomically, mode 0600 (a database URL may hold a password)."""
         path = self.directory / CONFIG_NAME
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        tmp.unlink(missing_ok=True)
+        _write_secret(tmp, (json.dumps(self.to_json(), indent=2) + "\n").encode())
         os.replace(tmp, path)
+
+
+def is_postgres_url(database: str) -> bool:
+    return database.startswith(("postgresql://", "postgres://"))
 
 
 def load_config(directory: Path | str) -> UpstreamConfig:

@@ -10,10 +10,16 @@ from sealscan.upstream.config import UpstreamConfig
 from sealscan.upstream.errors import ProvisioningEntryError
 from sealscan.upstream.provisioning import read_entries
 from sealscan.upstream.sqlite import SQLiteStorage
-from sealscan.upstream.storage import Device, DeviceStats
+from sealscan.upstream.storage import Device, DeviceStats, Storage
 
 
-def open_store(cfg: UpstreamConfig) -> SQLiteStorage:
+def open_store(cfg: UpstreamConfig, max_connections: int = 4) -> Storage:
+    """The configured store: PostgreSQL for a postgresql:// `database`, else the SQLite
+    file (relative to the state directory). Migrates it; StorageError if it cannot."""
+    if cfg.is_postgres:
+        from sealscan.upstream.postgres import PostgresStorage  # psycopg only when used
+
+        return PostgresStorage(cfg.database, max_connections=max_connections)
     return SQLiteStorage(cfg.db_path)
 
 

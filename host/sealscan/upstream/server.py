@@ -25,7 +25,7 @@ from sealscan.upstream.config import UpstreamConfig
 from sealscan.upstream.errors import ConfigError, StorageError
 from sealscan.upstream.ingest import Ingestor, Reply
 from sealscan.upstream.metrics import Metrics, shared_rows
-from sealscan.upstream.sqlite import SQLiteStorage
+from sealscan.upstream.registry import open_store
 from sealscan.upstream.storage import Storage
 
 CBOR = "application/cbor"
@@ -123,7 +123,7 @@ def make_app(ingestor: Ingestor) -> web.Application:
 def make_ingestor(cfg: UpstreamConfig, storage: Storage | None = None,
                   metrics_rows: MutableSequence[float] | None = None,
                   worker: int = 0) -> Ingestor:
-    return Ingestor(storage or SQLiteStorage(cfg.db_path), cfg.private_key(),
+    return Ingestor(storage or open_store(cfg), cfg.private_key(),
                     cfg.issuer_keys(), cfg.limits, Metrics(metrics_rows, worker))
 
 
@@ -164,7 +164,7 @@ async def _run_worker(cfg: UpstreamConfig, opts: ServeOptions, rows: MutableSequ
 def serve(cfg: UpstreamConfig, opts: ServeOptions) -> None:
     """Run until SIGTERM/SIGINT. Several workers need a fixed port (SO_REUSEPORT)."""
     logs.configure(sys.stderr, opts.log_level)
-    SQLiteStorage(cfg.db_path).close()  # migrate once, before any worker starts
+    open_store(cfg).close()  # migrate once, before any worker starts
     tls_context(cfg) if not opts.insecure_http else None  # fail early on a bad cert
     rows = shared_rows(opts.workers)
     if opts.workers <= 1:
