@@ -18,7 +18,9 @@ import sys
 from collections.abc import Callable, MutableSequence
 from dataclasses import dataclass
 
+import cbor2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from sealscan.upstream import logs
 from sealscan.upstream.config import UpstreamConfig
@@ -64,9 +66,30 @@ def _respond(reply: Reply) -> web.Response:
                         headers=reply.headers)
 
 
+def _client(request: web.Request) -> str:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return "unknown"
+
+
+def connection_error(ing: Ingestor, reason: str, error: BaseException | None = None) -> None:
+    ing.metrics.inc("conn_errors", reason)
+    logs.event("connection-error", logging.WARNING, reason=reason,
+               **({"error": type(error).__name__} if error is not None else {}))
+
+
 async def post_batch(request: web.Request) -> web.Response:
     ing = request.app[INGESTOR]
-    body = await _read_body(request, ing.limits.max_body)
+    try:
+        body = await _read_body(request, ing.limits.max_body)
+    except (HttpProcessingError, ConnectionError, asyncio.IncompleteReadError) as e:
+        # the body ended early (the client hung up) or its framing is broken (a bad chunk):
+        # nothing to answer a device could read; never counted as a 503 "internal"
+        gone = request.transport is None or request.transport.is_closing()
+        connection_error(ing, "hangup" if gone else "protocol", e)
+        return web.Response(status=400, body=cbor2.dumps({"error": "malformed"}),
+                            content_type=CBOR, headers={"Connection": "close"})
     if body is None:
         ing.metrics.status(413)
         logs.event("batch-refused", status=413, reason="too-large")
@@ -95,9 +118,13 @@ async def never_500(request: web.Request,
                     handler: Callable[[web.Request], object]) -> web.StreamResponse:
     """A bug must not turn into a 500 the device cannot act on: nothing was acked, so
     "retry later" (503) is always true. The error type is logged, never its data."""
+    logs.CLIENT.set(_client(request))
     try:
         return await handler(request)  # type: ignore[misc]
     except web.HTTPException:
+        raise
+    except (ConnectionError, asyncio.CancelledError) as e:  # the client went away
+        connection_error(request.app[INGESTOR], "hangup", e)
         raise
     except Exception as e:
         logs.event("internal-error", logging.ERROR, error=type(e).__name__, path=request.path)
@@ -139,7 +166,9 @@ class ServeOptions:
 async def _run_worker(cfg: UpstreamConfig, opts: ServeOptions, rows: MutableSequence[float],
                       worker: int, announce: bool) -> None:
     ssl_ctx = None if opts.insecure_http else tls_context(cfg)
-    app = make_app(make_ingestor(cfg, metrics_rows=rows, worker=worker))
+    ingestor = make_ingestor(cfg, metrics_rows=rows, worker=worker)
+    logs.on_connection_error = lambda reason: ingestor.metrics.inc("conn_errors", reason)
+    app = make_app(ingestor)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     host = opts.host or cfg.host
