@@ -51,6 +51,10 @@ class Limits:
     session_cache: int = 20000  # opened HPKE sessions kept per worker (LRU)
     late_seconds: int = 30  # a record committed later than this after capture is "late"
     token_cache: int = 100000  # identity tokens whose signature check is remembered (LRU)
+    # seconds a worker trusts its copy of a registry row: a revocation (or a new device)
+    # made on any node or by the CLI holds on every node within this bound
+    registry_ttl: float = 2.0
+    registry_cache: int = 100000  # registry rows (and unknown ids) remembered per worker
 
 
 @dataclass

@@ -44,7 +44,7 @@ from sealscan.upstream import logs
 from sealscan.upstream.config import Limits
 from sealscan.upstream.errors import StorageError
 from sealscan.upstream.metrics import Metrics
-from sealscan.upstream.storage import BatchCommit, CommitResult, OpenedRecord, Storage
+from sealscan.upstream.storage import BatchCommit, CommitResult, Device, OpenedRecord, Storage
 from sealscan.upstream.tokens import TokenVerdicts
 
 FAULT_ENV = "SEALSCAN_UPSTREAM_FAULT"
@@ -148,6 +148,30 @@ class GroupCommitter:
         self.executor.shutdown(wait=True)
 
 
+class RegistryCache:
+    """Registry rows a worker remembers for `ttl` seconds (unknown ids too, so a flood of
+    made-up ids costs one lookup each per ttl, not one per batch). A revocation made on any
+    node is seen here at most `ttl` seconds later: the bound docs/upstream.md promises."""
+
+    def __init__(self, storage: Storage, ttl: float, size: int,
+                 clock: Callable[[], float] = time.monotonic):
+        self.storage, self.ttl, self.size, self.clock = storage, ttl, size, clock
+        self.rows: OrderedDict[str, tuple[float, Device | None]] = OrderedDict()
+
+    def get(self, device_id: str) -> Device | None:
+        now = self.clock()
+        hit = self.rows.get(device_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        device = self.storage.get_device(device_id)  # StorageError propagates
+        if self.ttl > 0:
+            self.rows[device_id] = (now + self.ttl, device)
+            self.rows.move_to_end(device_id)
+            if len(self.rows) > self.size:
+                self.rows.popitem(last=False)
+        return device
+
+
 class Ingestor:
     def __init__(self, storage: Storage, upstream_sk: bytes, issuers: dict, limits: Limits,
                  metrics: Metrics | None = None, clock: Callable[[], float] = time.time):
@@ -158,6 +182,7 @@ class Ingestor:
         self.committer = GroupCommitter(storage, limits.late_seconds)
         self.sessions: OrderedDict[tuple[str, bytes, bytes], ReceiverSession] = OrderedDict()
         self.tokens = TokenVerdicts(issuers, limits.token_cache)
+        self.registry = RegistryCache(storage, limits.registry_ttl, limits.registry_cache)
 
     def close(self) -> None:
         self.committer.close()
@@ -185,7 +210,7 @@ class Ingestor:
             logs.event("batch-refused", status=413, reason="too-many-records")
             return Reply.error(413, "too-many-records")
         try:
-            device = self.storage.get_device(batch.device_id)
+            device = self.registry.get(batch.device_id)
         except StorageError:
             logs.event("storage-error", logging.ERROR, stage="registry")
             return Reply.error(503, "storage", retry_after=5)
