@@ -57,6 +57,16 @@ class Limits:
     registry_cache: int = 100000  # registry rows (and unknown ids) remembered per worker
 
 
+@dataclass(frozen=True)
+class Operations:
+    """Fleet health and retention (docs/upstream.md, "Fleet health")."""
+
+    silent_seconds: int = 3600  # not heard from (batch, heartbeat or refusal) -> "silent"
+    late_window_seconds: int = 86400  # a late record committed this recently -> "late"
+    heartbeat_skew_seconds: int = 300  # a heartbeat's device clock this far off is refused
+    retention_days: float = 0  # `upstream prune` deletes records committed earlier; 0 = keep
+
+
 @dataclass
 class UpstreamConfig:
     directory: Path
@@ -69,6 +79,7 @@ class UpstreamConfig:
     # kid (hex) -> Ed25519 public key (hex, 32 raw bytes) of trusted identity token issuers.
     issuers: dict[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    operations: Operations = field(default_factory=Operations)
 
     def path(self, rel: str) -> Path:
         return (self.directory / rel).resolve()
@@ -114,14 +125,15 @@ class UpstreamConfig:
         return {"version": CONFIG_VERSION, "listen": {"host": self.host, "port": self.port},
                 "tls": {"cert": self.tls_cert, "key": self.tls_key},
                 "upstream_key": self.upstream_key, "database": self.database,
-                "issuers": dict(sorted(self.issuers.items())), "limits": asdict(self.limits)}
+                "issuers": dict(sorted(self.issuers.items())), "limits": asdict(self.limits),
+                "operations": asdict(self.operations)}
 
     def save(self) -> None:
         """Write upstream.json atomically, mode 0600 (a database URL may hold a password)."""
         path = self.directory / CONFIG_NAME
         tmp = path.with_suffix(".tmp")
         tmp.unlink(missing_ok=True)
-        _write_secret(tmp, (json.dumps(self.to_json(), indent=2) + "\n").encode())
+        write_secret(tmp, (json.dumps(self.to_json(), indent=2) + "\n").encode())
         os.replace(tmp, path)
 
 
@@ -142,12 +154,13 @@ def load_config(directory: Path | str) -> UpstreamConfig:
         if raw.get("version") != CONFIG_VERSION:
             raise ConfigError(f"{path}: version: expected {CONFIG_VERSION}")
         lim = Limits(**raw.get("limits", {}))
+        ops = Operations(**raw.get("operations", {}))
         cfg = UpstreamConfig(directory=directory, host=str(raw["listen"]["host"]),
                              port=int(raw["listen"]["port"]), tls_cert=str(raw["tls"]["cert"]),
                              tls_key=str(raw["tls"]["key"]),
                              upstream_key=str(raw["upstream_key"]),
                              database=str(raw["database"]), issuers=dict(raw.get("issuers", {})),
-                             limits=lim)
+                             limits=lim, operations=ops)
     except (KeyError, TypeError, AttributeError, ValueError) as e:
         raise ConfigError(f"{path}: {type(e).__name__}: {e}") from e
     cfg.issuer_keys()  # validate now, not on the first batch
@@ -162,7 +175,7 @@ def read_hex_key(path: Path) -> bytes:
         raise ConfigError(str(e)) from None
 
 
-def _write_secret(path: Path, data: bytes) -> None:
+def write_secret(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
@@ -228,7 +241,7 @@ def init_state(directory: Path | str, hosts: list[str] | None = None, port: int 
     pk_hex = sk.public_key().public_bytes_raw().hex()
     (directory / "upstream.pub").write_text(pk_hex + "\n")
     cert_pem, key_pem = make_tls_cert(hosts)
-    _write_secret(directory / "tls" / "key.pem", key_pem)
+    write_secret(directory / "tls" / "key.pem", key_pem)
     (directory / "tls" / "cert.pem").write_bytes(cert_pem)
     cfg = UpstreamConfig(directory=directory, port=port)
     cfg.save()
