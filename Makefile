@@ -9,9 +9,20 @@ STAMP := $(VENV)/.sealscan-installed
 FW_DIR ?= firmware
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint lint-host lint-firmware bench lock clean
+.PHONY: setup system-deps demo test lint lint-host lint-firmware bench lock clean
 
-setup: $(STAMP)
+setup: system-deps $(STAMP)
+
+# promtool (Debian's prometheus package) checks the shipped alert rules in the tests. As
+# root (CI, a fresh machine) it is installed with apt; otherwise say how. PostgreSQL needs
+# nothing here: the pgserver wheel in requirements.lock bundles the server the tests start.
+system-deps:
+	@command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends prometheus >/dev/null; \
+	  else echo "promtool missing: sudo apt-get install --no-install-recommends prometheus" >&2; \
+	  fi; }
 
 $(STAMP): requirements.lock requirements-typings.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sealscan needs Python >= 3.11, found " + sys.version.split()[0])'

@@ -16,6 +16,8 @@ REJECT_REASONS = ("decrypt", "malformed", "fields", "conflict", "unauthenticated
 VERDICTS = ("ok", "bad-signature", "expired", "unknown-issuer", "malformed")
 TOKEN_CHECKS = ("verified", "cached")
 HEARTBEATS = ("ok", "replay", "refused")
+# Batches (and heartbeats) refused before anything was stored, by reason.
+REFUSALS = ("unknown-device", "revoked-device", "unauthenticated", "rate", "session", "clock")
 # Requests that never became an answer the device could read: HTTP framing the parser
 # refused, a client that hung up, a TLS failure, or a bug below the handler.
 CONNECTION_ERRORS = ("protocol", "hangup", "tls", "internal")
@@ -26,6 +28,7 @@ _COUNTERS = ([("batches", s) for s in STATUSES] + [("records", o) for o in OUTCO
              + [("tokens", c) for c in TOKEN_CHECKS] + [("late", "")]
              + [("conn_errors", c) for c in CONNECTION_ERRORS]
              + [("heartbeats", h) for h in HEARTBEATS]
+             + [("refused", r) for r in REFUSALS]
              + [("lat_bucket", str(b)) for b in LATENCY_BUCKETS]
              + [("lat_sum", ""), ("lat_count", "")])
 _INDEX = {k: i for i, k in enumerate(_COUNTERS)}
@@ -60,7 +63,9 @@ class Metrics:
         i = _INDEX[(family, label)]
         return sum(self.rows[r + i] for r in range(0, len(self.rows), WIDTH))
 
-    def render(self) -> str:
+    def render(self, fleet: dict[str, int] | None = None) -> str:
+        """The Prometheus text; `fleet` = registered devices per fleet state (a gauge read
+        from the store, the same on every node)."""
         t = self.total
         out = ["# HELP sealscan_batches_total Batch requests answered, by HTTP status.",
                "# TYPE sealscan_batches_total counter"]
@@ -93,6 +98,15 @@ class Metrics:
                 "# TYPE sealscan_heartbeats_total counter"]
         out += [f'sealscan_heartbeats_total{{result="{h}"}} {t("heartbeats", h):g}'
                 for h in HEARTBEATS]
+        out += ["# HELP sealscan_refused_total Batches and heartbeats refused before "
+                "anything was stored, by reason (revoked-device: a revoked device still "
+                "sending).", "# TYPE sealscan_refused_total counter"]
+        out += [f'sealscan_refused_total{{reason="{r}"}} {t("refused", r):g}' for r in REFUSALS]
+        if fleet is not None:
+            out += ["# HELP sealscan_devices Registered devices by fleet state (ok, late, "
+                    "silent, refused, never-connected, revoked; docs/upstream.md).",
+                    "# TYPE sealscan_devices gauge"]
+            out += [f'sealscan_devices{{state="{k}"}} {v}' for k, v in fleet.items()]
         out += ["# HELP sealscan_late_records_total Records committed > 30 s after capture.",
                 "# TYPE sealscan_late_records_total counter",
                 f"sealscan_late_records_total {t('late'):g}"]

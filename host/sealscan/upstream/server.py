@@ -97,6 +97,18 @@ async def post_batch(request: web.Request) -> web.Response:
     return _respond(await ing.handle(body))
 
 
+async def post_heartbeat(request: web.Request) -> web.Response:
+    ing = request.app[INGESTOR]
+    try:
+        body = await _read_body(request, 1024)
+    except (HttpProcessingError, ConnectionError, asyncio.IncompleteReadError) as e:
+        connection_error(ing, "hangup", e)
+        return web.Response(status=400, headers={"Connection": "close"})
+    if body is None:
+        return _respond(Reply.error(413, "too-large"))
+    return _respond(await ing.heartbeat(body))
+
+
 async def health(request: web.Request) -> web.Response:
     ing = request.app[INGESTOR]
     try:
@@ -108,7 +120,8 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(text=request.app[INGESTOR].metrics.render(),
+    ing = request.app[INGESTOR]
+    return web.Response(text=ing.metrics.render(await ing.fleet()),
                         content_type="text/plain", charset="utf-8",
                         headers={"X-Prometheus-Format": "0.0.4"})
 
@@ -137,6 +150,7 @@ def make_app(ingestor: Ingestor) -> web.Application:
                           client_max_size=ingestor.limits.max_body + 1)
     app[INGESTOR] = ingestor
     app.router.add_post("/v1/batches", post_batch)
+    app.router.add_post("/v1/heartbeat", post_heartbeat)
     app.router.add_get("/v1/health", health)
     app.router.add_get("/metrics", metrics)
 
@@ -151,7 +165,8 @@ def make_ingestor(cfg: UpstreamConfig, storage: Storage | None = None,
                   metrics_rows: MutableSequence[float] | None = None,
                   worker: int = 0) -> Ingestor:
     return Ingestor(storage or open_store(cfg), cfg.private_key(),
-                    cfg.issuer_keys(), cfg.limits, Metrics(metrics_rows, worker))
+                    cfg.issuer_keys(), cfg.limits, Metrics(metrics_rows, worker),
+                    operations=cfg.operations)
 
 
 @dataclass
