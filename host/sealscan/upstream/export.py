@@ -9,7 +9,8 @@ Resuming: after each page the output file is flushed and fsynced, then a state f
 `<out>.cursor` is replaced atomically with the cursor and the output's length. A resumed
 export truncates the output to that length (dropping a page written after the last saved
 cursor) and continues from the cursor, so every record is in the file exactly once whatever
-the point the previous run stopped at. Both files are created 0600 (they hold identity
+the point the previous run stopped at. A resumed export also moves the horizon up to
+now - settle, so `export --resume` run daily is an incremental feed. Both files are created 0600 (they hold identity
 tokens).
 """
 
@@ -82,15 +83,16 @@ def export_records(store: Storage, out: Path, resume: bool = False, settle: floa
     """Write (or continue writing) `out`; returns how many records this run added.
     `stop_after_pages` ends the run early, as an interrupted export would (for tests)."""
     state = out.with_name(out.name + ".cursor")
+    horizon = (time.time() if now is None else now) - settle
     if resume and state.exists():
         cursor, offset, until = _load_state(state)
         count0 = json.loads(state.read_text()).get("records", 0)
+        until = max(until, horizon)  # resuming also takes in what settled since
     else:
         if out.exists() or state.exists():
             if not resume:
                 raise ConfigError(f"{out}: exists (use --resume to continue that export)")
-        cursor, offset, count0 = None, 0, 0
-        until = (time.time() if now is None else now) - settle
+        cursor, offset, count0, until = None, 0, 0, horizon
     fd = os.open(out, os.O_RDWR | os.O_CREAT, 0o600)
     added = 0
     with os.fdopen(fd, "r+b") as f:
