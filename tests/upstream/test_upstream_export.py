@@ -24,7 +24,7 @@ def filled(tmp_path):
     devs = register(cfg, "dev-a", "dev-b", "dev-c")
     with ServerThread(cfg) as srv:
         c = srv.client()
-        for k in range(6):  # six commits: the export crosses commit times and devices
+        for _ in range(6):  # six commits: the export crosses commit times and devices
             for d in devs:
                 assert d.answer(c.post_batch(d.body(d.seal([record(), record()])))[1]).ack
     return cfg, devs

@@ -10,8 +10,8 @@ Resuming: after each page the output file is flushed and fsynced, then a state f
 export truncates the output to that length (dropping a page written after the last saved
 cursor) and continues from the cursor, so every record is in the file exactly once whatever
 the point the previous run stopped at. A resumed export also moves the horizon up to
-now - settle, so `export --resume` run daily is an incremental feed. Both files are created 0600 (they hold identity
-tokens).
+now - settle, so `export --resume` run daily is an incremental feed. Both files are
+created 0600 (they hold identity tokens).
 """
 
 from __future__ import annotations
