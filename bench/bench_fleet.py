@@ -77,6 +77,7 @@ class Fleet:
     pg: LocalPostgres | None = None
     pids: list[int] = field(default_factory=list)
     token_pos: int = 0
+    sessions: dict[str, SenderSession] = field(default_factory=dict)
 
 
 def _prepare(tmp: Path, store: str, pg: LocalPostgres | None) -> Fleet:
@@ -95,27 +96,29 @@ def _prepare(tmp: Path, store: str, pg: LocalPostgres | None) -> Fleet:
     entries.write_text("".join(make_provisioning_entry(pk, d, k) + "\n" for d, k in keys.items()))
     import_entries(cfg, entries)
     now = int(time.time())
-    budget = int(START * sum(FACTOR ** k for k in range(MAX_STEPS)) * STEP_SECONDS * 2.5) \
+    steps = sum(FACTOR ** k for k in range(MAX_STEPS))
+    budget = DEVICES + int(START * steps * STEP_SECONDS * 2.5) \
         + 1000 * GENERATORS * (MAX_STEPS + 3)
     tokens = [make_identity_token(issuer, id_type=11, id_number="440524188001010014",
                                   name=f"测试{k}", phone=f"139{k % 10**8:08d}", issued_at=now,
                                   expires_at=now + 86400).encode() for k in range(budget)]
     fleet = Fleet(cfg, keys, tokens, pg)
+    fleet.sessions = {d: SenderSession.start(pk, d, k) for d, k in keys.items()}
     fleet.issuer = issuer  # type: ignore[attr-defined]
     return fleet
 
 
 # -- the load generator (one process per BENCH_FLEET_GENERATORS, forked) -----------------
 
-async def _generate(ports: list[int], cadata: str | None, devices: list[tuple[str, bytes]],
-                    upstream_pk: bytes, tokens: list[bytes], rate: float, seconds: float,
-                    seed: int) -> dict:
+async def _generate(ports: list[int], cadata: str | None, sessions: dict[str, SenderSession],
+                    tokens: list[bytes], rate: float, seconds: float, seed: int) -> dict:
+    """One generator process's share of a step. `sessions` are the devices' sessions as
+    they stand (warm on the server); their advanced state is returned in out["sessions"]."""
     rng = random.Random(seed)
     ctx = None
     if cadata is not None:
         ctx = ssl.create_default_context(cadata=cadata)
         ctx.check_hostname = False  # pinned by the CA list; the cert names localhost
-    sessions = {d: SenderSession.start(upstream_pk, d, k) for d, k in devices}
     idle = list(sessions)
     lat: list[float] = []
     out = {"acked": 0, "records": 0, "statuses": {}, "errors": 0, "reused": 0}
@@ -178,6 +181,7 @@ async def _generate(ports: list[int], cadata: str | None, devices: list[tuple[st
         await asyncio.wait(tasks, timeout=30)
     out["lat"] = lat
     out["elapsed"] = time.monotonic() - t0
+    out["sessions"] = {d: (x.next_index, x._chain) for d, x in sessions.items()}
     return out
 
 
@@ -188,7 +192,7 @@ def _generator_main(conn, *args) -> None:
 
 def _step(fleet: Fleet, ports: list[int], rate: float, seconds: float, step: int) -> dict:
     cadata = fleet.cfg.path(fleet.cfg.tls_cert).read_text() if TLS else None
-    devs = list(fleet.keys.items())
+    devs = list(fleet.sessions)
     need = int(rate / GENERATORS * seconds * 2.5) + 200  # mean 1.8 records per batch
     ctx = multiprocessing.get_context("fork")
     procs = []
@@ -196,9 +200,9 @@ def _step(fleet: Fleet, ports: list[int], rate: float, seconds: float, step: int
         parent, child = ctx.Pipe()
         tok = [fleet.tokens[(fleet.token_pos + j) % len(fleet.tokens)] for j in range(need)]
         fleet.token_pos += need
+        mine = {d: fleet.sessions[d] for d in devs[g::GENERATORS]}
         p = ctx.Process(target=_generator_main, args=(
-            child, ports, cadata, devs[g::GENERATORS], fleet.cfg.public_key(), tok,
-            rate / GENERATORS, seconds, 1000 * step + g))
+            child, ports, cadata, mine, tok, rate / GENERATORS, seconds, 1000 * step + g))
         p.start()
         procs.append((p, parent))
     cpu0 = sum(_cpu_seconds(pid) for pid in fleet.pids)
@@ -222,7 +226,38 @@ def _step(fleet: Fleet, ports: list[int], rate: float, seconds: float, step: int
     for r in parts:
         for s, n in r["statuses"].items():
             res["statuses"][s] = res["statuses"].get(s, 0) + n
+        for d, (index, chain) in r["sessions"].items():  # the ratchet moves on
+            fleet.sessions[d].next_index, fleet.sessions[d]._chain = index, chain
     return res
+
+
+async def _warm(fleet: Fleet, port: int) -> None:
+    """Every device sends one batch (over a few kept-alive connections, untimed), so the
+    server holds every device's session: a device opens a session once an hour and sends
+    many batches in it, so a session setup per batch would not be device-shaped."""
+    ctx = None
+    if TLS:
+        ctx = ssl.create_default_context(cadata=fleet.cfg.path(fleet.cfg.tls_cert).read_text())
+        ctx.check_hostname = False
+    devs = list(fleet.sessions)
+    now = int(time.time())
+
+    async def lane(part: list[str]) -> None:
+        r, w = await asyncio.open_connection("127.0.0.1", port, ssl=ctx)
+        for d in part:
+            s = fleet.sessions[d]
+            tok = fleet.tokens[fleet.token_pos % len(fleet.tokens)]
+            fleet.token_pos += 1
+            body = encode_batch(Batch(d, s.enc, [s.seal(Record(now, "SF", "SF0", tok, "c"))]))
+            w.write(b"POST /v1/batches HTTP/1.1\r\nHost: u\r\nContent-Length: %d\r\n\r\n"
+                    % len(body) + body)
+            head = await r.readuntil(b"\r\n\r\n")
+            m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+            await r.readexactly(int(m.group(1)) if m else 0)
+            assert head[9:12] == b"200", head
+        w.close()
+
+    await asyncio.gather(*(lane(devs[k::8]) for k in range(8)))
 
 
 def _db_cpu(fleet: Fleet) -> float:
@@ -330,6 +365,9 @@ def _run_store(store: str, tmp: Path, pg: LocalPostgres | None, fl: dict) -> lis
     fleet.pids = [p.pid for p in nodes]
     steps = []
     try:
+        t1 = time.perf_counter()
+        asyncio.run(_warm(fleet, nodes[0].port))
+        prep += time.perf_counter() - t1
         rate = START
         for k in range(MAX_STEPS):
             r = _step(fleet, [p.port for p in nodes], rate, STEP_SECONDS, k)
