@@ -154,26 +154,42 @@ class GroupCommitter:
 
 
 class RegistryCache:
-    """Registry rows a worker remembers for `ttl` seconds (unknown ids too, so a flood of
-    made-up ids costs one lookup each per ttl, not one per batch). A revocation made on any
-    node is seen here at most `ttl` seconds later: the bound docs/upstream.md promises."""
+    """Registry rows (and unknown ids) a worker keeps, so a batch costs no store round
+    trip. Every `ttl` seconds one query asks the store which devices changed since the last
+    poll (registered, re-keyed, revoked, unrevoked; with a margin for clock skew between
+    nodes and transactions in flight) and drops those rows. A revocation made on any node or
+    by the CLI therefore holds here within `ttl` seconds: the bound docs/upstream.md gives.
+    ttl = 0: no cache, every batch reads the store."""
+
+    SKEW_MARGIN = 30.0  # seconds the change poll looks back beyond its last run
 
     def __init__(self, storage: Storage, ttl: float, size: int,
-                 clock: Callable[[], float] = time.monotonic):
-        self.storage, self.ttl, self.size, self.clock = storage, ttl, size, clock
-        self.rows: OrderedDict[str, tuple[float, Device | None]] = OrderedDict()
+                 clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time):
+        self.storage, self.ttl, self.size, self.clock, self.wall = (storage, ttl, size,
+                                                                    clock, wall)
+        self.rows: OrderedDict[str, Device | None] = OrderedDict()
+        self.polled_at = clock()
+        self.polled_wall = wall()
+
+    def _poll(self) -> None:
+        now, wall = self.clock(), self.wall()
+        for device_id in self.storage.changed_devices(self.polled_wall - self.SKEW_MARGIN):
+            self.rows.pop(device_id, None)
+        self.polled_at, self.polled_wall = now, wall
 
     def get(self, device_id: str) -> Device | None:
-        now = self.clock()
-        hit = self.rows.get(device_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        device = self.storage.get_device(device_id)  # StorageError propagates
-        if self.ttl > 0:
-            self.rows[device_id] = (now + self.ttl, device)
+        if self.ttl <= 0:
+            return self.storage.get_device(device_id)
+        if self.clock() - self.polled_at >= self.ttl:
+            self._poll()  # StorageError propagates (503), the cache stays as it was
+        if device_id in self.rows:
             self.rows.move_to_end(device_id)
-            if len(self.rows) > self.size:
-                self.rows.popitem(last=False)
+            return self.rows[device_id]
+        device = self.storage.get_device(device_id)
+        self.rows[device_id] = device
+        if len(self.rows) > self.size:
+            self.rows.popitem(last=False)
         return device
 
 

@@ -84,6 +84,8 @@ MIGRATIONS: list[str] = [
     # retention by commit time.
     """
     ALTER TABLE devices ADD COLUMN revoked_reason TEXT;
+    ALTER TABLE devices ADD COLUMN changed_at DOUBLE PRECISION;
+    CREATE INDEX devices_changed ON devices (changed_at);
     ALTER TABLE device_stats ADD COLUMN last_late DOUBLE PRECISION;
     ALTER TABLE device_stats ADD COLUMN last_heartbeat DOUBLE PRECISION;
     ALTER TABLE device_stats ADD COLUMN heartbeat_enc BYTEA;
@@ -188,22 +190,29 @@ class PostgresStorage(Storage):
                                         "(use --replace to re-provision it)")
             with conn.cursor() as cur:
                 cur.executemany(
-                    "INSERT INTO devices (device_id, device_key, revoked, created_at) "
-                    "VALUES (%s, %s, FALSE, %s) ON CONFLICT (device_id) DO UPDATE SET "
-                    "device_key = excluded.device_key, created_at = excluded.created_at",
-                    [(d, k, now) for d, k in entries])
+                    "INSERT INTO devices (device_id, device_key, revoked, created_at, "
+                    "changed_at) VALUES (%s, %s, FALSE, %s, %s) ON CONFLICT (device_id) DO "
+                    "UPDATE SET device_key = excluded.device_key, created_at = "
+                    "excluded.created_at, changed_at = excluded.changed_at",
+                    [(d, k, now, now) for d, k in entries])
         return len(entries)
 
     def set_revoked(self, device_id: str, revoked: bool, reason: str | None = None) -> Device:
         with self._conn("registry update") as conn:
             row = conn.execute(
-                "UPDATE devices SET revoked = %s, revoked_at = %s, revoked_reason = %s "
-                f"WHERE device_id = %s RETURNING {_DEVICE_COLUMNS}",
+                "UPDATE devices SET revoked = %s, revoked_at = %s, revoked_reason = %s, "
+                f"changed_at = %s WHERE device_id = %s RETURNING {_DEVICE_COLUMNS}",
                 (revoked, time.time() if revoked else None, reason if revoked else None,
-                 device_id)).fetchone()
+                 time.time(), device_id)).fetchone()
         if row is None:
             raise RegistryError(f"no device {device_id} in the registry")
         return _device(row)
+
+    def changed_devices(self, since: float) -> list[str]:
+        with self._conn("registry changes") as conn:
+            rows = conn.execute("SELECT device_id FROM devices WHERE changed_at >= %s",
+                                (since,)).fetchall()
+        return [r[0] for r in rows]
 
     def list_devices(self) -> list[Device]:
         with self._conn("registry list") as conn:

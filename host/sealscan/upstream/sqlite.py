@@ -79,6 +79,8 @@ MIGRATIONS: list[str] = [
     # retention by commit time (the same as postgres.MIGRATIONS[1]).
     """
     ALTER TABLE devices ADD COLUMN revoked_reason TEXT;
+    ALTER TABLE devices ADD COLUMN changed_at REAL;
+    CREATE INDEX devices_changed ON devices (changed_at);
     ALTER TABLE device_stats ADD COLUMN last_late REAL;
     ALTER TABLE device_stats ADD COLUMN last_heartbeat REAL;
     ALTER TABLE device_stats ADD COLUMN heartbeat_enc BLOB;
@@ -228,18 +230,19 @@ class SQLiteStorage(Storage):
                     raise RegistryError(f"device {device_id} is registered already "
                                         "(use --replace to re-provision it)")
                 conn.execute(
-                    "INSERT INTO devices (device_id, device_key, revoked, created_at) "
-                    "VALUES (?, ?, 0, ?) ON CONFLICT (device_id) DO UPDATE SET "
-                    "device_key = excluded.device_key, created_at = excluded.created_at",
-                    (device_id, key, now))
+                    "INSERT INTO devices (device_id, device_key, revoked, created_at, "
+                    "changed_at) VALUES (?, ?, 0, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
+                    "device_key = excluded.device_key, created_at = excluded.created_at, "
+                    "changed_at = excluded.changed_at", (device_id, key, now, now))
         return len(entries)
 
     def set_revoked(self, device_id: str, revoked: bool, reason: str | None = None) -> Device:
         try:
             cur = self._conn().execute(
-                "UPDATE devices SET revoked = ?, revoked_at = ?, revoked_reason = ? "
-                "WHERE device_id = ?", (int(revoked), time.time() if revoked else None,
-                                        reason if revoked else None, device_id))
+                "UPDATE devices SET revoked = ?, revoked_at = ?, revoked_reason = ?, "
+                "changed_at = ? WHERE device_id = ?",
+                (int(revoked), time.time() if revoked else None, reason if revoked else None,
+                 time.time(), device_id))
         except sqlite3.Error as e:
             raise StorageError(f"registry update: {e}") from e
         if cur.rowcount != 1:
@@ -247,6 +250,14 @@ class SQLiteStorage(Storage):
         device = self.get_device(device_id)
         assert device is not None
         return device
+
+    def changed_devices(self, since: float) -> list[str]:
+        try:
+            rows = self._conn().execute("SELECT device_id FROM devices WHERE changed_at >= ?",
+                                        (since,)).fetchall()
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path}: registry changes: {e}") from e
+        return [r[0] for r in rows]
 
     def list_devices(self) -> list[Device]:
         rows = self._conn().execute(f"SELECT {_DEVICE_COLUMNS} FROM devices "

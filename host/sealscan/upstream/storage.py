@@ -191,6 +191,11 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def list_devices(self) -> list[Device]: ...
 
+    @abc.abstractmethod
+    def changed_devices(self, since: float) -> list[str]:
+        """Ids of devices registered, replaced, revoked or unrevoked at or after `since`
+        (the store's writers' clocks), for the registry caches of the serving nodes."""
+
     # -- records
     @abc.abstractmethod
     def commit_batches(self, batches: list[BatchCommit], now: float,
