@@ -24,6 +24,12 @@ up until p99 > 1 s. Loopback only; every loop is bounded in count and time.
   handshake with this server's certificate (measured over memory BIOs: only the server
   object's calls are timed) and of the request/answer records. Ratio = records per server
   CPU-second / floor (goal >= 0.6).
+- Keep-alive (BENCH_FLEET_KEEPALIVE=1): the same batches, but each device keeps its TLS
+  connection open between batches: what a device keeping its connection would save the
+  server (the firmware does not; docs/upstream.md weighs it against the device's heap).
+- Proxy (BENCH_FLEET_PROXY=1, when Debian's haproxy is installed): HAProxy terminates TLS
+  with the upstream's certificate in front of `serve --insecure-http`; server CPU = node +
+  proxy.
 - Nodes: on PostgreSQL, the same fixed rate against 1 node and against 2 nodes (two `serve`
   processes on their own ports; arrivals alternate): records per server CPU-second should
   not drop (nodes add capacity, not overhead).
@@ -36,6 +42,7 @@ import multiprocessing
 import os
 import random
 import re
+import shutil
 import socket
 import ssl
 import statistics
@@ -65,6 +72,9 @@ GENERATORS = int(os.environ.get("BENCH_FLEET_GENERATORS", 2))
 WORKERS = int(os.environ.get("BENCH_FLEET_WORKERS", 1))
 NODES = [int(n) for n in os.environ.get("BENCH_FLEET_NODES", "1,2").split(",") if n]
 TLS = os.environ.get("BENCH_FLEET_TLS", "1") != "0"
+KEEPALIVE = os.environ.get("BENCH_FLEET_KEEPALIVE", "1") != "0"  # the keep-alive comparison
+# HAProxy (Debian's) terminating TLS in front of `serve --insecure-http`, if installed
+PROXY = os.environ.get("BENCH_FLEET_PROXY", "1") != "0" and shutil.which("haproxy") is not None
 SIZES = (1, 1, 1, 1, 1, 2, 2, 2, 3, 4)  # ~50 % 1, 30 % 2, 10 % 3, 10 % 4 (mean 1.8)
 P99_GOAL = 1.0
 
@@ -111,7 +121,8 @@ def _prepare(tmp: Path, store: str, pg: LocalPostgres | None) -> Fleet:
 # -- the load generator (one process per BENCH_FLEET_GENERATORS, forked) -----------------
 
 async def _generate(ports: list[int], cadata: str | None, sessions: dict[str, SenderSession],
-                    tokens: list[bytes], rate: float, seconds: float, seed: int) -> dict:
+                    tokens: list[bytes], rate: float, seconds: float, seed: int,
+                    keepalive: bool = False) -> dict:
     """One generator process's share of a step. `sessions` are the devices' sessions as
     they stand (warm on the server); their advanced state is returned in out["sessions"]."""
     rng = random.Random(seed)
@@ -129,6 +140,7 @@ async def _generate(ports: list[int], cadata: str | None, sessions: dict[str, Se
             out["reused"] += 1
 
     tok = token_stream()
+    conns: dict[str, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
     now = int(time.time())
     t0 = time.monotonic() + 0.2
     tasks = set()
@@ -139,14 +151,20 @@ async def _generate(ports: list[int], cadata: str | None, sessions: dict[str, Se
                               "courier-1")) for _ in range(n)]
         body = encode_batch(Batch(dev, s.enc, recs))
         try:
-            r, w = await asyncio.open_connection("127.0.0.1", port, ssl=ctx)
+            if keepalive and dev in conns:
+                r, w = conns.pop(dev)
+            else:
+                r, w = await asyncio.open_connection("127.0.0.1", port, ssl=ctx)
             w.write(b"POST /v1/batches HTTP/1.1\r\nHost: upstream\r\nContent-Type: "
-                    b"application/cbor\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
-                    % len(body) + body)
+                    b"application/cbor\r\n%sContent-Length: %d\r\n\r\n"
+                    % (b"" if keepalive else b"Connection: close\r\n", len(body)) + body)
             head = await r.readuntil(b"\r\n\r\n")
             m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
             data = await r.readexactly(int(m.group(1)) if m else 0)
-            w.close()
+            if keepalive:
+                conns[dev] = (r, w)
+            else:
+                w.close()
             status = int(head[9:12])
             out["statuses"][status] = out["statuses"].get(status, 0) + 1
             if status == 200:
@@ -179,6 +197,8 @@ async def _generate(ports: list[int], cadata: str | None, sessions: dict[str, Se
         t.add_done_callback(tasks.discard)
     if tasks:
         await asyncio.wait(tasks, timeout=30)
+    for _, w in conns.values():
+        w.close()
     out["lat"] = lat
     out["elapsed"] = time.monotonic() - t0
     out["sessions"] = {d: (x.next_index, x._chain) for d, x in sessions.items()}
@@ -190,7 +210,8 @@ def _generator_main(conn, *args) -> None:
     conn.close()
 
 
-def _step(fleet: Fleet, ports: list[int], rate: float, seconds: float, step: int) -> dict:
+def _step(fleet: Fleet, ports: list[int], rate: float, seconds: float, step: int,
+          keepalive: bool = False) -> dict:
     cadata = fleet.cfg.path(fleet.cfg.tls_cert).read_text() if TLS else None
     devs = list(fleet.sessions)
     need = int(rate / GENERATORS * seconds * 2.5) + 200  # mean 1.8 records per batch
@@ -202,7 +223,8 @@ def _step(fleet: Fleet, ports: list[int], rate: float, seconds: float, step: int
         fleet.token_pos += need
         mine = {d: fleet.sessions[d] for d in devs[g::GENERATORS]}
         p = ctx.Process(target=_generator_main, args=(
-            child, ports, cadata, mine, tok, rate / GENERATORS, seconds, 1000 * step + g))
+            child, ports, cadata, mine, tok, rate / GENERATORS, seconds, 1000 * step + g,
+            keepalive))
         p.start()
         procs.append((p, parent))
     cpu0 = sum(_cpu_seconds(pid) for pid in fleet.pids)
@@ -266,26 +288,86 @@ def _db_cpu(fleet: Fleet) -> float:
     return _cpu_seconds(fleet.pg._server.get_pid())
 
 
-def _start_nodes(fleet: Fleet, n: int, tmp: Path, tag: str) -> list[subprocess.Popen]:
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+HAPROXY_CFG = """global
+    nbthread 1
+    maxconn 8000
+    ssl-default-bind-options ssl-min-ver TLSv1.2
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    option forwardfor
+    http-reuse always
+frontend devices
+    bind 127.0.0.1:{front} ssl crt {pem}
+    default_backend upstream
+backend upstream
+    server node 127.0.0.1:{back} maxconn 64
+"""
+
+
+def _start_proxy(fleet: Fleet, tmp: Path, tag: str, back: int) -> subprocess.Popen:
+    """HAProxy terminating TLS with the upstream's own certificate, in front of a node
+    serving plain HTTP (kept-alive connections from the proxy)."""
+    pem = tmp / f"{tag}-proxy.pem"
+    fd = os.open(pem, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(fleet.cfg.path(fleet.cfg.tls_cert).read_bytes()
+                + fleet.cfg.path(fleet.cfg.tls_key).read_bytes())
+    front = _free_port()
+    conf = tmp / f"{tag}-haproxy.cfg"
+    conf.write_text(HAPROXY_CFG.format(front=front, pem=pem, back=back))
+    proc = subprocess.Popen(["haproxy", "-W", "-db", "-f", str(conf)],
+                            stdout=subprocess.DEVNULL, stderr=open(tmp / f"{tag}-proxy.log", "wb"))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", front)) == 0:
+                break
+        time.sleep(0.05)
+    proc.port = front  # type: ignore[attr-defined]
+    return proc
+
+
+def _start_nodes(fleet: Fleet, n: int, tmp: Path, tag: str,
+                 proxy: bool = False) -> list[subprocess.Popen]:
+    """n `serve` processes; with `proxy`, each behind its own HAProxy (the returned
+    processes are then node, proxy, node, proxy...; .port of a proxy is the devices')."""
     nodes = []
     for k in range(n):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = _free_port()
         log = open(tmp / f"{tag}-node{k}.log", "wb")  # noqa: SIM115 - lives with the node
+        plain = proxy or not TLS
         proc = subprocess.Popen(
             [sys.executable, "-m", "sealscan", "upstream", "serve", "-d",
              str(fleet.cfg.directory), "--host", "127.0.0.1", "--port", str(port),
-             "--workers", str(WORKERS), *(["--insecure-http"] if not TLS else [])],
+             "--workers", str(WORKERS), *(["--insecure-http"] if plain else [])],
             stdout=subprocess.PIPE, stderr=log, env=_server_env())
         line = proc.stdout.readline() if proc.stdout else b""
         if b"listening on" not in line:
             proc.kill()
             raise RuntimeError(f"server did not start: {line!r}")
         proc.port = port  # type: ignore[attr-defined]
+        proc.front = proc  # type: ignore[attr-defined]
         nodes.append(proc)
+        if proxy:
+            px = _start_proxy(fleet, tmp, f"{tag}{k}", port)
+            proc.front = px  # type: ignore[attr-defined]
+            nodes.append(px)
     time.sleep(0.5)
     return nodes
+
+
+def _fronts(nodes: list[subprocess.Popen]) -> list[int]:
+    """The ports devices connect to: each node's, or its proxy's."""
+    return [p.front.port for p in nodes if getattr(p, "front", None) is not None]
 
 
 def _server_env() -> dict[str, str]:
@@ -357,29 +439,33 @@ def _pct(lat: list[float], p: float) -> float:
     return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else float("nan")
 
 
-def _run_store(store: str, tmp: Path, pg: LocalPostgres | None, fl: dict) -> list[str]:
+def _run_store(store: str, tmp: Path, pg: LocalPostgres | None, fl: dict,
+               proxy: bool = False, keepalive: bool = False) -> list[str]:
     t0 = time.perf_counter()
-    fleet = _prepare(tmp / store, store, pg)
+    fleet = _prepare(tmp / (store + "-proxy" * proxy + "-keepalive" * keepalive), store, pg)
     prep = time.perf_counter() - t0
-    nodes = _start_nodes(fleet, 1, tmp, store)
+    nodes = _start_nodes(fleet, 1, tmp, store, proxy)
     fleet.pids = [p.pid for p in nodes]
     steps = []
     try:
         t1 = time.perf_counter()
-        asyncio.run(_warm(fleet, nodes[0].port))
+        asyncio.run(_warm(fleet, _fronts(nodes)[0]))
         prep += time.perf_counter() - t1
         rate = START
         for k in range(MAX_STEPS):
-            r = _step(fleet, [p.port for p in nodes], rate, STEP_SECONDS, k)
+            r = _step(fleet, _fronts(nodes), rate, STEP_SECONDS, k, keepalive)
             steps.append(r)
             if _pct(r["lat"], .99) > P99_GOAL * 3 or r["errors"] > r["records"] * 0.05:
                 break  # well past saturation: stop stepping
             rate *= FACTOR
     finally:
         _stop(nodes)
-    lines = [f"store {store}: {DEVICES} devices, 1 node x {WORKERS} worker(s), "
-             f"{'TLS' if TLS else 'plain HTTP'}, {GENERATORS} generator processes, prep "
-             f"{prep:.0f} s",
+    how = "TLS terminated by HAProxy (1 thread), node on plain HTTP; server CPU = node + " \
+          "proxy" if proxy else "TLS" if TLS else "plain HTTP"
+    if keepalive:
+        how += ", devices KEEP their connection (keep-alive, same batches)"
+    lines = [f"store {store}: {DEVICES} devices, 1 node x {WORKERS} worker(s), {how}, "
+             f"{GENERATORS} generator processes, prep {prep:.0f} s",
              f"{'batches/s offered':>18} {'rec/s acked':>12} {'p50 ms':>8} {'p99 ms':>8} "
              f"{'errors':>6} {'server CPU-s':>12} {'db CPU-s':>8} {'rec/CPU-s':>9} "
              f"{'/ floor':>7}"]
@@ -401,7 +487,7 @@ def _run_store(store: str, tmp: Path, pg: LocalPostgres | None, fl: dict) -> lis
                      f" of the floor")
     else:
         lines.append("max sustained: no step met p99 <= 1 s")
-    if store == "postgresql" and len(NODES) > 1 and best:
+    if store == "postgresql" and len(NODES) > 1 and best and not proxy:
         lines += _nodes_case(fleet, tmp, best["rate"] * 0.8, fl)
     st = open_store(fleet.cfg)
     stored = st.count_records()
@@ -418,7 +504,7 @@ def _nodes_case(fleet: Fleet, tmp: Path, rate: float, fl: dict) -> list[str]:
         nodes = _start_nodes(fleet, n, tmp, f"nodes{n}")
         fleet.pids = [p.pid for p in nodes]
         try:
-            r = _step(fleet, [p.port for p in nodes], rate, STEP_SECONDS, MAX_STEPS + n)
+            r = _step(fleet, _fronts(nodes), rate, STEP_SECONDS, MAX_STEPS + n)
         finally:
             _stop(nodes)
         per_cpu = r["acked"] / max(r["cpu"], 1e-9)
@@ -439,6 +525,12 @@ def main() -> None:
             out = []
             for store in STORES:
                 out += _run_store(store, tmp, pg, probe)
+                out.append("")
+            if KEEPALIVE:
+                out += _run_store(STORES[0], tmp, pg, probe, keepalive=True)
+                out.append("")
+            if PROXY and TLS:
+                out += _run_store(STORES[0], tmp, pg, probe, proxy=True)
                 out.append("")
         finally:
             if pg is not None:

@@ -55,6 +55,9 @@ class Limits:
     # made on any node or by the CLI holds on every node within this bound
     registry_ttl: float = 2.0
     registry_cache: int = 100000  # registry rows (and unknown ids) remembered per worker
+    # ms a commit group waits for more batches before its transaction (one fsync and one
+    # thread handoff for all of them); device-shaped traffic has few batches in flight
+    commit_delay_ms: float = 4.0
 
 
 @dataclass(frozen=True)

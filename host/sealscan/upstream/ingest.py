@@ -80,8 +80,11 @@ class Reply:
         return cls(status, cbor2.dumps({"error": reason}), headers)
 
 
+_FAULT = os.environ.get(FAULT_ENV)  # read once: a crash-test server is started with it
+
+
 def fault(point: str) -> None:
-    if os.environ.get(FAULT_ENV) == point:
+    if _FAULT == point:
         logs.event("fault-kill", logging.WARNING, point=point)
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -109,8 +112,10 @@ class GroupCommitter:
     into the next transaction (group commit: one fsync for many batches). Each batch is
     still all-or-nothing, and no caller is answered before its transaction committed."""
 
-    def __init__(self, storage: Storage, late_seconds: int, max_group: int = 512):
+    def __init__(self, storage: Storage, late_seconds: int, max_group: int = 512,
+                 delay: float = 0.0):
         self.storage, self.late_seconds, self.max_group = storage, late_seconds, max_group
+        self.delay = delay  # seconds a group waits for more batches before it commits
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="sealscan-commit")
         self.queue: list[tuple[BatchCommit, asyncio.Future[CommitResult]]] = []
         self.in_flight = 0
@@ -130,6 +135,8 @@ class GroupCommitter:
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
+        if self.delay > 0:  # device-shaped traffic: few concurrent batches; a few ms of
+            await asyncio.sleep(self.delay)  # waiting puts many in one fsync + handoff
         while self.queue:
             group, self.queue = self.queue[:self.max_group], self.queue[self.max_group:]
             self.in_flight = len(group)
@@ -201,7 +208,8 @@ class Ingestor:
         self.limits, self.clock = limits, clock
         self.metrics = metrics or Metrics()
         self.rate = RateLimiter(limits.device_rate, limits.device_burst)
-        self.committer = GroupCommitter(storage, limits.late_seconds)
+        self.committer = GroupCommitter(storage, limits.late_seconds,
+                                        delay=limits.commit_delay_ms / 1000)
         self.sessions: OrderedDict[tuple[str, bytes, bytes], ReceiverSession] = OrderedDict()
         self.tokens = TokenVerdicts(issuers, limits.token_cache)
         self.registry = RegistryCache(storage, limits.registry_ttl, limits.registry_cache)
