@@ -88,6 +88,7 @@ class Fleet:
     pids: list[int] = field(default_factory=list)
     token_pos: int = 0
     sessions: dict[str, SenderSession] = field(default_factory=dict)
+    nodes_acked: int = 0
 
 
 def _prepare(tmp: Path, store: str, pg: LocalPostgres | None) -> Fleet:
@@ -492,9 +493,9 @@ def _run_store(store: str, tmp: Path, pg: LocalPostgres | None, fl: dict,
     st = open_store(fleet.cfg)
     stored = st.count_records()
     st.close()
-    acked = sum(r["acked"] for r in steps)
-    lines.append(f"records acked {acked}, stored {stored}"
-                 f"{'' if store != 'postgresql' or len(NODES) < 2 else ' (+ nodes case)'}")
+    acked = sum(r["acked"] for r in steps) + fleet.nodes_acked
+    lines.append(f"records acked {acked} + {DEVICES} warm-up = {acked + DEVICES}, stored "
+                 f"{stored} (must be equal)")
     return lines
 
 
@@ -507,6 +508,7 @@ def _nodes_case(fleet: Fleet, tmp: Path, rate: float, fl: dict) -> list[str]:
             r = _step(fleet, _fronts(nodes), rate, STEP_SECONDS, MAX_STEPS + n)
         finally:
             _stop(nodes)
+        fleet.nodes_acked += r["acked"]
         per_cpu = r["acked"] / max(r["cpu"], 1e-9)
         lines.append(f"  {n} node(s): {r['acked'] / r['elapsed']:.0f} rec/s acked, p99 "
                      f"{_pct(r['lat'], .99) * 1000:.0f} ms, server CPU {r['cpu']:.1f} s, "
@@ -522,6 +524,7 @@ def main() -> None:
         try:
             # floors, from a small fleet of their own (same code, same certificate type)
             probe = _prepare_floor(tmp / "floor")
+            floor0 = probe["rec_s"]
             out = []
             for store in STORES:
                 out += _run_store(store, tmp, pg, probe)
@@ -532,6 +535,10 @@ def main() -> None:
             if PROXY and TLS:
                 out += _run_store(STORES[0], tmp, pg, probe, proxy=True)
                 out.append("")
+            again = _prepare_floor(tmp / "floor2")  # the box is shared: keep the best floor
+            if again["rec_s"] > probe["rec_s"]:
+                probe.update(again)
+                out = [_rescale(line, floor0, probe["rec_s"]) for line in out]
         finally:
             if pg is not None:
                 pg.stop()
@@ -546,6 +553,12 @@ def main() -> None:
     print("\n".join(out))
     print("goal: records per server CPU-second >= 0.6 of the floor; 2 nodes within 10 % of "
           "1 node per server CPU-second.")
+
+
+def _rescale(line: str, old: float, new: float) -> str:
+    """Ratios printed against the first floor, restated against the better second one."""
+    return re.sub(r"(\d+\.\d\d)(?=(  \(over\))?$| of the floor)",
+                  lambda m: f"{float(m.group(1)) * old / new:.2f}", line)
 
 
 def _prepare_floor(tmp: Path) -> dict:

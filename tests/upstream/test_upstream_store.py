@@ -163,3 +163,24 @@ def test_the_same_key_twice_in_one_group_is_stored_once(store):
     assert [r.stored for r in res] == [{0: "ok"}, {1: "ok"}, {}]
     assert res[1].duplicate == {0: "ok"} and res[2].conflict == [1]
     assert store.count_records() == 2
+
+
+def test_both_stores_have_the_same_tables_and_columns(backend, tmp_path):
+    """The two dialects of one schema (postgres.MIGRATIONS, sqlite.MIGRATIONS) stay in
+    step: the same tables with the same columns after all migrations."""
+    if backend != "postgresql":  # needs the PostgreSQL server; the sqlite run checks its own
+        open_at(tmp_path / "u.db").close()
+        return
+    url = upkit.new_database()
+    open_at(url).close()
+    open_at(tmp_path / "u.db").close()
+    with psycopg.connect(url) as conn:
+        pg = {(t, c) for t, c in conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name <> 'sealscan_schema'")}
+    conn = sqlite3.connect(tmp_path / "u.db")
+    lite = {(t, c[1]) for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE "
+                                               "type = 'table'").fetchall()
+            for c in conn.execute(f"PRAGMA table_info({t})")}
+    conn.close()
+    assert pg == lite and len(pg) > 30
