@@ -115,7 +115,6 @@ def _prepare(tmp: Path, store: str, pg: LocalPostgres | None) -> Fleet:
                                   expires_at=now + 86400).encode() for k in range(budget)]
     fleet = Fleet(cfg, keys, tokens, pg)
     fleet.sessions = {d: SenderSession.start(pk, d, k) for d, k in keys.items()}
-    fleet.issuer = issuer  # type: ignore[attr-defined]
     return fleet
 
 

@@ -47,6 +47,7 @@ from sealscan.upstream import logs
 from sealscan.upstream.config import Limits, Operations
 from sealscan.upstream.errors import StorageError
 from sealscan.upstream.metrics import Metrics
+from sealscan.upstream.registry import fleet_summary
 from sealscan.upstream.storage import BatchCommit, CommitResult, Device, OpenedRecord, Storage
 from sealscan.upstream.tokens import TokenVerdicts
 
@@ -256,8 +257,6 @@ class Ingestor:
     async def fleet(self) -> dict[str, int] | None:
         """Registered devices per fleet state, read from the store at most every
         FLEET_REFRESH seconds (on the commit thread); None if the store fails."""
-        from sealscan.upstream.registry import fleet_summary
-
         now = time.monotonic()
         if self._fleet is None or now - self._fleet[0] > FLEET_REFRESH:
             try:
