@@ -67,7 +67,7 @@ def main() -> None:
             # watches the setup (kit.SETUP_WATCH_MAIN)
             kit.provision(work / "dev2", board, kit.build_firmware(work / "fw2"), up,
                           device_id="scanner-2")
-            kit.watch_session_setup(work / "dev2")
+            kit.watch_session_setup(work / "dev2", board)
             dev = kit.device(board, work / "dev2")
             try:
                 dev.wait_until(lambda: re.search(kit.SETUP_LOW, bytes(dev.output)), 30,
@@ -120,9 +120,7 @@ _TRANSIENT = {"bootload": "boot only, released",
               "x25519": "session setup (stage 1: DH), released",
               "hkdf": "session setup (stage 2: key schedule), released",
               "hpkeks": "session setup (stage 2: key schedule), released",
-              "hpke": "never (Encap/DeriveKeyPair for test vectors)",
               "mac0": "badge/config code, released",
-              "opener": "never (receiver side: tests, audits)",
               "st7789": "ESP32-S3 board's screen only"}
 _MEASURE = """
 import gc, sys

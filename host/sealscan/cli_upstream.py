@@ -10,16 +10,11 @@ from typing import Any
 
 import click
 
-from sealscan.cli import EXIT_INPUT, emit_json, fail
+from sealscan.cli import EXIT_INPUT, EXIT_USAGE, emit_json, fail, on_interrupt
 from sealscan.codes import TEST_ISSUER_NAME
 from sealscan.upstream import registry
 from sealscan.upstream.config import UpstreamConfig, init_state, load_config
-from sealscan.upstream.errors import (
-    ConfigError,
-    ProvisioningEntryError,
-    RegistryError,
-    StorageError,
-)
+from sealscan.upstream.errors import ProvisioningEntryError, UpstreamConfigError
 from sealscan.upstream.storage import Storage
 
 DIR_OPTION = click.option("--dir", "-d", "directory", type=click.Path(path_type=Path),
@@ -35,10 +30,7 @@ DB_OPTION = click.option(
 
 
 def _config(directory: Path, db: str | None = None) -> UpstreamConfig:
-    try:
-        cfg = load_config(directory)
-    except ConfigError as e:
-        fail(str(e), EXIT_INPUT)
+    cfg = load_config(directory)  # UpstreamConfigError: exit 3
     if db:
         cfg.database = db
     return cfg
@@ -54,17 +46,16 @@ def upstream() -> None:
 @click.option("--host", "hosts", multiple=True,
               help="Name or IP the TLS certificate is for (repeat; default localhost, "
                    "127.0.0.1).")
-@click.option("--port", type=int, default=8443, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8443, show_default=True)
 @click.option("--force", is_flag=True, help="Replace existing keys (orphans every device).")
+@on_interrupt("upstream.json is written last, so an interrupted init never looks complete: "
+              "run the same command again")
 def init(directory: Path, hosts: tuple[str, ...], port: int, force: bool) -> None:
     """Make a state directory: X25519 key pair, self-signed TLS certificate, config.
 
     Prints what every device needs: the upstream public key and the TLS certificate pin.
     The private keys stay in the directory (mode 0600) and are never printed."""
-    try:
-        res = init_state(directory, list(hosts) or None, port, force)
-    except ConfigError as e:
-        fail(str(e))
+    res = init_state(directory, list(hosts) or None, port, force)  # AlreadyInitialised: exit 1
     click.echo(f"upstream state in {res.directory}")
     click.echo(f"upstream public key (X25519): {res.public_key}")
     click.echo(f"TLS certificate: {res.cert_path}")
@@ -74,7 +65,8 @@ def init(directory: Path, hosts: tuple[str, ...], port: int, force: bool) -> Non
 @upstream.command()
 @DIR_OPTION
 @click.option("--host", default=None, help="Listen address (default from the config).")
-@click.option("--port", type=int, default=None, help="Listen port (0: any free port).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help="Listen port (0: any free port).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes sharing the port (SO_REUSEPORT).")
 @click.option("--insecure-http", is_flag=True,
@@ -93,9 +85,7 @@ def serve(directory: Path, host: str | None, port: int | None, workers: int,
         click.echo("warning: serving plain HTTP without TLS (--insecure-http)", err=True)
     try:
         run(cfg, ServeOptions(host, port, workers, insecure_http, log_level))
-    except ConfigError as e:
-        fail(str(e), EXIT_INPUT)
-    except (StorageError, OSError) as e:
+    except OSError as e:  # the address is taken, ...
         fail(str(e))
 
 
@@ -104,6 +94,8 @@ def serve(directory: Path, host: str | None, port: int | None, workers: int,
 @click.argument("issuer_public", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--allow-test-issuer", is_flag=True,
               help="Accept a TEST issuer (CI and demos only, never in production).")
+@on_interrupt("upstream.json is replaced in one step: the issuer is trusted or not, never half; "
+              "run the command again")
 def trust_issuer(directory: Path, issuer_public: Path, allow_test_issuer: bool) -> None:
     """Trust an identity token issuer: ISSUER_PUBLIC is the JSON that
     `sealscan codes issuer-public --json` prints (kid and Ed25519 public key only)."""
@@ -121,7 +113,7 @@ def trust_issuer(directory: Path, issuer_public: Path, allow_test_issuer: bool) 
         click.echo("warning: trusting a TEST issuer (CI and demos only)", err=True)
     try:
         cfg.trust_issuer(kid, pk)
-    except ConfigError as e:
+    except UpstreamConfigError as e:
         fail(f"{issuer_public}: {e}", EXIT_INPUT)
     click.echo(f"trusting issuer kid {data['kid']} ({data.get('issuer', 'unnamed')})")
 
@@ -131,33 +123,24 @@ def trust_issuer(directory: Path, issuer_public: Path, allow_test_issuer: bool) 
 @DB_OPTION
 @click.argument("entries", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--replace", is_flag=True, help="Re-provision devices registered already.")
+@on_interrupt("the entries are registered in one transaction: all of them or none; run the "
+              "command again")
 def import_(directory: Path, db: str | None, entries: Path, replace: bool) -> None:
     """Register devices from a provisioning entries file (.jsonl, keys sealed to us)."""
     cfg = _config(directory, db)
     try:
         ids = registry.import_entries(cfg, entries, replace)
     except ProvisioningEntryError as e:
-        fail(f"{entries}: {e}", EXIT_INPUT)
-    except (RegistryError, StorageError) as e:
-        fail(str(e))
+        raise ProvisioningEntryError(f"{entries}: {e}") from None
     click.echo(f"registered {len(ids)} device(s)")
-
-
-def _store(cfg: UpstreamConfig) -> Storage:
-    try:
-        return registry.open_store(cfg)
-    except StorageError as e:
-        fail(str(e))
 
 
 def _set_revoked(directory: Path, db: str | None, device_id: str, revoked: bool,
                  reason: str | None = None) -> None:
     cfg = _config(directory, db)
-    store = _store(cfg)
+    store = registry.open_store(cfg)  # StorageError: exit 1
     try:
-        store.set_revoked(device_id, revoked, reason)
-    except (RegistryError, StorageError) as e:
-        fail(str(e))
+        store.set_revoked(device_id, revoked, reason)  # RegistryError: exit 1
     finally:
         store.close()
     state = f"revoked ({reason})" if revoked and reason else "revoked" if revoked else "active"
@@ -175,7 +158,7 @@ def _set_revoked(directory: Path, db: str | None, device_id: str, revoked: bool,
 def revoke(directory: Path, db: str | None, device_id: str, reason: str | None) -> None:
     """Refuse every batch and heartbeat from a device from now on (403)."""
     if reason is not None and not (0 < len(reason) <= 200 and reason.isprintable()):
-        fail("--reason: 1-200 printable characters", 2)
+        fail("--reason: 1-200 printable characters", EXIT_USAGE)
     _set_revoked(directory, db, device_id, True, reason)
 
 
@@ -189,11 +172,9 @@ def unrevoke(directory: Path, db: str | None, device_id: str) -> None:
 
 
 def _read_store(cfg: UpstreamConfig, read: Callable[[Storage], Any]) -> Any:
-    store = _store(cfg)
+    store = registry.open_store(cfg)  # StorageError: exit 1
     try:
         return read(store)
-    except StorageError as e:
-        fail(str(e))
     finally:
         store.close()
 
@@ -251,6 +232,8 @@ def stats(directory: Path, db: str | None, as_json: bool) -> None:
 @click.option("--settle", type=click.FloatRange(0), default=60.0, show_default=True,
               help="Export only records committed at least this many seconds ago.")
 @click.option("--page", type=click.IntRange(1, 100000), default=1000, show_default=True)
+@on_interrupt("OUT holds whole pages up to its saved cursor: run the same command with "
+              "--resume to continue, each record exactly once")
 def export(directory: Path, db: str | None, out: Path, resume: bool, settle: float,
            page: int) -> None:
     """Export stored records (identity tokens included) for the regulator's downstream:
@@ -258,13 +241,11 @@ def export(directory: Path, db: str | None, out: Path, resume: bool, settle: flo
     from sealscan.upstream.export import export_records
 
     cfg = _config(directory, db)
-    store = _store(cfg)
-    try:
+    store = registry.open_store(cfg)
+    try:  # UpstreamConfigError (an existing OUT, a bad cursor file): exit 3
         res = export_records(store, out, resume=resume, settle=settle, page_size=page)
-    except ConfigError as e:
-        fail(str(e), EXIT_INPUT)
-    except (StorageError, OSError) as e:
-        fail(str(e))
+    except OSError as e:
+        fail(f"{out}: {e}")
     finally:
         store.close()
     click.echo(f"exported {res.records} record(s) to {out}"
@@ -277,12 +258,14 @@ def export(directory: Path, db: str | None, out: Path, resume: bool, settle: flo
 @click.option("--days", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Delete records committed more than DAYS ago (default: "
                    "operations.retention_days in upstream.json).")
+@on_interrupt("the deletion is one transaction: all of it or none; run the command again")
 def prune(directory: Path, db: str | None, days: float | None) -> None:
     """Retention: delete stored records older than the retention period (run daily)."""
     cfg = _config(directory, db)
     days = days or cfg.operations.retention_days
     if not days:
-        fail("no retention set: operations.retention_days is 0 (keep) and no --days", 2)
+        fail("no retention set: operations.retention_days is 0 (keep) and no --days",
+             EXIT_USAGE)
     cutoff = time.time() - days * 86400
     n = _read_store(cfg, lambda st: st.delete_committed_before(cutoff))
     click.echo(f"deleted {n} record(s) committed more than {days:g} day(s) ago")

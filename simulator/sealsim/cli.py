@@ -14,7 +14,7 @@ from sealscan.boards import DEFAULT_BOARD
 from sealscan.cli import emit_json, fail, load_board_or_exit
 from sealsim import interactive
 from sealsim.audit import Snapshot, audit
-from sealsim.device import DeviceError
+from sealsim.device import SimDeviceError
 from sealsim.micropython import MicroPythonNotFound
 from sealsim.scenario import TESTFW_DIR, start_device
 
@@ -65,11 +65,11 @@ def run(board: str, state: Path | None, firmware: Path | None, png_dir: Path) ->
     b = load_board_or_exit(board)
     if state is None:
         state = Path(tempfile.mkdtemp(prefix="sealsim-state-"))
-    fresh = not any((state / "fs").glob("*")) if (state / "fs").exists() else True
+    fresh = not (state / "flash.bin").exists()
     fw = firmware or (TESTFW_DIR if fresh else None)
     try:
         dev = start_device(b, state, firmware=fw)
-    except (DeviceError, MicroPythonNotFound, OSError) as e:
+    except (SimDeviceError, MicroPythonNotFound, OSError) as e:
         fail(f"cannot start the simulated device: {e}")
     with dev:
         interactive.run(dev, png_dir)
@@ -81,7 +81,8 @@ def run(board: str, state: Path | None, firmware: Path | None, png_dir: Path) ->
               help="a value that must not be on flash (repeatable)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def audit_cmd(state: Path, canaries: tuple[str, ...], as_json: bool) -> None:
-    """Search a device state directory (fs/, nvs/, rtc.bin, flash.bin) for canary values."""
+    """Search a device state directory (flash.bin: its files, NVS and every raw byte;
+    rtc.bin) for canary values."""
     report = audit(Snapshot(state, {}), state, list(canaries))
     if as_json:
         emit_json({"ok": not report.hits,

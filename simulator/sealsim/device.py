@@ -7,24 +7,24 @@ the ESP32 and its board (see docs/simulator.md, "Parts"):
     console      sealsim/console.py      the USB serial port (a pty), raw REPL, soft reboot
     link         sealsim/link.py         the shims' unix socket: channels and bus framing
     peripherals  sealsim/peripherals.py  LED, buzzer, keys, scan engine, display by bus/pin
-    storage      sealsim/storage.py      fs/, NVS, RTC memory in the state directory
+    storage      sealsim/storage.py      flash.bin (boot image, NVS, LittleFS), RTC memory
     relay        sealsim/netrelay.py     the Wi-Fi access point and relayed TCP
 
-The **state directory** stands in for the flash: `fs/` is the device filesystem root,
-`nvs/` the NVS namespaces (every write journaled in `Device.writes`), `rtc.bin` the RTC
-memory, `flash.bin` (written by the ROM bootloader simulator, if used). The **run
-directory** (`link.sock`) is RAM and wires, lost on a power cut; `power_on()` boots from the
-state directory.
+The **state directory** holds the flash: `flash.bin` is the device's whole SPI flash (what
+the ROM bootloader simulator writes is what boots; LittleFS and NVS live in it, every NVS
+write journaled in `Device.writes`), `rtc.bin` the RTC memory. The **run directory**
+(`link.sock`) is RAM and wires, lost on a power cut; `power_on()` boots from the flash.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sealscan.boards import Board, load_board
@@ -33,21 +33,21 @@ from sealsim.display import Panel, terminal_lines
 from sealsim.link import Link
 from sealsim.netrelay import EPOCH_2000, NetRelay
 from sealsim.peripherals import SCAN_ENGINES, Peripherals
-from sealsim.storage import FileStorage, read_nvs, write_nvs
+from sealsim.storage import FlashStorage
 from sealsim.supervisor import (
     DEEPSLEEP_RESET,
     HARD_RESET,
     PWRON_RESET,
     SOFT_RESET,
     WDT_RESET,
-    DeviceError,
+    SimDeviceError,
     Supervisor,
     shim_heap_bytes,
 )
 
 __all__ = ["DEEPSLEEP_RESET", "EPOCH_2000", "HARD_RESET", "PWRON_RESET", "RAW_BANNER",
-           "SCAN_ENGINES", "SOFT_REBOOT", "SOFT_RESET", "WDT_RESET", "Device", "DeviceError",
-           "read_nvs", "shim_heap_bytes", "write_nvs"]
+           "SCAN_ENGINES", "SOFT_REBOOT", "SOFT_RESET", "WDT_RESET", "Device", "SimDeviceError",
+           "shim_heap_bytes"]
 
 
 class Device:
@@ -58,7 +58,7 @@ class Device:
         self.board = load_board(board) if isinstance(board, str) else board
         self.state = Path(state_dir)
         self.name = name or self.state.name
-        self.storage = FileStorage(self.state)
+        self.storage = FlashStorage(self.board, self.state)
         self.mac = mac or bytes([0x24, 0x0A, 0xC4]) + os.urandom(3)
         self.run_dir = Path(tempfile.mkdtemp(prefix="sealsim-"))
         self.link_path = str(self.run_dir / "link.sock")
@@ -70,7 +70,7 @@ class Device:
         self.link = Link(self.link_path, self._event)
         self.console = Console(self.link, self._cond, lambda: self.supervisor.pid())
         self.supervisor = Supervisor(link=self.link, console=self.console,
-                                     fs_dir=self.storage.fs_dir,
+                                     storage=self.storage,
                                      heap_bytes=self.board.heap_bytes
                                      + shim_heap_bytes(self.board.heap_bytes),
                                      cond=self._cond, event=self._event)
@@ -160,6 +160,7 @@ class Device:
             self._thread.join(timeout=5)
         self.link.close()
         self.console.close()
+        self.storage.close()
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def _loop(self) -> None:
@@ -246,7 +247,7 @@ class Device:
     def _key(self, key: str):
         k = self.peripherals.key(key)
         if k is None:
-            raise DeviceError(f"board {self.board.name} has no key {key!r} (ok, back)")
+            raise SimDeviceError(f"board {self.board.name} has no key {key!r} (ok, back)")
         return k
 
     def write_console(self, data: bytes) -> None:
@@ -265,23 +266,23 @@ class Device:
                 if i >= 0:
                     return i + len(pat)
                 if self.halted:
-                    raise DeviceError(f"{self.name}: {self.halted}")
+                    raise SimDeviceError(f"{self.name}: {self.halted}")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     tail = bytes(self.output[-600:]).decode("utf-8", "replace")
-                    raise DeviceError(f"{self.name}: no {pat!r} on the console within "
+                    raise SimDeviceError(f"{self.name}: no {pat!r} on the console within "
                                       f"{timeout} s; last output:\n{tail}")
                 self._cond.wait(min(left, 0.1))
 
     def exec(self, code: str, timeout: float = 20) -> str:
         """Run `code` on the device through its raw REPL (interrupting main.py first, as
         mpremote does) and return what it printed; a device-side exception raises
-        DeviceError with MicroPython's traceback. The REPL globals persist between calls."""
+        SimDeviceError with MicroPython's traceback. The REPL globals persist between calls."""
         mark = len(self.output)
         self.write_console(b"\r\x03\x03\x01")
         try:
             mark = self.wait_for(RAW_BANNER + b">", min(5, timeout), since=mark)
-        except DeviceError:  # still booting when the keys arrived: once more, as mpremote
+        except SimDeviceError:  # still booting when the keys arrived: once more, as mpremote
             mark = len(self.output)
             self.write_console(b"\r\x03\x03\x01")
             mark = self.wait_for(RAW_BANNER + b">", timeout, since=mark)
@@ -290,10 +291,10 @@ class Device:
         reply = bytes(self.output[mark:end - 2])
         self.write_console(b"\x02")  # back to the friendly REPL
         if not reply.startswith(b"OK"):
-            raise DeviceError(f"{self.name}: raw REPL refused the code: {reply[:200]!r}")
+            raise SimDeviceError(f"{self.name}: raw REPL refused the code: {reply[:200]!r}")
         out, _, err = reply[2:].partition(b"\x04")
         if err.strip(b"\x04"):
-            raise DeviceError(err.decode("utf-8", "replace").strip())
+            raise SimDeviceError(err.decode("utf-8", "replace").strip())
         return out.decode("utf-8", "replace").replace("\r\n", "\n")
 
     def wait_until(self, predicate: Callable[[], object], timeout: float = 20,
@@ -302,7 +303,7 @@ class Device:
         with self._cond:
             while not predicate():
                 if time.monotonic() > deadline:
-                    raise DeviceError(f"{self.name}: {what} not reached within {timeout} s")
+                    raise SimDeviceError(f"{self.name}: {what} not reached within {timeout} s")
                 self._cond.wait(0.05)
 
     def wait_boots(self, n: int, timeout: float = 20) -> None:
@@ -312,7 +313,7 @@ class Device:
     def frame(self, index: int = -1):
         """A captured frame (PIL image); -1 is the latest."""
         if not self.panel.frames:
-            raise DeviceError(f"{self.name}: the display has not shown a frame yet")
+            raise SimDeviceError(f"{self.name}: the display has not shown a frame yet")
         return self.panel.frames[index]
 
     def wait_frames(self, n: int, timeout: float = 20) -> None:
@@ -339,13 +340,47 @@ class Device:
         return read_text(self.panel.mono())
 
     def deploy(self, files: dict[str, bytes | str | Path]) -> None:
-        """Copy files into the device filesystem (like `mpremote fs cp`, without a cable)."""
-        root = (self.state / "fs").resolve()
+        """Write files into the device's LittleFS in flash.bin (like `mpremote fs cp`,
+        without a cable). Only while the device is off: the running interpreter has the
+        filesystem mounted."""
+        if self.running:
+            raise SimDeviceError(f"{self.name}: deploy() writes flash.bin directly; power the "
+                              "device off first (or use mpremote on its port)")
+        data = {}
         for name, content in files.items():
-            dest = (root / name.lstrip("/")).resolve()
-            if not dest.is_relative_to(root):
-                raise DeviceError(f"{name}: outside the device filesystem")
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            if ".." in name.split("/"):
+                raise SimDeviceError(f"{name}: outside the device filesystem")
             if isinstance(content, Path):
                 content = content.read_bytes()
-            dest.write_bytes(content.encode() if isinstance(content, str) else content)
+            data[name] = content.encode() if isinstance(content, str) else content
+        self.storage.deploy(data)
+
+    @contextlib.contextmanager
+    def download_mode(self, **chip_kwargs) -> Iterator[str]:
+        """The chip reset into its ROM bootloader (BOOT held, EN pulsed), as esptool's reset
+        does on a board: the interpreter stops and the ROM answers on a pty, over this
+        device's flash.bin; yields that port. The device stays off afterwards: power_on()."""
+        from sealsim.rom import SimulatedChip
+
+        self.power_cut()
+        chip = SimulatedChip(self.board, self.state, **chip_kwargs)
+        port = chip.start()
+        try:
+            yield port
+        finally:
+            chip.stop()
+
+    def nvs(self, namespace: str = "sealscan") -> dict[str, int | bytes]:
+        """The live keys of an NVS namespace, read from the nvs partition of flash.bin."""
+        from sealscan.flashimage.layout import read_layout
+        from sealscan.flashimage.nvs import read_nvs
+
+        flash = self.storage.flash.flash.read(0, self.board.flash_size)
+        part = read_layout(flash).get("nvs")
+        return {key: value for (ns, key), value in
+                read_nvs(flash[part.offset:part.end]).items().items() if ns == namespace}
+
+    def files(self) -> dict[str, bytes]:
+        """Every file in the device's LittleFS (absolute path -> bytes), read from flash.bin
+        (what the interpreter has written so far)."""
+        return self.storage.files()

@@ -42,6 +42,22 @@ def test_provision_writes_the_nvs_contract_and_a_sealed_entry(deployed, depot):
     assert "dev-17" in devices.out
 
 
+def test_deploy_and_provision_live_in_flash_bin_and_survive_a_power_cut(deployed, depot):
+    run = depot.provision(deployed.port)
+    assert run.code == 0, run.text
+    deployed.power_cut()  # RAM gone: what is left is flash.bin
+    assert set(deployed.nvs()) == CONTRACT and deployed.nvs()["provisioned"] == 1
+    assert "/firmware.json" in deployed.files() and "/sealer.mpy" in deployed.files()
+    audit = sealscan("audit", "--dump", deployed.state / "flash.bin", "--board", BOARD)
+    assert "NVS sealscan: badge_key, carrier, config_key, config_serial, device_id, " \
+        "device_key, provisioned, tls_cert, upstream_pk, upstream_url, wifi_pass, " \
+        "wifi_ssid" in audit.out
+    assert "RECORD DATA" not in audit.out and "FLAG /" not in audit.out, audit.out
+    deployed.power_on()
+    verify = sealscan("verify", "--port", deployed.port)
+    assert verify.code == 0, verify.text
+
+
 def test_provision_twice_refuses_without_force_and_replaces_the_key_with_it(deployed, depot):
     assert depot.provision(deployed.port).code == 0
     first = nvs(deployed)["device_key"]
@@ -93,7 +109,7 @@ def test_pieces_instead_of_directory_and_url_checks(deployed, depot):
     args += ["--upstream-pk", depot.upstream / "upstream.pub", "--tls-cert",
              depot.upstream / "tls" / "cert.pem", "--upstream-url", "http://10.0.0.2"]
     run = sealscan(*args, env={"SEALSCAN_WIFI_PASS": WIFI_PASS})
-    assert run.code == 3 and "must be https://HOST[:PORT]" in run.err
+    assert run.code == 2 and "must be https://HOST[:PORT]" in run.err  # a bad flag value
     args[-1] = "https://10.0.0.2:9443"
     run = sealscan(*args, "--json", env={"SEALSCAN_WIFI_PASS": WIFI_PASS})
     assert run.code == 0, run.text
@@ -106,7 +122,7 @@ def test_wrong_board_undeployed_device_and_bad_carrier(blank, depot):
     assert run.code == 1 and "no firmware deployed" in run.err
     run = sealscan(*depot.provision_args(blank.port), "--carrier", "NOPE",
                    env={"SEALSCAN_WIFI_PASS": WIFI_PASS})
-    assert run.code == 3 and "carrier 'NOPE'" in run.err
+    assert run.code == 2 and "carrier 'NOPE'" in run.err  # a bad flag value
     assert deploy(blank, "--board", BOARD).code == 0
     run = depot.provision(blank.port, "--board", "esp32s3-devkitc-st7789")
     assert run.code == 1
@@ -115,17 +131,22 @@ def test_wrong_board_undeployed_device_and_bad_carrier(blank, depot):
     assert nvs(blank) == {}
 
 
-def test_issuers_the_upstream_trusts_go_to_nvs_as_a_cbor_map(deployed, depot):
-    import cbor2
+def test_no_issuers_key_and_a_retired_one_is_erased(deployed, depot):
+    # `issuers` (the upstream's trusted identity issuers) was written and never read by any
+    # firmware module: provisioning writes the contract only, and erases a key an older
+    # version left (docs/device.md, "Retired").
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     pk = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
     load_config(depot.upstream).trust_issuer(b"issuer-7", pk)
     assert depot.provision(deployed.port).code == 0
-    value = nvs(deployed)["issuers"]
-    assert value[:1] == b"b" and cbor2.loads(value[1:]) == {b"issuer-7": pk}
+    assert set(nvs(deployed)) == CONTRACT
     report = json.loads(sealscan("verify", "--port", deployed.port, "--json").out)
-    assert report["ok"] and "issuers" in report["nvs_keys"]
+    assert report["ok"] and "issuers" not in report["nvs_keys"]
+    deployed.exec("import esp32\nesp32.NVS('sealscan').set_blob('issuers', b'\\xa0')")
+    assert "issuers" in nvs(deployed)  # as an older version left it
+    assert depot.provision(deployed.port, "--force").code == 0
+    assert set(nvs(deployed)) == CONTRACT
 
 
 def test_wifi_password_from_the_prompt_is_not_echoed(deployed, depot):

@@ -24,7 +24,7 @@ def scanner(tmp_path, firmware_build, upstream, request):
     def make(url: str | None = None, depot: bool = False, board: str = e2ekit.DEFAULT,
              setup_watch: bool = False, **kwargs):
         """depot=True: an empty board deployed and provisioned with `sealscan deploy` and
-        `sealscan provision` over its console; otherwise the same flash contents (DEVICE.md)
+        `sealscan provision` over its console; otherwise the same flash contents (docs/device.md)
         are written straight into its state directory, which is faster. setup_watch=True:
         main.py also reports the lowest free heap of the first session setup
         (e2ekit.SETUP_WATCH_MAIN; measurements only)."""
@@ -40,7 +40,7 @@ def scanner(tmp_path, firmware_build, upstream, request):
         keys = e2ekit.provision(state, e2ekit.board(board), firmware_build, upstream,
                                 device_id=device_id, url=url)
         if setup_watch:
-            e2ekit.watch_session_setup(state)
+            e2ekit.watch_session_setup(state, e2ekit.board(board))
         dev = e2ekit.device(e2ekit.board(board), state, **kwargs)
         started.append(dev)
         return dev, keys

@@ -27,6 +27,8 @@ import serial
 from mpremote.transport import TransportError, TransportExecError
 from mpremote.transport_serial import SerialTransport
 
+from sealscan.errors import SealscanError
+
 NVS_NAMESPACE = "sealscan"
 _READ_CHUNK = 1024  # bytes per raw-REPL round trip when reading a file
 _WRITE_CHUNK = 1024  # bytes per raw-REPL round trip when writing a file
@@ -35,8 +37,8 @@ _ENTER_ATTEMPTS = 3
 _ENTER_TIMEOUT = 4  # seconds per attempt to reach the raw REPL
 
 
-class DeviceError(Exception):
-    """A depot operation on a device failed. str() is one actionable line."""
+class DeviceError(SealscanError):
+    """A depot operation on a device failed. str() is one actionable line (exit 1)."""
 
 
 class PortError(DeviceError):
@@ -301,7 +303,7 @@ class DeviceLink:
     def nvs_partition(self) -> bytes | None:
         """The raw NVS partition where the port exposes esp32.Partition (a real board); None
         where it does not. esp32.NVS cannot list keys: this is how an audit sees them all
-        (`sealscan.device.nvsparse.parse_nvs`)."""
+        (`sealscan.flashimage.nvs.read_nvs`)."""
         code = (
             "import esp32\n"
             "try:\n"

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sealscan.upstream.config import write_secret
-from sealscan.upstream.errors import ConfigError
+from sealscan.upstream.errors import UpstreamConfigError
 from sealscan.upstream.storage import ExportedRecord, Storage
 
 Cursor = tuple[float, str, bytes, int]
@@ -64,7 +64,8 @@ def _load_state(path: Path) -> tuple[Cursor | None, int, float]:
         cursor = None if c is None else (float(c[0]), str(c[1]), bytes.fromhex(c[2]), int(c[3]))
         return cursor, int(raw["offset"]), float(raw["until"])
     except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
-        raise ConfigError(f"{path}: not an export state file ({type(e).__name__})") from None
+        raise UpstreamConfigError(
+            f"{path}: not an export state file ({type(e).__name__})") from None
 
 
 def _save_state(path: Path, cursor: Cursor | None, offset: int, until: float,
@@ -91,7 +92,7 @@ def export_records(store: Storage, out: Path, resume: bool = False, settle: floa
     else:
         if out.exists() or state.exists():
             if not resume:
-                raise ConfigError(f"{out}: exists (use --resume to continue that export)")
+                raise UpstreamConfigError(f"{out}: exists (use --resume to continue that export)")
         cursor, offset, count0, until = None, 0, 0, horizon
     fd = os.open(out, os.O_RDWR | os.O_CREAT, 0o600)
     added = 0
