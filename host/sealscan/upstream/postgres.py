@@ -26,6 +26,7 @@ from collections.abc import Iterator
 import psycopg
 import psycopg_pool
 
+from sealscan.upstream import schema
 from sealscan.upstream.errors import RegistryError, StorageError
 from sealscan.upstream.storage import (
     STATS_DEVICES_SQL,
@@ -42,65 +43,7 @@ from sealscan.upstream.storage import (
     stats_from_rows,
 )
 
-MIGRATIONS: list[str] = [
-    # 0 -> 1: registry, records, per-device counters (the SQLite schema 1).
-    """
-    CREATE TABLE devices (
-        device_id TEXT PRIMARY KEY,
-        device_key BYTEA NOT NULL,
-        revoked BOOLEAN NOT NULL DEFAULT FALSE,
-        created_at DOUBLE PRECISION NOT NULL,
-        revoked_at DOUBLE PRECISION
-    );
-    CREATE TABLE records (
-        device_id TEXT NOT NULL,
-        enc BYTEA NOT NULL,
-        idx INTEGER NOT NULL,
-        sealed BYTEA NOT NULL,
-        capture_time BIGINT NOT NULL,
-        carrier TEXT NOT NULL,
-        waybill TEXT NOT NULL,
-        identity_token BYTEA NOT NULL,
-        courier_id TEXT NOT NULL,
-        verdict TEXT NOT NULL,
-        committed_at DOUBLE PRECISION NOT NULL,
-        PRIMARY KEY (device_id, enc, idx)
-    );
-    CREATE TABLE device_stats (
-        device_id TEXT PRIMARY KEY,
-        last_seen DOUBLE PRECISION,
-        records BIGINT NOT NULL DEFAULT 0,
-        late BIGINT NOT NULL DEFAULT 0,
-        duplicates BIGINT NOT NULL DEFAULT 0
-    );
-    CREATE TABLE device_rejects (
-        device_id TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        count BIGINT NOT NULL,
-        PRIMARY KEY (device_id, reason)
-    );
-    """,
-    # 1 -> 2: fleet health (revocation reason, heartbeats, refused batches), export and
-    # retention by commit time.
-    """
-    ALTER TABLE devices ADD COLUMN revoked_reason TEXT;
-    ALTER TABLE devices ADD COLUMN changed_at DOUBLE PRECISION;
-    CREATE INDEX devices_changed ON devices (changed_at);
-    ALTER TABLE device_stats ADD COLUMN last_late DOUBLE PRECISION;
-    ALTER TABLE device_stats ADD COLUMN last_heartbeat DOUBLE PRECISION;
-    ALTER TABLE device_stats ADD COLUMN heartbeat_enc BYTEA;
-    ALTER TABLE device_stats ADD COLUMN heartbeat_seq BIGINT;
-    ALTER TABLE device_stats ADD COLUMN queued BIGINT;
-    CREATE TABLE device_refusals (
-        device_id TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        count BIGINT NOT NULL,
-        last_at DOUBLE PRECISION NOT NULL,
-        PRIMARY KEY (device_id, reason)
-    );
-    CREATE INDEX records_committed ON records (committed_at, device_id, enc, idx);
-    """,
-]
+MIGRATIONS: list[str] = schema.migrations("postgresql")  # upstream/schema.py
 SCHEMA_VERSION = len(MIGRATIONS)
 _LOCK_KEY = 0x5EA15CA9  # advisory lock for migrations
 

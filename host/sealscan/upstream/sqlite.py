@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from sealscan.upstream import schema
 from sealscan.upstream.errors import RegistryError, StorageError
 from sealscan.upstream.storage import (
     STATS_DEVICES_SQL,
@@ -37,65 +38,7 @@ from sealscan.upstream.storage import (
     stats_from_rows,
 )
 
-MIGRATIONS: list[str] = [
-    # 0 -> 1: registry, records, per-device counters for `upstream stats`.
-    """
-    CREATE TABLE devices (
-        device_id TEXT PRIMARY KEY,
-        device_key BLOB NOT NULL,
-        revoked INTEGER NOT NULL DEFAULT 0,
-        created_at REAL NOT NULL,
-        revoked_at REAL
-    );
-    CREATE TABLE records (
-        device_id TEXT NOT NULL,
-        enc BLOB NOT NULL,
-        idx INTEGER NOT NULL,
-        sealed BLOB NOT NULL,
-        capture_time INTEGER NOT NULL,
-        carrier TEXT NOT NULL,
-        waybill TEXT NOT NULL,
-        identity_token BLOB NOT NULL,
-        courier_id TEXT NOT NULL,
-        verdict TEXT NOT NULL,
-        committed_at REAL NOT NULL,
-        PRIMARY KEY (device_id, enc, idx)
-    ) WITHOUT ROWID;
-    CREATE TABLE device_stats (
-        device_id TEXT PRIMARY KEY,
-        last_seen REAL,
-        records INTEGER NOT NULL DEFAULT 0,
-        late INTEGER NOT NULL DEFAULT 0,
-        duplicates INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE device_rejects (
-        device_id TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        count INTEGER NOT NULL,
-        PRIMARY KEY (device_id, reason)
-    );
-    """,
-    # 1 -> 2: fleet health (revocation reason, heartbeats, refused batches), export and
-    # retention by commit time (the same as postgres.MIGRATIONS[1]).
-    """
-    ALTER TABLE devices ADD COLUMN revoked_reason TEXT;
-    ALTER TABLE devices ADD COLUMN changed_at REAL;
-    CREATE INDEX devices_changed ON devices (changed_at);
-    ALTER TABLE device_stats ADD COLUMN last_late REAL;
-    ALTER TABLE device_stats ADD COLUMN last_heartbeat REAL;
-    ALTER TABLE device_stats ADD COLUMN heartbeat_enc BLOB;
-    ALTER TABLE device_stats ADD COLUMN heartbeat_seq INTEGER;
-    ALTER TABLE device_stats ADD COLUMN queued INTEGER;
-    CREATE TABLE device_refusals (
-        device_id TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        count INTEGER NOT NULL,
-        last_at REAL NOT NULL,
-        PRIMARY KEY (device_id, reason)
-    );
-    CREATE INDEX records_committed ON records (committed_at, device_id, enc, idx);
-    """,
-]
+MIGRATIONS: list[str] = schema.migrations("sqlite")  # upstream/schema.py
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _STATS_UPSERT = """
