@@ -23,6 +23,7 @@ class UART(io.IOBase):
                  invert=0, flow=0):
         self._id = id
         self._baud = baudrate
+        self._rxbuf = rxbuf
         if id == 0:
             # UART0 is the console on an ESP32: writes share the REPL's stream (and order).
             self._s = None
@@ -54,10 +55,13 @@ class UART(io.IOBase):
         return bool(p.poll(ms))
 
     def any(self):
+        # At most the driver's ring buffer (rxbuf, 256 by default), as on a board. The peek
+        # is that small on purpose: the shim's heap stands for the IDF driver's own RAM, and a
+        # 4 KB buffer per read fragmented the firmware's heap until it grew into TLS's RAM.
         if self._s is None:
             return 0  # the REPL owns the console's input
         try:
-            return len(self._s.recv(4096, _simlink._socket.MSG_PEEK))
+            return len(self._s.recv(self._rxbuf, _simlink._socket.MSG_PEEK))
         except OSError:
             return 0
 
@@ -72,13 +76,17 @@ class UART(io.IOBase):
         return self._s.recv(n) or None
 
     def readinto(self, buf, nbytes=-1):
-        if nbytes < 0:
-            nbytes = len(buf)
-        data = self.read(nbytes)
-        if not data:
+        # Straight into the caller's buffer, as the native driver does: no heap per read.
+        if self._s is None:
             return None
-        buf[: len(data)] = data
-        return len(data)
+        if nbytes < 0 or nbytes > len(buf):
+            nbytes = len(buf)
+        if not self.any() and not (self._timeout and self._wait(self._timeout)):
+            return None
+        try:
+            return self._s.readinto(buf, nbytes) or None
+        except OSError:
+            return None
 
     def readline(self):
         n = self.any()
