@@ -13,7 +13,7 @@ import base45
 import checkdigits
 import deflate
 import mask
-from cbordec import CodeError, decode, is_text, is_uint
+from cbordec import EXPIRED, CodeError, decode, is_text, is_uint
 from micropython import const
 
 PREFIX = b"RNID1:"
@@ -109,6 +109,6 @@ def parse(line, now):
             and is_text(number, 32) and is_text(name, 64) and is_text(phone, 20)):
         raise CodeError("identity claim types")
     if now >= c[4]:
-        raise CodeError("identity token expired")
+        raise CodeError("identity token expired", EXPIRED)
     check_id_number(id_type, number)
     return Identity(id_type, mask.id_number(number), mask.name(name), mask.phone(phone), c[4])

@@ -19,10 +19,9 @@
 #   7 renewal due (an empty batch)        8 an authenticated answer came since the last check
 import time
 
+import texts as T
 from micropython import const
 
-_WHY = "NO ACK FOR LEASE"
-_ALARM = "CONNECT TO RENEW"
 OK = const(0)
 REFUSE = const(1)
 WIPE = const(2)
@@ -92,15 +91,15 @@ def check(app, unix):
 
         revoke.wipe_device(app, revoke.LEASE_OVER)
     elif (st == REFUSE) != bool(ls[6]):
-        ls[6] = _WHY if st else 0  # the reason flow.py shows for a refused identity
+        ls[6] = T.LEASE_NO_ID if st else 0  # the reason flow.py shows for a refused identity
         print("sealscan: lease", "expired: identities refused" if st else "renewed")
-        app.alarm = _ALARM if st else None
+        app.alarm = T.LEASE_ALARM if st else None
         f = app.flow
         if st:
-            f.message = _WHY
-        elif f.message == _WHY:
-            f.message = "SCAN ID+WAYBILL"
+            f.message = T.LEASE_NO_ID
+        elif f.message == T.LEASE_NO_ID:
+            f.message = T.SCAN_BOTH
         app.dirty = True
     elif st and app.alarm is None:  # the overdue alarm cleared over ours
-        app.alarm = _ALARM
+        app.alarm = T.LEASE_ALARM
         app.dirty = True

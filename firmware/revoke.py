@@ -11,6 +11,7 @@
 # NVS; `revoked` (i32 = 1) says why the device no longer starts.
 import cborenc
 import hmac256
+import texts as T
 from micropython import const
 from wipe import wipe as zero
 
@@ -145,8 +146,8 @@ def wipe_device(app, why):
     cfg.device_key = cfg.badge_key = cfg.config_key = b""
     app.last = app.last_key = None
     app.overdue = False
-    app.alarm = "REVOKED" if why == REVOKED else "KEY LEASE OVER"
-    f.message = "RETURN TO DEPOT"
+    app.alarm = T.REVOKED if why == REVOKED else T.LEASE_OVER
+    f.message = T.RETURN_TO_DEPOT
     app.buzzer.duty_u16(0)
     print("sealscan:", "REVOKED - RETURN TO DEPOT" if why == REVOKED else
           "KEY LEASE OVER - RETURN TO DEPOT", "(keys wiped)")

@@ -9,9 +9,11 @@ from test_e2e_capture import login
 from test_e2e_faults import capture, text
 from test_e2e_revoke import WIPED, nvs, raw_flash
 
+from sealscan.fonttool import words
 from sealsim.endtoend import WAYBILLS
 
 HOUR = 3600
+ALARM, WHY = words("LEASE_ALARM"), words("LEASE_NO_ID").split("\n")[0]
 
 
 def test_lease_expires_refuses_identities_renews_on_an_ack_then_wipes(scanner, upstream):
@@ -22,8 +24,7 @@ def test_lease_expires_refuses_identities_renews_on_an_ack_then_wipes(scanner, u
     mark = len(dev.output)
     dev.skew_clock(72 * HOUR + 5)
     dev.wait_for("lease expired: identities refused", 20, since=mark)
-    dev.wait_until(lambda: "CONNECT TO RENEW" in text(dev) and "NO ACK FOR LEASE" in text(dev),
-                   10, "the lease screen")
+    dev.wait_until(lambda: ALARM in text(dev) and WHY in text(dev), 10, "the lease screen")
     mark = len(dev.output)
     dev.scan(upstream.identity())
     dev.wait_for("scan refused: NO ACK FOR LEASE", 20, since=mark)
@@ -39,7 +40,7 @@ def test_lease_expires_refuses_identities_renews_on_an_ack_then_wipes(scanner, u
     dev.set_wifi(True)
     dev.wait_for("lease renewed", 30, since=mark)
     assert "batch of 0 acked 0" in dev.output[mark:].decode()
-    dev.wait_until(lambda: "CONNECT TO RENEW" not in text(dev), 10, "the lease screen gone")
+    dev.wait_until(lambda: ALARM not in text(dev), 10, "the lease screen gone")
     mark = len(dev.output)
     capture(dev, upstream, WAYBILLS[0])
     dev.wait_for("record 0 verdict ok", 30, since=mark)
@@ -52,8 +53,8 @@ def test_lease_expires_refuses_identities_renews_on_an_ack_then_wipes(scanner, u
     mark = len(dev.output)
     dev.skew_clock(336 * HOUR + 5)
     dev.wait_for("KEY LEASE OVER - RETURN TO DEPOT", 20, since=mark)
-    dev.wait_until(lambda: "KEY LEASE OVER" in text(dev) and "RETURN TO DEPOT" in text(dev),
-                   10, "the wiped screen")
+    dev.wait_until(lambda: words("LEASE_OVER") in text(dev) and
+                   words("RETURN_TO_DEPOT") in text(dev), 10, "the wiped screen")
     stored = nvs(dev)
     assert not set(WIPED) & set(stored) and stored["revoked"] == 2
     assert keys.device_key not in raw_flash(dev) and keys.badge_key not in raw_flash(dev)
