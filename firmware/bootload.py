@@ -31,7 +31,7 @@ def read_config(nvs, board=None):
     if why:
         why_text = "REVOKED - RETURN TO DEPOT" if why == 1 else "KEY LEASE OVER - RETURN TO DEPOT"
         if board is not None:
-            show(board, why_text)  # on its screen too
+            show(board, T.REVOKED if why == 1 else T.LEASE_OVER)  # on its screen too
         raise ConfigError(why_text)
     try:
         if nvs.get_i32("provisioned") != 1:
@@ -109,12 +109,14 @@ def wire(board, lang="zh"):
     )
 
 
-def show(board, why):
-    """Why the device does not start, on its screen (e.g. REVOKED / RETURN TO DEPOT)."""
+def show(board, tid):
+    """Why the device does not start (text id `tid`, e.g. REVOKED / RETURN TO DEPOT), on its
+    screen."""
     try:
         import display
 
+        font(_DEFAULT_LANG)
         display.draw_lines(display.open_display(board["display"]),
-                           ["SEALSCAN", ""] + [p[:16] for p in why.split(" - ")])
+                           [""] + display.text(tid).split("\n"))
     except Exception as e:  # no screen is no reason to hide the console's message
         print("sealscan: screen:", type(e).__name__)

@@ -114,8 +114,8 @@ if False:  # (host only: read by sealscan.fonttool, never compiled for the devic
         LOW_MEMORY: ("内存不足 暂停上传\n请勿关机 联系网点",
                      "Memory low: on hold\nKeep it on, call depot"),
         LEASE_NO_ID: ("密钥租约到期\n请连网续约", "NO ACK FOR LEASE\nConnect to renew"),
-        LEASE_ALARM: ("请连网续约", "CONNECT TO RENEW"),
-        REVOKED: ("设备已停用", "REVOKED"),
-        LEASE_OVER: ("密钥已过期清除", "KEY LEASE OVER"),
+        LEASE_ALARM: ("密钥租约到期\n请连网续约", "NO ACK FOR LEASE\nCONNECT TO RENEW"),
+        REVOKED: ("设备已停用\n请交回网点", "REVOKED\nRETURN TO DEPOT"),
+        LEASE_OVER: ("密钥已过期清除\n请交回网点", "KEY LEASE OVER\nRETURN TO DEPOT"),
         RETURN_TO_DEPOT: ("请交回网点", "RETURN TO DEPOT"),
     }
