@@ -27,13 +27,13 @@ def test_lease_expires_refuses_identities_renews_on_an_ack_then_wipes(scanner, u
     dev.wait_until(lambda: ALARM in text(dev) and WHY in text(dev), 10, "the lease screen")
     mark = len(dev.output)
     dev.scan(upstream.identity())
-    dev.wait_for("scan refused: NO ACK FOR LEASE", 20, since=mark)
+    dev.wait_for("scan refused: Key lease expired", 20, since=mark)
     # the clock stepped back does not give the lease back
     dev.skew_clock(-200 * HOUR)
     dev.wait_until(lambda: "lease renewed" not in dev.output[mark:].decode(), 3, "no renewal")
     mark = len(dev.output)
     dev.scan(upstream.identity())
-    dev.wait_for("scan refused: NO ACK FOR LEASE", 20, since=mark)
+    dev.wait_for("scan refused: Key lease expired", 20, since=mark)
     dev.skew_clock(128 * HOUR)
     # Wi-Fi back: with nothing queued, an empty batch asks for an authenticated ack
     mark = len(dev.output)
@@ -60,7 +60,7 @@ def test_lease_expires_refuses_identities_renews_on_an_ack_then_wipes(scanner, u
     assert keys.device_key not in raw_flash(dev) and keys.badge_key not in raw_flash(dev)
     mark = len(dev.output)
     dev.scan(keys.badge())
-    dev.wait_for("scan refused: RETURN TO DEPOT", 20, since=mark)
+    dev.wait_for("scan refused: Return it to the depot", 20, since=mark)
 
 
 def test_a_clock_stepped_back_never_extends_the_lease(scanner, upstream):

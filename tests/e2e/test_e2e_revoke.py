@@ -58,7 +58,7 @@ def test_revoked_device_wipes_its_keys_drops_its_queue_and_refuses_every_scan(sc
     for code in (keys.badge(), upstream.identity(), WAYBILLS[2]):
         mark = len(dev.output)
         dev.scan(code)
-        dev.wait_for("scan refused: RETURN TO DEPOT", 20, since=mark)
+        dev.wait_for("scan refused: Return it to the depot", 20, since=mark)
     assert [r.index for _, r in upstream.records(keys.device_id)] == [0]
     # after a power cycle it still does not start as a scanner
     mark = len(dev.output)
