@@ -1,8 +1,15 @@
 # The handheld: asyncio tasks around one Flow and one Sealer (DESIGN §7).
 #
-#   wifi      network.WLAN with the NVS credentials; reconnects while the AP is away; sets an
-#             unset clock (before 2024: an ESP32 after power-on) by NTP, since records carry
-#             Unix time and TLS checks certificate dates
+#   wifi      network.WLAN with the NVS credentials, connected once: the IDF driver reconnects
+#             by itself (a second connect() while it connects raises "Wifi Internal State
+#             Error"); the upstream's name is resolved here when Wi-Fi comes up and again
+#             every 10 min, so no upload waits for DNS and a failed lookup keeps the last one
+#   watchdog  machine.WDT (WDT_MS) fed by the ui task every 50 ms: a loop held by a hung
+#             native call resets the board (RAM lost; nothing of a record was ever on flash)
+#   clock     checked every 0.25 s with the alarms against the pinned certificate's validity:
+#             while it is outside (an ESP32 after power-on reads 2000-01-01), nothing is
+#             sealed or uploaded, the screen says why and NTP is tried with backoff (clock.py,
+#             loaded only then)
 #   session   HPKE sessions start only once Wi-Fi is up (esp_random needs the radio on), and
 #             rotate early (before 1024 records / 60 min) so a capture never waits for one
 #   scanner   GM65 lines from the UART (scanline.py) -> flow.py -> seal at once on capture
@@ -36,7 +43,10 @@ _BACKOFF_MAX_MS = const(8000)
 _WIFI_RETRY_MS = const(10000)
 _SPARE_RECORDS = const(16)
 _SPARE_MS = const(300_000)
-_CLOCK_SET_YEAR = const(2024)
+WDT_MS = const(10000)  # > the longest blocking call (TLS handshake ~1 s, NTP 1 s, DNS)
+_DNS_REFRESH_MS = const(600_000)
+_CLOCK_OK = const(3)  # clock.OK
+_CLOCK_FLOOR = const(1704067200)  # 2024-01-01: clock.py's floor
 
 
 def log(*args):
@@ -57,6 +67,7 @@ class App:
     key_ok: Pin
     trigger: Pin
     wlan: network.WLAN
+    online: bool  # Wi-Fi up, as the wifi task last saw it (the one reader of the driver)
     ctx: object
     kick: asyncio.Event
     outstanding: list  # records sealed, not yet acked: [enc, index, ticks_ms, unix, overdue]
@@ -64,8 +75,13 @@ class App:
     last_key: tuple | None  # (enc, index) of the latest capture
     overdue: bool
     alarm: str | None
-    waiting: bool  # a capture is held until a session or queue space is there
+    waiting: bool  # a capture is held until a session, queue space or the clock is there
     dirty: bool
+    cert: tuple  # (notBefore, notAfter) of the pinned certificate, Unix seconds (clock.py)
+    clock_state: int  # clock.NOT_SET / EARLY / LATE / OK (-1 before the first look)
+    clock_text: str | None  # why the clock is not OK, for the screen
+    ntp: list  # [ticks_ms of the next NTP try, backoff ms] (clock.py)
+    addr: str | None  # the upstream's IP address (resolve), None until a lookup answered
 
     def __init__(self, board, cfg, sealer_):
         fresh = transient.loading("bootload")
@@ -89,6 +105,12 @@ class App:
 
     def on_line(self, line):
         f = self.flow
+        if self.waiting and line[:6] != b"RNCB1:" and line[:6] != b"RNCF1:":
+            # a capture is held (no session, queue full, clock): a new identity or waybill
+            # would pair with half of it. The courier waits, or cancels it with BACK.
+            log("scan refused: a capture is held")
+            self.beep_later(2)
+            return
         try:
             r = f.on_line(line, sealer.unix_time(), self.overdue)
         except MemoryError:  # a TLS handshake may hold the heap for a moment: try once more
@@ -118,6 +140,10 @@ class App:
     def capture(self):
         f = self.flow
         s = self.sealer
+        if self.clock_state != _CLOCK_OK:
+            self.waiting = True
+            f.message = "WAIT FOR CLOCK"
+            return
         if s.needs_session():
             self.waiting = True
             f.message = "WAIT FOR NETWORK"
@@ -159,15 +185,17 @@ class App:
             return
         self.flow.config_serial = serial
         log("config applied, serial", serial)
+        self.addr = None  # another upstream, perhaps: look it up again
         self.wlan.disconnect()
-        self.wlan.connect(ssid, password)
+        self.connect_wifi()
 
     # -- upload ----------------------------------------------------------------------------
 
     async def uplink(self):
         backoff = _BACKOFF_MIN_MS
         while True:
-            if not len(self.sealer.queue) or not self.wlan.isconnected():
+            if not len(self.sealer.queue) or not self.online or \
+                    self.clock_state != _CLOCK_OK:  # mbedTLS would refuse the pin anyway
                 self.kick.clear()
                 try:
                     await asyncio.wait_for(self.kick.wait(), 0.5)
@@ -190,7 +218,8 @@ class App:
             n = len(b.items)
             gc.collect()
             try:
-                status, body = await uplink.post_batch(cfg.host, cfg.port, self.ctx, b)
+                status, body = await uplink.post_batch(self.addr or cfg.host, cfg.host,
+                                                       cfg.port, self.ctx, b)
             except Exception as e:  # network, TLS, timeout, a broken answer: keep everything
                 log("upload failed:", type(e).__name__)
                 return False
@@ -234,7 +263,7 @@ class App:
 
     async def session(self):
         while True:
-            if self.wlan.isconnected():
+            if self.online:
                 try:
                     if await self.sealer.ensure_session(_SPARE_RECORDS, _SPARE_MS):
                         gc.collect()  # the released HPKE modules and the setup's garbage
@@ -253,34 +282,51 @@ class App:
     async def wifi(self):
         w = self.wlan
         w.active(True)
-        w.connect(self.cfg.wifi_ssid, self.cfg.wifi_pass)
+        self.connect_wifi()
         up = False
-        since = time.ticks_ms()
+        looked_up = time.ticks_ms()
         while True:
             now = w.isconnected()
             if now != up:
-                up = now
-                since = time.ticks_ms()
+                up = self.online = now
                 log("wifi", "up" if up else "down")
                 self.dirty = True
                 if up:
-                    self.sync_clock()
+                    self.ntp[0] = time.ticks_ms()  # the clock may be tried at once
                     self.kick.set()
-            elif not up and time.ticks_diff(time.ticks_ms(), since) > _WIFI_RETRY_MS:
-                since = time.ticks_ms()
-                w.connect(self.cfg.wifi_ssid, self.cfg.wifi_pass)
+            if up and (self.addr is None or
+                       time.ticks_diff(time.ticks_ms(), looked_up) > _DNS_REFRESH_MS):
+                looked_up = time.ticks_ms()
+                self.resolve()
             await asyncio.sleep(0.2)
 
-    def sync_clock(self):
-        if time.gmtime()[0] >= _CLOCK_SET_YEAR:
-            return
+    def connect_wifi(self):
         try:
-            import ntptime
+            self.wlan.connect(self.cfg.wifi_ssid, self.cfg.wifi_pass)
+        except OSError as e:  # already connecting: the driver goes on by itself
+            log("wifi connect:", e.args[0] if e.args else type(e).__name__)
 
-            ntptime.settime()
-            log("clock set by NTP")
-        except (OSError, ImportError) as e:
-            log("NTP failed:", type(e).__name__)
+    def resolve(self):
+        # getaddrinfo blocks the loop (tens of ms, seconds when the DNS server is away): done
+        # here, between uploads, and never on an upload's path; a failure keeps the old address
+        import socket
+
+        try:
+            self.addr = socket.getaddrinfo(self.cfg.host, self.cfg.port)[0][-1][0]
+        except (OSError, IndexError, TypeError) as e:
+            log("DNS failed:", type(e).__name__)
+
+    def keep_clock(self):
+        now = sealer.unix_time()
+        c = self.cert
+        if self.clock_state == _CLOCK_OK and now >= _CLOCK_FLOOR and c[0] <= now <= c[1]:
+            return
+        import clock  # stays loaded while the clock is not OK; released once it is
+
+        clock.keep(self, now, log)
+        if self.clock_state == _CLOCK_OK:
+            transient.release(("clock",))
+            self.kick.set()
 
     def is_overdue(self):
         # Overdue: a record whose age by the monotonic clock or by the wall clock (whichever
@@ -300,6 +346,7 @@ class App:
     async def alarms(self):
         tick = 0
         while True:
+            self.keep_clock()
             over = self.is_overdue()
             if over != self.overdue:
                 self.overdue = over
@@ -327,6 +374,9 @@ class App:
             await asyncio.sleep(0.06)
 
     async def ui(self):
+        from machine import WDT
+
+        wdt = WDT(timeout=WDT_MS)  # started here and fed only here: the loop is alive
         held = False
         while True:
             pressed = self.key_back.value() == 0
@@ -335,6 +385,7 @@ class App:
                 self.waiting = False
                 self.dirty = True
             held = pressed
+            wdt.feed()
             ok = self.key_ok.value() == 0
             if ok != (self.trigger.value() == 0):
                 self.trigger.value(0 if ok else 1)
@@ -344,9 +395,9 @@ class App:
             await asyncio.sleep(0.05)
 
     def draw(self):
-        display.draw_lines(self.disp, view.lines(self.flow, self.wlan.isconnected(),
+        display.draw_lines(self.disp, view.lines(self.flow, self.online,
                                                  len(self.sealer.queue), self.last,
-                                                 self.alarm))
+                                                 self.alarm or self.clock_text))
 
     async def run(self):
         self.draw()

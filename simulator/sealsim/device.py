@@ -47,6 +47,7 @@ from sealscan.paths import SHIMS_DIR
 from sealsim import micropython as mp
 from sealsim.display import Panel, make_panel, terminal_lines
 from sealsim.gm65 import GM65
+from sealsim.speed import cost_ms
 
 # Scan engine models by the board file's `scan_engine.model`.
 SCAN_ENGINES = {"gm65": GM65}
@@ -248,6 +249,10 @@ class Device:
         self._wifi = wifi
         self._wifi_gen = 0
         self.net_delay = 0.0
+        self.ntp = "ok"  # the NTP server: "ok" answers, "lost" never answers, "hang" (test)
+        self.dns_ok = True  # the access point's resolver answers
+        self.net_connects = 0  # TCP connections the firmware asked the access point for
+        self.speed = 1.0  # ESP32 speed model scale (sealsim.speed): 1 an ESP32, 0 host speed
         self._delayed: list[tuple[float, _Conn, bytes]] = []
         self._delay_thread: threading.Thread | None = None
         self.pins: dict[int, int] = {}
@@ -591,7 +596,7 @@ class Device:
                 return
             if conn.kind == f"uart{self.board.scan_engine['uart']}":
                 self._scan_uart = conn
-                self._scan_baud = int(arg or 115200)
+                self._scan_baud = int(arg.split()[0] if arg else 115200)
             conn.send(b"+")  # wired: the shim may use the channel now
             data = rest
             if not data:
@@ -699,7 +704,15 @@ class Device:
         if cmd == "clock":
             return str(self.clock_offset).encode()
         if cmd == "ntp":  # the true time, if the NTP server can be reached
-            return str(int(time.time()) - EPOCH_2000).encode() if self._wifi else b""
+            if not self._wifi:
+                return b"noap"
+            if self.ntp != "ok":
+                return self.ntp.encode()
+            return str(int(time.time()) - EPOCH_2000).encode()
+        if cmd == "cost":
+            return str(cost_ms(words[1], self.speed)).encode()
+        if cmd == "dns":
+            return b"ok" if self.dns_ok else b"fail"
         if cmd == "settime":
             self.clock_offset = int(words[1]) + EPOCH_2000 - int(time.time())
             return b""
@@ -779,6 +792,7 @@ class Device:
                          name=f"sealsim-{self.name}-connect").start()
 
     def _net_connect(self, conn: _Conn, line: bytes, rest: bytes) -> None:
+        self.net_connects += 1
         try:
             host, port = line.decode().split()
             if not self._wifi:

@@ -10,6 +10,7 @@
 # Replies, host -> device: len:u32le payload.
 import os
 import usocket as _socket  # the built-in (u-name), never the socket shim
+import utime as _utime  # the built-in, never the time shim
 import struct
 
 _PATH = os.getenv("SEALSIM_LINK")
@@ -95,6 +96,14 @@ def query(key):
 
 def event(text):
     send(ord("E"), text.encode())
+
+
+def block(op):
+    # ESP32 speed model: hold this process as long as the board's C code would hold the
+    # interpreter for `op` (sealsim/speed.py; the supervisor scales it, 0 = nothing)
+    ms = int(query("cost " + op) or 0)
+    if ms:
+        _utime.sleep_ms(ms)
 
 
 def xcall(name, arg):

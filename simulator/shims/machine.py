@@ -265,13 +265,19 @@ class UART(io.IOBase):
                  invert=0, flow=0):
         self._id = id
         self._baud = baudrate
+        self._rxbuf = rxbuf
         if id == 0:
             # UART0 is the console on an ESP32: writes share the REPL's stream (and order).
             self._s = None
         else:
-            # The line speed goes with the channel name: a module at another speed sees
-            # garbage.
-            self._s = _simlink.connect("uart%d %d" % (id, baudrate))
+            # The line speed and the driver's ring buffer size go with the channel name: a
+            # module at another speed sees garbage; the supervisor's model of the line
+            # delivers bytes at the baud rate into a ring of `rxbuf` bytes (plus the
+            # hardware FIFO) and drops what does not fit, as the IDF driver does. Every
+            # read is reported (bus op U) so the model knows how full the ring is.
+            if rxbuf <= 128:
+                raise OSError(-258)  # uart_driver_install: ESP_ERR_INVALID_ARG (> FIFO)
+            self._s = _simlink.connect("uart%d %d %d" % (id, baudrate, rxbuf))
             self._s.setblocking(False)
         self.init(baudrate, bits, parity, stop, timeout=timeout, timeout_char=timeout_char)
 
@@ -283,6 +289,11 @@ class UART(io.IOBase):
         self._baud = baudrate
         self._timeout = timeout
         self._timeout_char = timeout_char
+
+    def _took(self, n):
+        # the firmware took n bytes out of the driver's ring buffer
+        if n:
+            _simlink.send(ord("U"), struct.pack("<BH", self._id, n))
 
     def deinit(self):
         if self._s:
@@ -311,7 +322,9 @@ class UART(io.IOBase):
         n = self.any()
         if nbytes is not None and nbytes >= 0:
             n = min(n, nbytes)
-        return self._s.recv(n) or None
+        data = self._s.recv(n)
+        self._took(len(data))
+        return data or None
 
     def readinto(self, buf, nbytes=-1):
         if nbytes < 0:
@@ -328,7 +341,9 @@ class UART(io.IOBase):
             return None
         data = self._s.recv(n, _simlink._socket.MSG_PEEK)
         i = data.find(b"\n")
-        return self._s.recv(i + 1 if i >= 0 else n)
+        data = self._s.recv(i + 1 if i >= 0 else n)
+        self._took(len(data))
+        return data
 
     def write(self, buf):
         if self._id == 0:

@@ -1,0 +1,37 @@
+"""ESP32 speed model: how long blocking native calls hold the interpreter on a board.
+
+While one of these runs on an ESP32 the MicroPython VM does nothing else (no asyncio task,
+no UART read), and the scan engine keeps sending into the UART driver's ring buffer. The
+shims ask the supervisor (`cost OP` on the bus) and sleep that long at the point where the
+board's C code would run; `Device.speed` scales the table (1.0: an ESP32 at 160 MHz, the
+default; 0: host speed, nothing added). Sources and reasoning per row are in
+docs/simulator.md, "ESP32 speed".
+"""
+
+from __future__ import annotations
+
+# milliseconds on an ESP32 (160 MHz, no PSRAM), per operation
+ESP32_MS: dict[str, float] = {
+    # mbedTLS client handshake, ECDHE-ECDSA P-256 (the upstream's certificate): ECDHE key
+    # generation + shared secret + two ECDSA verifies, in C, in one piece after the
+    # server's first flight arrives
+    "tls_handshake": 1000.0,
+    # lwIP getaddrinfo answered by the access point's resolver
+    "dns": 30.0,
+    # lwIP getaddrinfo with no answer: DNS_MAX_RETRIES (4) tries, 1 s timer apart
+    "dns_timeout": 4000.0,
+    # ntptime.time(): lookup + one UDP round trip on the LAN
+    "ntp": 40.0,
+    # ntptime.time() with no answer: its socket timeout (ntptime.timeout = 1 s)
+    "ntp_timeout": 1000.0,
+    # esp_wifi_connect() to an AP in range: scan + auth + assoc + DHCP (not blocking: the
+    # driver works in its own task; WLAN.isconnected() turns True after this)
+    "wifi_assoc": 1500.0,
+}
+
+
+def cost_ms(op: str, scale: float) -> int:
+    """Milliseconds `op` blocks at `scale` (unknown operations cost nothing)."""
+    if scale <= 0:
+        return 0
+    return int(ESP32_MS.get(op, 0.0) * scale)
