@@ -47,7 +47,7 @@ from sealscan.paths import SHIMS_DIR
 from sealsim import micropython as mp
 from sealsim.display import Panel, make_panel, terminal_lines
 from sealsim.gm65 import GM65
-from sealsim.speed import cost_ms
+from sealsim.speed import DeviceClock, cost_ms
 
 # Scan engine models by the board file's `scan_engine.model`.
 SCAN_ENGINES = {"gm65": GM65}
@@ -260,6 +260,7 @@ class Device:
         self._keys_seen: set[str] = set()
         self.gm65 = SCAN_ENGINES[self.board.scan_engine["model"]](self._to_scan_engine)
         self.panel: Panel = make_panel(self.board.display)
+        self.device_clock = DeviceClock()
         self._cond = threading.Condition()
         self._sel = selectors.DefaultSelector()
         self._conns: set[_Conn] = set()
@@ -647,6 +648,10 @@ class Device:
         if op == "W":
             pin, value = p[0], p[1]
             self.pins[pin] = value
+            t = self.device_clock.at(struct.unpack_from("<I", p, 2)[0])
+            for role in ("rst", "backlight"):
+                if pin == self.board.display.get(role):
+                    self.panel.pin(role, value, t)
             if pin == pins.get("led"):
                 self.events.append((time.time(), f"led {'on' if value else 'off'}"))
             elif pin == self.board.scan_engine["trigger"]:
@@ -663,6 +668,8 @@ class Device:
             return bytes([self.pins.get(pin, 0)])
         if op == "M":
             pin, freq, duty = struct.unpack("<BII", p)
+            if pin == self.board.display.get("backlight"):
+                self.panel.pwm("backlight", duty if freq else 0)
             if pin == pins.get("buzzer"):
                 on = freq > 0 and duty > 0
                 self.events.append((time.time(), f"buzzer {freq} Hz" if on else "buzzer off"))
@@ -674,7 +681,8 @@ class Device:
         if op == "S":
             dc = self.pins.get(self.board.display.get("dc", -1), 1)
             if hasattr(self.panel, "spi_write"):
-                self.panel.spi_write(p[1:], dc)
+                t = self.device_clock.at(struct.unpack_from("<I", p, 1)[0])
+                self.panel.spi_write(p[5:], dc, t)  # type: ignore[attr-defined]
             return None
         if op == "E":
             text = p.decode("utf-8", "replace")

@@ -35,3 +35,22 @@ def cost_ms(op: str, scale: float) -> int:
     if scale <= 0:
         return 0
     return int(ESP32_MS.get(op, 0.0) * scale)
+
+
+class DeviceClock:
+    """The device's own time, from the 30-bit microsecond stamps the shims put on pin and bus
+    writes (machine._now). Writes arrive in order, so each stamp is later than the one before:
+    the wrap (every ~18 min) is undone by adding the difference modulo 2^30."""
+
+    _PERIOD = 1 << 30
+
+    def __init__(self) -> None:
+        self._last: int | None = None
+        self._us = 0
+
+    def at(self, stamp: int) -> float:
+        """Seconds since the first stamp seen, for this stamp."""
+        if self._last is not None:
+            self._us += (stamp - self._last) % self._PERIOD
+        self._last = stamp
+        return self._us / 1e6

@@ -31,6 +31,12 @@ _EXIT_WDT = 93
 _freq = 160000000
 
 
+def _now():
+    # the device's clock for the supervisor's timing models (displays: reset and sleep-out
+    # delays), in us, 30 bits (a small int on a 32-bit port too; the host unwraps it)
+    return time.ticks_us() & 0x3FFFFFFF
+
+
 def _hard_exit(code):
     # The supervisor ends this process and restarts the device (nothing firmware can catch).
     _simlink.send(ord("Q"), ("exit %d" % code).encode())
@@ -133,7 +139,7 @@ class Pin:
                 return self._out
             return _simlink.call(ord("R"), struct.pack("<B", self._id))[0]
         self._out = 1 if x else 0
-        _simlink.send(ord("W"), struct.pack("<BB", self._id, self._out))
+        _simlink.send(ord("W"), struct.pack("<BBI", self._id, self._out, _now()))
 
     def __call__(self, x=None):
         return self.value(x)
@@ -444,7 +450,7 @@ class SPI:
         pass
 
     def write(self, buf):
-        _simlink.send(ord("S"), struct.pack("<B", self._id) + bytes(buf))
+        _simlink.send(ord("S"), struct.pack("<BI", self._id, _now()) + bytes(buf))
 
     def read(self, nbytes, write=0x00):
         return bytes(nbytes)
