@@ -48,6 +48,7 @@ from sealsim import micropython as mp
 from sealsim.display import Panel, make_panel, terminal_lines
 from sealsim.gm65 import GM65
 from sealsim.speed import DeviceClock, cost_ms
+from sealsim.uartline import UartLine
 
 # Scan engine models by the board file's `scan_engine.model`.
 SCAN_ENGINES = {"gm65": GM65}
@@ -265,6 +266,7 @@ class Device:
         self._sel = selectors.DefaultSelector()
         self._conns: set[_Conn] = set()
         self._scan_uart: _Conn | None = None
+        self.uart_line: UartLine | None = None  # the scan engine's line into the firmware
         self._scan_baud = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._powered = False
@@ -435,7 +437,10 @@ class Device:
     # ----------------------------------------------------------------- the loop -----------
     def _loop(self) -> None:
         while not self._stop:
-            for key, mask in self._sel.select(timeout=0.05):
+            line = self.uart_line
+            if line is not None and line.busy:
+                line.tick()  # bytes on the scan engine's line, at its baud rate
+            for key, mask in self._sel.select(timeout=0.002 if line and line.busy else 0.05):
                 try:
                     if mask & selectors.EVENT_WRITE and isinstance(key.data, _Conn):
                         key.data.flush()
@@ -578,6 +583,7 @@ class Device:
         conn.sock.close()
         if conn is self._scan_uart:
             self._scan_uart = None
+            self.uart_line = None
         if conn.peer is not None:
             peer, conn.peer, peer.peer = conn.peer, None, None
             self._drop(peer)
@@ -597,7 +603,11 @@ class Device:
                 return
             if conn.kind == f"uart{self.board.scan_engine['uart']}":
                 self._scan_uart = conn
-                self._scan_baud = int(arg.split()[0] if arg else 115200)
+                words = arg.split()
+                self._scan_baud = int(words[0] if words else 115200)
+                # timed at the firmware UART's rate: misclocked bytes come in at that rate
+                self.uart_line = UartLine(self._scan_baud, int(words[1]) if len(words) > 1
+                                          else 256, conn.send)
             conn.send(b"+")  # wired: the shim may use the channel now
             data = rest
             if not data:
@@ -626,7 +636,11 @@ class Device:
         if uart is not None:
             if self._scan_baud != self.gm65.baud:
                 data = _misclocked(data, self.gm65.baud, self._scan_baud)
-            uart.send(data)
+            line = self.uart_line
+            if line is not None:
+                line.send(data)
+            else:
+                uart.send(data)
         else:  # as on the board: nobody listens on the line, the bytes are gone
             self.events.append((time.time(), f"scan engine sent {len(data)} bytes to a "
                                              "UART the firmware has not opened"))
@@ -694,6 +708,11 @@ class Device:
                 self._sleep_ms = int(text.split()[1])
             self.events.append((time.time(), text))
             return None
+        if op == "U":
+            line = self.uart_line
+            if line is not None and p[0] == self.board.scan_engine["uart"]:
+                line.took(struct.unpack_from("<H", p, 1)[0])
+            return None
         if op == "Q":
             return self._query(p.decode("utf-8", "replace"))
         if op == "X":
@@ -717,8 +736,11 @@ class Device:
             if self.ntp != "ok":
                 return self.ntp.encode()
             return str(int(time.time()) - EPOCH_2000).encode()
-        if cmd == "cost":
-            return str(cost_ms(words[1], self.speed)).encode()
+        if cmd == "cost":  # a blocking native call starts (or the driver's own time)
+            ms = cost_ms(words[1], self.speed)
+            if words[1] != "wifi_assoc":
+                self.events.append((time.time(), f"blocking {words[1]} {ms} ms"))
+            return str(ms).encode()
         if cmd == "dns":
             return b"ok" if self.dns_ok else b"fail"
         if cmd == "settime":
@@ -729,6 +751,8 @@ class Device:
         if cmd == "uart":  # UART.init() changed the line speed
             if words[1] == str(self.board.scan_engine["uart"]):
                 self._scan_baud = int(words[3])
+                if self.uart_line is not None:
+                    self.uart_line.baud = self._scan_baud
             return b""
         if cmd == "reset_cause":
             return str(self.reset_cause).encode()
