@@ -405,9 +405,11 @@ class Device:
             self.events.append((time.time(), f"MicroPython exited with code {rc}"))
         for c in list(self._conns):
             self._drop(c)
-        self._wdt = None
         if not self._powered:
+            self._wdt = None
             return
+        if request in (_EXIT_SLEEP, _EXIT_RESET, _EXIT_WDT):
+            self._wdt = None  # a chip reset stops the watchdog; a soft reset does not
         if request == _EXIT_SLEEP:
             self.reset_cause = DEEPSLEEP_RESET
             self._wake_at = time.monotonic() + self._sleep_ms / 1000
