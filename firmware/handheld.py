@@ -45,6 +45,7 @@ _SPARE_RECORDS = const(16)
 _SPARE_MS = const(300_000)
 WDT_MS = const(10000)  # > the longest blocking call (TLS handshake ~1 s, NTP 1 s, DNS)
 _DNS_REFRESH_MS = const(600_000)
+_DNS_RETRY_MS = const(30_000)  # after a failed lookup (it blocked for lwIP's retries)
 _CLOCK_OK = const(3)  # clock.OK
 _CLOCK_FLOOR = const(1704067200)  # 2024-01-01: clock.py's floor
 
@@ -194,8 +195,10 @@ class App:
     async def uplink(self):
         backoff = _BACKOFF_MIN_MS
         while True:
-            if not len(self.sealer.queue) or not self.online or \
-                    self.clock_state != _CLOCK_OK:  # mbedTLS would refuse the pin anyway
+            # no upload without Wi-Fi, the upstream's address (no DNS on this path) or a
+            # clock inside the pin's validity (mbedTLS would refuse the pin anyway)
+            if not len(self.sealer.queue) or not self.online or self.addr is None or \
+                    self.clock_state != _CLOCK_OK:
                 self.kick.clear()
                 try:
                     await asyncio.wait_for(self.kick.wait(), 0.5)
@@ -218,8 +221,8 @@ class App:
             n = len(b.items)
             gc.collect()
             try:
-                status, body = await uplink.post_batch(self.addr or cfg.host, cfg.host,
-                                                       cfg.port, self.ctx, b)
+                status, body = await uplink.post_batch(self.addr, cfg.host, cfg.port,
+                                                       self.ctx, b)
             except Exception as e:  # network, TLS, timeout, a broken answer: keep everything
                 log("upload failed:", type(e).__name__)
                 return False
@@ -285,6 +288,7 @@ class App:
         self.connect_wifi()
         up = False
         looked_up = time.ticks_ms()
+        wait = 0  # ms until the next lookup
         while True:
             now = w.isconnected()
             if now != up:
@@ -293,11 +297,12 @@ class App:
                 self.dirty = True
                 if up:
                     self.ntp[0] = time.ticks_ms()  # the clock may be tried at once
+                    wait = 0 if self.addr is None else wait
                     self.kick.set()
-            if up and (self.addr is None or
-                       time.ticks_diff(time.ticks_ms(), looked_up) > _DNS_REFRESH_MS):
-                looked_up = time.ticks_ms()
+            if up and time.ticks_diff(time.ticks_ms(), looked_up) >= wait:
                 self.resolve()
+                looked_up = time.ticks_ms()
+                wait = _DNS_REFRESH_MS if self.addr else _DNS_RETRY_MS
             await asyncio.sleep(0.2)
 
     def connect_wifi(self):
@@ -308,7 +313,8 @@ class App:
 
     def resolve(self):
         # getaddrinfo blocks the loop (tens of ms, seconds when the DNS server is away): done
-        # here, between uploads, and never on an upload's path; a failure keeps the old address
+        # here when Wi-Fi comes up, every 10 min and 30 s after a failure, never on an
+        # upload's path; a failure keeps the address found before
         import socket
 
         try:

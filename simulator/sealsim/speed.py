@@ -18,8 +18,9 @@ ESP32_MS: dict[str, float] = {
     "tls_handshake": 1000.0,
     # lwIP getaddrinfo answered by the access point's resolver
     "dns": 30.0,
-    # lwIP getaddrinfo with no answer: DNS_MAX_RETRIES (4) tries, 1 s timer apart
-    "dns_timeout": 4000.0,
+    # lwIP getaddrinfo with no answer: DNS_MAX_RETRIES (4) tries driven by the 1 s DNS
+    # timer (lwIP dns.c), several seconds in all
+    "dns_timeout": 5000.0,
     # ntptime.time(): lookup + one UDP round trip on the LAN
     "ntp": 40.0,
     # ntptime.time() with no answer: its socket timeout (ntptime.timeout = 1 s)
