@@ -40,18 +40,39 @@ class SealscanGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.lazy:
             module_name, attr = self.lazy[name].split(":")
-            return getattr(importlib.import_module(module_name), attr)
+            package = module_name.partition(".")[0]
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as e:
+                if package == "sealscan" or e.name != package:
+                    raise
+                return _missing(name, package)
+            return getattr(module, attr)
         return super().get_command(ctx, name)
 
 
-# name -> "module:click object". Later work adds groups here (flash, deploy, sim, upstream, ...).
+def _missing(name: str, package: str) -> click.Command:
+    """A command whose package is not installed: says so, and how to get it."""
+
+    @click.command(name, context_settings={"ignore_unknown_options": True},
+                   help=f"(not available: the {package} package is not installed)")
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def command(args: tuple[str, ...]) -> None:
+        fail(f"`sealscan {name}` needs the {package} package, which is not installed; "
+             "install the repository with `make setup` (or `pip install -e .` in it)")
+
+    return command
+
+
+# name -> "module:click object". `sim` is the simulator's own CLI module, loaded by name: the
+# host package never imports the simulator (tests/host/test_import_graph.py).
 GROUPS = {
     "boards": "sealscan.cli_boards:boards",
     "codes": "sealscan.cli_codes:codes_group",
     "firmware": "sealscan.cli_firmware:firmware",
     "upstream": "sealscan.cli_upstream:upstream",
     "flash": "sealscan.cli_flash:flash",
-    "sim": "sealscan.cli_sim:sim",
+    "sim": "sealsim.cli:sim",
     # The depot technician's device commands (sealscan.device), top-level like mpremote's.
     "deploy": "sealscan.cli_device:deploy",
     "provision": "sealscan.cli_device:provision",

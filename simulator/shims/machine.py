@@ -1,12 +1,13 @@
 # machine for the sealsim simulator: the ESP32 MicroPython API, backed by host peripherals.
-# Pins, PWM, I2C and SPI traffic goes to the host over the bus link (_simlink); a UART is its
-# own stream socket, pollable like the real one (asyncio.StreamReader(uart) works).
-import io
+# Pins, PWM, I2C and SPI traffic goes to the host over the bus link (_simlink); a UART (in
+# _simuart, re-exported here) is its own stream socket, pollable like the real one
+# (asyncio.StreamReader(uart) works).
 import struct
 import sys
 import time
 
 import _simlink
+from _simuart import UART  # noqa: F401 (machine.UART)
 
 PWRON_RESET = 1
 HARD_RESET = 2
@@ -22,7 +23,7 @@ TIMER_WAKE = 4
 TOUCHPAD_WAKE = 5
 ULP_WAKE = 6
 
-# Exit codes the supervisor reads (see sealsim.device).
+# Exit codes the supervisor reads (see sealsim.supervisor).
 _EXIT_RESET = 90
 _EXIT_SOFT = 91
 _EXIT_SLEEP = 92
@@ -255,129 +256,6 @@ class PWM:
         self._send()
 
 
-class UART(io.IOBase):
-    INV_TX = 32
-    INV_RX = 4
-    INV_RTS = 64
-    INV_CTS = 8
-    RTS = 1
-    CTS = 2
-    IRQ_RX = 1
-    IRQ_BREAK = 2
-    IRQ_RXIDLE = 4096
-
-    def __init__(self, id, baudrate=115200, bits=8, parity=None, stop=1, *, tx=None, rx=None,
-                 rts=None, cts=None, txbuf=256, rxbuf=256, timeout=0, timeout_char=0,
-                 invert=0, flow=0):
-        self._id = id
-        self._baud = baudrate
-        self._rxbuf = rxbuf
-        if id == 0:
-            # UART0 is the console on an ESP32: writes share the REPL's stream (and order).
-            self._s = None
-        else:
-            # The line speed and the driver's ring buffer size go with the channel name: a
-            # module at another speed sees garbage; the supervisor's model of the line
-            # delivers bytes at the baud rate into a ring of `rxbuf` bytes (plus the
-            # hardware FIFO) and drops what does not fit, as the IDF driver does. Every
-            # read is reported (bus op U) so the model knows how full the ring is.
-            if rxbuf <= 128:
-                raise OSError(-258)  # uart_driver_install: ESP_ERR_INVALID_ARG (> FIFO)
-            self._s = _simlink.connect("uart%d %d %d" % (id, baudrate, rxbuf))
-            self._s.setblocking(False)
-        self.init(baudrate, bits, parity, stop, timeout=timeout, timeout_char=timeout_char)
-
-    def init(self, baudrate=115200, bits=8, parity=None, stop=1, *, tx=None, rx=None,
-             rts=None, cts=None, txbuf=None, rxbuf=None, timeout=0, timeout_char=0,
-             invert=0, flow=0):
-        if baudrate != self._baud and self._id:
-            _simlink.query("uart %d baud %d" % (self._id, baudrate))  # a call: in order
-        self._baud = baudrate
-        self._timeout = timeout
-        self._timeout_char = timeout_char
-
-    def _took(self, n):
-        # the firmware took n bytes out of the driver's ring buffer
-        if n:
-            _simlink.send(ord("U"), struct.pack("<BH", self._id, n))
-
-    def deinit(self):
-        if self._s:
-            self._s.close()
-            self._s = None
-
-    def _wait(self, ms):
-        import select
-        p = select.poll()
-        p.register(self._s, select.POLLIN)
-        return bool(p.poll(ms))
-
-    def any(self):
-        if self._s is None:
-            return 0  # the REPL owns the console's input
-        try:
-            return len(self._s.recv(4096, _simlink._socket.MSG_PEEK))
-        except OSError:
-            return 0
-
-    def read(self, nbytes=-1):
-        if self._s is None:
-            return None
-        if not self.any() and not (self._timeout and self._wait(self._timeout)):
-            return None
-        n = self.any()
-        if nbytes is not None and nbytes >= 0:
-            n = min(n, nbytes)
-        data = self._s.recv(n)
-        self._took(len(data))
-        return data or None
-
-    def readinto(self, buf, nbytes=-1):
-        if nbytes < 0:
-            nbytes = len(buf)
-        data = self.read(nbytes)
-        if not data:
-            return None
-        buf[: len(data)] = data
-        return len(data)
-
-    def readline(self):
-        n = self.any()
-        if not n:
-            return None
-        data = self._s.recv(n, _simlink._socket.MSG_PEEK)
-        i = data.find(b"\n")
-        data = self._s.recv(i + 1 if i >= 0 else n)
-        self._took(len(data))
-        return data
-
-    def write(self, buf):
-        if self._id == 0:
-            sys.stdout.buffer.write(buf)
-            return len(buf)
-        _simlink._sendall(self._s, buf)
-        return len(buf)
-
-    def sendbreak(self):
-        pass
-
-    def flush(self):
-        pass
-
-    def txdone(self):
-        return True
-
-    def irq(self, handler=None, trigger=0, hard=False):
-        self._irq = handler
-        return None
-
-    def ioctl(self, req, arg):
-        # MP_STREAM_GET_FILENO: let select.poll (and asyncio) wait on the socket itself.
-        if req == 10:
-            return self._s.fileno() if self._s else 1
-        if req == 3:  # MP_STREAM_POLL
-            return (arg & 1 if self.any() else 0) | (arg & 4)
-        return 0
 
 
 class I2C:

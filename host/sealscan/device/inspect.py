@@ -179,7 +179,7 @@ def audit(port: str, *, sim_state: Path | None = None) -> AuditReport:
 
 
 def _sim_nvs(state: Path, report: AuditReport) -> None:
-    from sealsim.device import read_nvs  # the simulator's NVS files (sealsim is optional)
+    from sealscan.device.simnvs import read_nvs
 
     report.nvs_listed = True
     for path in sorted((state / "nvs").glob("*.nvs")):
