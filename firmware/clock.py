@@ -16,8 +16,9 @@
 # NTP (ntptime.settime) is tried while Wi-Fi is up, first at once, then 1, 2, 4 ... 32 s
 # apart (backoff even after an answer: a state still not OK is then the certificate's). It
 # blocks: up to its 1 s timeout when nothing answers (the UART ring buffer holds the scan
-# engine's bytes meanwhile: bootload sizes it). A step of the clock moves the wall-clock
-# capture stamps of records waiting for an ack with it, so their overdue ages stay true.
+# engine's bytes meanwhile: bootload sizes it). Records are sealed only while the clock is
+# OK, so a step here moves no capture time; a record's overdue latch (sealq.py) keeps an
+# alarm raised by a clock that was ahead until its ack.
 #
 # Only OK seals and uploads: any other state holds a capture (the courier sees WAIT_TEXT; a
 # held capture is not a record yet, so no overdue alarm runs for it) and holds uploads of
@@ -26,7 +27,6 @@
 # The certificate's validity is read from its DER once at boot (bootload.cert_validity).
 import time
 
-import sealer
 from micropython import const
 
 NOT_SET = const(0)
@@ -55,7 +55,7 @@ def state(now, not_before, not_after):
 
 def keep(app, now, log):
     """Update `app`'s clock state (handheld.App: clock_state, clock_text, cert, ntp, online,
-    outstanding, dirty) and try NTP when due."""
+    dirty) and try NTP when due."""
     st = state(now, app.cert[0], app.cert[1])
     ntp = app.ntp  # [ticks_ms of the next try, backoff ms]
     if st != app.clock_state:
@@ -77,8 +77,5 @@ def keep(app, now, log):
         log("NTP failed:", type(e).__name__)
         log("NTP: next try in", ntp[1] // 1000, "s")
     else:
-        step = sealer.unix_time() - now
-        for item in app.outstanding:  # [enc, index, ticks_ms, unix time, overdue]
-            item[3] += step
         log("clock set by NTP")
     ntp[0] = time.ticks_add(time.ticks_ms(), ntp[1])

@@ -119,8 +119,8 @@ try:
     print("IDF_HEAP", esp32.idf_heap_info(esp32.HEAP_DATA))
 except (ImportError, AttributeError) as e:
     print("IDF_HEAP none", type(e).__name__)
-import asyncio, config, sealer, x25519
-cfg = config.Config()
+import asyncio, bootload, config, esp32, sealer, x25519
+cfg = bootload.read_config(esp32.NVS(config.NAMESPACE))
 t = time.ticks_us()
 x25519.x25519(bytes(range(32)), cfg.upstream_pk)
 print("X25519_US", time.ticks_diff(time.ticks_us(), t))

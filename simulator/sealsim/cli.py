@@ -14,7 +14,7 @@ from sealscan.boards import DEFAULT_BOARD
 from sealscan.cli import emit_json, fail, load_board_or_exit
 from sealsim import interactive
 from sealsim.audit import Snapshot, audit
-from sealsim.device import DeviceError
+from sealsim.device import SimDeviceError
 from sealsim.micropython import MicroPythonNotFound
 from sealsim.scenario import TESTFW_DIR, start_device
 
@@ -69,7 +69,7 @@ def run(board: str, state: Path | None, firmware: Path | None, png_dir: Path) ->
     fw = firmware or (TESTFW_DIR if fresh else None)
     try:
         dev = start_device(b, state, firmware=fw)
-    except (DeviceError, MicroPythonNotFound, OSError) as e:
+    except (SimDeviceError, MicroPythonNotFound, OSError) as e:
         fail(f"cannot start the simulated device: {e}")
     with dev:
         interactive.run(dev, png_dir)

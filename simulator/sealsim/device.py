@@ -41,13 +41,13 @@ from sealsim.supervisor import (
     PWRON_RESET,
     SOFT_RESET,
     WDT_RESET,
-    DeviceError,
+    SimDeviceError,
     Supervisor,
     shim_heap_bytes,
 )
 
 __all__ = ["DEEPSLEEP_RESET", "EPOCH_2000", "HARD_RESET", "PWRON_RESET", "RAW_BANNER",
-           "SCAN_ENGINES", "SOFT_REBOOT", "SOFT_RESET", "WDT_RESET", "Device", "DeviceError",
+           "SCAN_ENGINES", "SOFT_REBOOT", "SOFT_RESET", "WDT_RESET", "Device", "SimDeviceError",
            "read_nvs", "shim_heap_bytes", "write_nvs"]
 
 
@@ -271,7 +271,7 @@ class Device:
     def _key(self, key: str):
         k = self.peripherals.key(key)
         if k is None:
-            raise DeviceError(f"board {self.board.name} has no key {key!r} (ok, back)")
+            raise SimDeviceError(f"board {self.board.name} has no key {key!r} (ok, back)")
         return k
 
     def write_console(self, data: bytes) -> None:
@@ -290,23 +290,23 @@ class Device:
                 if i >= 0:
                     return i + len(pat)
                 if self.halted:
-                    raise DeviceError(f"{self.name}: {self.halted}")
+                    raise SimDeviceError(f"{self.name}: {self.halted}")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     tail = bytes(self.output[-600:]).decode("utf-8", "replace")
-                    raise DeviceError(f"{self.name}: no {pat!r} on the console within "
+                    raise SimDeviceError(f"{self.name}: no {pat!r} on the console within "
                                       f"{timeout} s; last output:\n{tail}")
                 self._cond.wait(min(left, 0.1))
 
     def exec(self, code: str, timeout: float = 20) -> str:
         """Run `code` on the device through its raw REPL (interrupting main.py first, as
         mpremote does) and return what it printed; a device-side exception raises
-        DeviceError with MicroPython's traceback. The REPL globals persist between calls."""
+        SimDeviceError with MicroPython's traceback. The REPL globals persist between calls."""
         mark = len(self.output)
         self.write_console(b"\r\x03\x03\x01")
         try:
             mark = self.wait_for(RAW_BANNER + b">", min(5, timeout), since=mark)
-        except DeviceError:  # still booting when the keys arrived: once more, as mpremote
+        except SimDeviceError:  # still booting when the keys arrived: once more, as mpremote
             mark = len(self.output)
             self.write_console(b"\r\x03\x03\x01")
             mark = self.wait_for(RAW_BANNER + b">", timeout, since=mark)
@@ -315,10 +315,10 @@ class Device:
         reply = bytes(self.output[mark:end - 2])
         self.write_console(b"\x02")  # back to the friendly REPL
         if not reply.startswith(b"OK"):
-            raise DeviceError(f"{self.name}: raw REPL refused the code: {reply[:200]!r}")
+            raise SimDeviceError(f"{self.name}: raw REPL refused the code: {reply[:200]!r}")
         out, _, err = reply[2:].partition(b"\x04")
         if err.strip(b"\x04"):
-            raise DeviceError(err.decode("utf-8", "replace").strip())
+            raise SimDeviceError(err.decode("utf-8", "replace").strip())
         return out.decode("utf-8", "replace").replace("\r\n", "\n")
 
     def wait_until(self, predicate: Callable[[], object], timeout: float = 20,
@@ -327,7 +327,7 @@ class Device:
         with self._cond:
             while not predicate():
                 if time.monotonic() > deadline:
-                    raise DeviceError(f"{self.name}: {what} not reached within {timeout} s")
+                    raise SimDeviceError(f"{self.name}: {what} not reached within {timeout} s")
                 self._cond.wait(0.05)
 
     def wait_boots(self, n: int, timeout: float = 20) -> None:
@@ -337,7 +337,7 @@ class Device:
     def frame(self, index: int = -1):
         """A captured frame (PIL image); -1 is the latest."""
         if not self.panel.frames:
-            raise DeviceError(f"{self.name}: the display has not shown a frame yet")
+            raise SimDeviceError(f"{self.name}: the display has not shown a frame yet")
         return self.panel.frames[index]
 
     def wait_frames(self, n: int, timeout: float = 20) -> None:
@@ -369,7 +369,7 @@ class Device:
         for name, content in files.items():
             dest = (root / name.lstrip("/")).resolve()
             if not dest.is_relative_to(root):
-                raise DeviceError(f"{name}: outside the device filesystem")
+                raise SimDeviceError(f"{name}: outside the device filesystem")
             dest.parent.mkdir(parents=True, exist_ok=True)
             if isinstance(content, Path):
                 content = content.read_bytes()

@@ -42,7 +42,7 @@ _ROM_WDT = (b"\r\nets Jun  8 2016 00:22:57\r\n\r\nrst:0x10 (RTCWDT_RTC_RESET),bo
             b"(SPI_FAST_FLASH_BOOT)\r\n")
 
 
-class DeviceError(RuntimeError):
+class SimDeviceError(RuntimeError):
     """The simulated device could not do what was asked (not started, timed out, ...)."""
 
 
@@ -57,7 +57,7 @@ def shim_heap_bytes(heap_bytes: int) -> int:
                            "SEALSIM_SHIMS": str(SHIMS_DIR)})
     out = proc.stdout.decode()
     if "SHIMHEAP" not in out:
-        raise DeviceError(f"cannot measure the shims' heap: {out}{proc.stderr.decode()}")
+        raise SimDeviceError(f"cannot measure the shims' heap: {out}{proc.stderr.decode()}")
     used = int(out.split("SHIMHEAP")[1].split()[0])
     return -(-used * 1013 // 1000 // 256) * 256  # plus the GC's own ~1.25 %, in 256 B steps
 

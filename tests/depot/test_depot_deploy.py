@@ -125,7 +125,8 @@ def test_chip_named_by_micropython_machine_string():
 
 def test_power_cut_in_the_middle_of_a_deploy_leaves_whole_files_and_a_redeploy_heals(blank):
     from sealscan.device.deploy import deploy as run_deploy
-    from sealscan.device.link import DeviceError
+    from sealscan.device.firmware import build_firmware
+    from sealscan.device.link import DeviceError, open_link
 
     board = load_board(BOARD)
 
@@ -134,7 +135,8 @@ def test_power_cut_in_the_middle_of_a_deploy_leaves_whole_files_and_a_redeploy_h
             blank.power_cut()
 
     with pytest.raises(DeviceError) as e:
-        run_deploy(blank.port, board, progress=cut_at_fifth_file)
+        with open_link(blank.port) as link:
+            run_deploy(link, board, build_firmware(board), progress=cut_at_fifth_file)
     assert "\n" not in str(e.value)
     fs = files_in(blank.state / "fs")
     assert "firmware.json" not in fs  # the cut-short deploy does not claim the build

@@ -26,10 +26,7 @@ GRAPHS = {
 
 # Cycles known today, each removed by an issue in flight: the test fails (strict xfail)
 # as soon as the cycle is gone, so the entry is deleted with the fix.
-KNOWN = {
-    "firmware": ({"bootload", "config"},
-                 "issue 16 (health): firmware bootload <-> config import cycle"),
-}
+KNOWN: dict[str, tuple[set[str], str]] = {}
 
 
 def _module_names(root: Path, package: str | None) -> dict[str, Path]:

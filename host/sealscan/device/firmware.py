@@ -1,4 +1,4 @@
-"""What `sealscan deploy` puts on a device's filesystem (DEVICE.md), built on the host.
+"""What `sealscan deploy` puts on a device's filesystem (docs/device.md), built on the host.
 
     main.py        two lines (`import app` / `app.main()`), or firmware/main.py if the tree
                    has one: MicroPython runs main.py only as source
