@@ -62,6 +62,7 @@ def read_config(nvs):
         cfg.cert = cert_validity(cfg.tls_cert)
     except ValueError:
         print("sealscan: pinned certificate dates unreadable: mbedTLS decides")
+        cfg.cert = (0, 0x7FFFFFFF)
     return cfg
 
 

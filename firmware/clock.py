@@ -54,28 +54,30 @@ def state(now, not_before, not_after):
 
 
 def keep(app, now, log):
-    """Update `app`'s clock state (handheld.App: clock_state, clock_text, cert, ntp, online,
-    dirty) and try NTP when due."""
-    st = state(now, app.cert[0], app.cert[1])
-    ntp = app.ntp  # [ticks_ms of the next try, backoff ms]
-    if st != app.clock_state:
-        app.clock_state = st
-        app.clock_text = TEXTS[st]
+    """Update `app.clock` ([state, screen text, ticks_ms of the next NTP try, backoff ms])
+    against `app.cfg.cert` and try NTP when due (Wi-Fi up: `app.online`); True once OK."""
+    c = app.clock
+    cert = app.cfg.cert
+    st = state(now, cert[0], cert[1])
+    if st != c[0]:
+        c[0] = st
+        c[1] = TEXTS[st]
         log("clock:", TEXTS[st] or "OK")
         app.dirty = True
-        if st == OK:
-            ntp[1] = 0
-            return
-    if st == OK or not app.online or time.ticks_diff(time.ticks_ms(), ntp[0]) < 0:
-        return
-    ntp[1] = min(max(ntp[1] * 2, _NTP_MIN_MS), _NTP_MAX_MS)
+    if st == OK:
+        c[3] = 0
+        return True
+    if not app.online or time.ticks_diff(time.ticks_ms(), c[2]) < 0:
+        return False
+    c[3] = min(max(c[3] * 2, _NTP_MIN_MS), _NTP_MAX_MS)
     try:
         import ntptime
 
         ntptime.settime()
     except (OSError, ImportError) as e:
         log("NTP failed:", type(e).__name__)
-        log("NTP: next try in", ntp[1] // 1000, "s")
+        log("NTP: next try in", c[3] // 1000, "s")
     else:
         log("clock set by NTP")
-    ntp[0] = time.ticks_add(time.ticks_ms(), ntp[1])
+    c[2] = time.ticks_add(time.ticks_ms(), c[3])
+    return False

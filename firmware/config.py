@@ -18,6 +18,8 @@ class ConfigError(Exception):
 
 
 class Config:
+    cert: tuple  # (notBefore, notAfter) of tls_cert, Unix s: bootload sets it (clock.py)
+
     # Built by bootload.read_config (boot only, so the NVS reading code is not resident)
     def __init__(self, nvs, device_id, device_key, upstream_pk, upstream_url, tls_cert,
                  badge_key, config_key, carrier, wifi_ssid, wifi_pass, config_serial):
@@ -34,9 +36,6 @@ class Config:
         self.wifi_pass = wifi_pass
         self.config_serial = config_serial
         self.host, self.port = parse_url(upstream_url)
-        # (notBefore, notAfter) of tls_cert in Unix seconds (bootload.cert_validity reads it;
-        # clock.py holds sealing and uploads outside it); until then: any time, mbedTLS decides
-        self.cert = (0, 0x7FFFFFFF)
 
     def apply_config(self, ssid, password, url, serial):
         """Store a verified config code's settings (and its serial, for replay checks)."""

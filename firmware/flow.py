@@ -62,6 +62,10 @@ class Flow:
                 return self._mac0_code(line, now)
             if self.state != READY:
                 return self._refuse("LOG IN FIRST")
+            if self.identity is not None and self.waybill is not None:
+                # a capture is held (no session, no queue space, no clock yet): a new code
+                # would pair with half of it. The courier waits, or cancels it with BACK.
+                return self._refuse("CAPTURE HELD")
             if line[:6] == idtoken.PREFIX:
                 if overdue:
                     return self._refuse("UPLOAD OVERDUE")

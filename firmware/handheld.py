@@ -1,11 +1,10 @@
 # The handheld: asyncio tasks around one Flow and one Sealer (docs/design.md).
 #
-#   wifi      network.WLAN with the NVS credentials, connected once: the IDF driver reconnects
-#             by itself (a second connect() while it connects raises "Wifi Internal State
-#             Error"); the upstream's name is resolved here when Wi-Fi comes up and again
-#             every 10 min, so no upload waits for DNS and a failed lookup keeps the last one
-#   watchdog  machine.WDT (WDT_MS) fed by the ui task every 50 ms: a loop held by a hung
-#             native call resets the board (RAM lost; nothing of a record was ever on flash)
+#   wifi      network.WLAN with the NVS credentials, connected once (the IDF driver
+#             reconnects by itself); the upstream's name is looked up when Wi-Fi comes up and
+#             every 10 min, so no upload waits for DNS (netkeep.py, loaded for each use)
+#   watchdog  machine.WDT (_WDT_MS, 10 s) fed by the ui task every 50 ms: a loop held by a
+#             hung native call resets the board (RAM lost; nothing of a record on flash)
 #   clock     checked every 0.25 s with the alarms against the pinned certificate's validity:
 #             while it is outside (an ESP32 after power-on reads 2000-01-01), nothing is
 #             sealed or uploaded, the screen says why and NTP is tried with backoff (clock.py,
@@ -42,9 +41,7 @@ _BACKOFF_MIN_MS = const(500)
 _BACKOFF_MAX_MS = const(8000)
 _SPARE_RECORDS = const(16)
 _SPARE_MS = const(300_000)
-WDT_MS = const(10000)  # > the longest blocking call (TLS handshake ~1 s, NTP 1 s, DNS)
-_DNS_REFRESH_MS = const(600_000)
-_DNS_RETRY_MS = const(30_000)  # after a failed lookup (it blocked for lwIP's retries)
+_WDT_MS = const(10000)  # > the longest blocking call (TLS handshake ~1 s, NTP 1 s, DNS ~5 s)
 _CLOCK_OK = const(3)  # clock.OK
 _CLOCK_FLOOR = const(1704067200)  # 2024-01-01: clock.py's floor
 
@@ -73,11 +70,10 @@ class App:
         self.waiting = False  # a capture is held until a session, queue space or the clock
         self.dirty = True
         self.online = False  # Wi-Fi up, as the wifi task last saw it (the one reader)
-        self.cert = cfg.cert  # (notBefore, notAfter) of the pin, Unix s (bootload, clock.py)
-        self.clock_state = -1  # clock.NOT_SET/EARLY/LATE/OK; -1: not read yet, nothing sealed
-        self.clock_text = None  # why the clock is not OK, for the screen
-        self.ntp: list = [0, 0]  # [ticks_ms of the next NTP try, backoff ms] (clock.py)
-        self.addr = None  # the upstream's address (resolve), None until a lookup answered
+        # [state (clock.NOT_SET/EARLY/LATE/OK; -1 not read yet: nothing sealed), why not OK
+        # for the screen, ticks_ms of the next NTP try, NTP backoff ms] (clock.py)
+        self.clock: list = [-1, None, 0, 0]
+        self.addr = None  # the upstream's address (netkeep.resolve), None until it answered
 
     # -- scanning and capture --------------------------------------------------------------
 
@@ -92,12 +88,6 @@ class App:
 
     def on_line(self, line):
         f = self.flow
-        if self.waiting and line[:6] != b"RNCB1:" and line[:6] != b"RNCF1:":
-            # a capture is held (no session, queue full, clock): a new identity or waybill
-            # would pair with half of it. The courier waits, or cancels it with BACK.
-            log("scan refused: a capture is held")
-            self.beep_later(2)
-            return
         try:
             r = f.on_line(line, sealer.unix_time(), self.overdue)
         except MemoryError:  # a TLS handshake may hold the heap for a moment: try once more
@@ -127,7 +117,7 @@ class App:
     def capture(self):
         f = self.flow
         s = self.sealer
-        if self.clock_state != _CLOCK_OK:
+        if self.clock[0] != _CLOCK_OK:
             self.waiting = True
             f.message = "WAIT FOR CLOCK"
             return
@@ -171,7 +161,7 @@ class App:
         log("config applied, serial", serial)
         self.addr = None  # another upstream, perhaps: look it up again
         self.wlan.disconnect()
-        self.connect_wifi()
+        self.net("connect")
 
     # -- upload ----------------------------------------------------------------------------
 
@@ -181,7 +171,7 @@ class App:
             # no upload without Wi-Fi, the upstream's address (no DNS on this path) or a
             # clock inside the pin's validity (mbedTLS would refuse the pin anyway)
             if not len(self.sealer.queue) or not self.online or self.addr is None or \
-                    self.clock_state != _CLOCK_OK:
+                    self.clock[0] != _CLOCK_OK:
                 self.kick.clear()
                 try:
                     await asyncio.wait_for(self.kick.wait(), 0.5)
@@ -263,7 +253,7 @@ class App:
     async def wifi(self):
         w = self.wlan
         w.active(True)
-        self.connect_wifi()
+        self.net("connect")
         up = False
         looked_up = time.ticks_ms()
         wait = 0  # ms until the next lookup
@@ -274,41 +264,32 @@ class App:
                 log("wifi", "up" if up else "down")
                 self.dirty = True
                 if up:
-                    self.ntp[0] = time.ticks_ms()  # the clock may be tried at once
+                    self.clock[2] = time.ticks_ms()  # NTP may be tried at once
                     wait = 0 if self.addr is None else wait
                     self.kick.set()
             if up and time.ticks_diff(time.ticks_ms(), looked_up) >= wait:
-                self.resolve()
+                wait = self.net("resolve")
                 looked_up = time.ticks_ms()
-                wait = _DNS_REFRESH_MS if self.addr else _DNS_RETRY_MS
             await asyncio.sleep(0.2)
 
-    def connect_wifi(self):
+    def net(self, step):
+        fresh = transient.loading("netkeep")
         try:
-            self.wlan.connect(self.cfg.wifi_ssid, self.cfg.wifi_pass)
-        except OSError as e:  # already connecting: the driver goes on by itself
-            log("wifi connect:", e.args[0] if e.args else type(e).__name__)
+            import netkeep
 
-    def resolve(self):
-        # getaddrinfo blocks the loop (tens of ms, seconds when the DNS server is away): done
-        # here when Wi-Fi comes up, every 10 min and 30 s after a failure, never on an
-        # upload's path; a failure keeps the address found before
-        import socket
-
-        try:
-            self.addr = socket.getaddrinfo(self.cfg.host, self.cfg.port)[0][-1][0]
-        except (OSError, IndexError, TypeError) as e:
-            log("DNS failed:", type(e).__name__)
+            return getattr(netkeep, step)(self, log)
+        finally:
+            transient.release(fresh)
 
     def keep_clock(self):
         now = sealer.unix_time()
-        c = self.cert
-        if self.clock_state == _CLOCK_OK and now >= _CLOCK_FLOOR and c[0] <= now <= c[1]:
+        c = self.cfg.cert
+        if now >= _CLOCK_FLOOR and c[0] <= now <= c[1] and self.clock[0] in (-1, _CLOCK_OK):
+            self.clock[0] = _CLOCK_OK  # right from the start: clock.py is never loaded
             return
         import clock  # stays loaded while the clock is not OK; released once it is
 
-        clock.keep(self, now, log)
-        if self.clock_state == _CLOCK_OK:
+        if clock.keep(self, now, log):
             transient.release(("clock",))
             self.kick.set()
 
@@ -345,7 +326,7 @@ class App:
     async def ui(self):
         from machine import WDT
 
-        wdt = WDT(timeout=WDT_MS)  # started here and fed only here: the loop is alive
+        wdt = WDT(timeout=_WDT_MS)  # started here and fed only here: the loop is alive
         held = False
         while True:
             pressed = self.key_back.value() == 0
@@ -366,7 +347,7 @@ class App:
     def draw(self):
         display.draw_lines(self.disp, view.lines(self.flow, self.online,
                                                  len(self.sealer.queue), self.last,
-                                                 self.alarm or self.clock_text))
+                                                 self.alarm or self.clock[1]))
 
     async def run(self):
         self.draw()

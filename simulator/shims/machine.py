@@ -373,8 +373,13 @@ class RTC:
 
 
 class WDT:
+    # No state on the object: it lives on the firmware's heap here (a board's is native),
+    # and the supervisor keeps the timeout. Like the esp32 port's, it outlives a soft reset.
     def __init__(self, *, id=0, timeout=5000):
-        self._timeout = timeout
+        if id != 0:
+            raise ValueError
+        if timeout <= 0:
+            raise ValueError("WDT timeout too short")
         _simlink.query("wdt %d" % timeout)
 
     def feed(self):

@@ -53,6 +53,7 @@ class WLAN:
         self._ssid = None
         self._cfg = {"reconnects": -1, "pm": 1, "txpower": 20}
         self._since = None  # (AP generation, ticks_ms) the driver first saw the AP in range
+        # (shim state lives on the firmware's heap here, native on a board: kept small)
 
     def active(self, is_active=None):
         if is_active is None:

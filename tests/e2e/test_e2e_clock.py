@@ -33,7 +33,7 @@ def held_until_ntp_answers(dev, keys, upstream, state_text, valid_for=86400):
     # a second parcel while one is held would pair with half of it: refused
     m2 = len(dev.output)
     dev.scan(upstream.identity(name="另一个人"))
-    dev.wait_for("scan refused: a capture is held", 20, since=m2)
+    dev.wait_for("scan refused: CAPTURE HELD", 20, since=m2)
     # NTP tried again and again, further apart each time (1, 2, 4 s ...)
     dev.wait_until(lambda: dev.output.count(b"NTP failed", mark) >= 3, 30, "three NTP tries")
     out = dev.output[mark:].decode()
