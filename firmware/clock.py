@@ -1,6 +1,6 @@
-# The device clock against the pinned certificate (DESIGN §7; FACTS "Clock and TLS"). An
-# ESP32 reads 2000-01-01 after power-on, and its mbedTLS checks the upstream certificate's
-# dates against that clock: until the clock is right no handshake can succeed, and a record
+# The device clock against the pinned certificate (docs/design.md, "Time"). An ESP32 reads
+# 2000-01-01 after power-on, and its mbedTLS checks the upstream certificate's dates against
+# that clock: until the clock is right no handshake can succeed, and a record
 # sealed meanwhile would carry a false capture time. So the app asks here before it seals or
 # uploads (handheld.App.keep_clock, which loads this module only while the clock is not OK,
 # and releases it after), and tries NTP with backoff meanwhile:
