@@ -7,24 +7,24 @@ the ESP32 and its board (see docs/simulator.md, "Parts"):
     console      sealsim/console.py      the USB serial port (a pty), raw REPL, soft reboot
     link         sealsim/link.py         the shims' unix socket: channels and bus framing
     peripherals  sealsim/peripherals.py  LED, buzzer, keys, scan engine, display by bus/pin
-    storage      sealsim/storage.py      fs/, NVS, RTC memory in the state directory
+    storage      sealsim/storage.py      flash.bin (boot image, NVS, LittleFS), RTC memory
     relay        sealsim/netrelay.py     the Wi-Fi access point and relayed TCP
 
-The **state directory** stands in for the flash: `fs/` is the device filesystem root,
-`nvs/` the NVS namespaces (every write journaled in `Device.writes`), `rtc.bin` the RTC
-memory, `flash.bin` (written by the ROM bootloader simulator, if used). The **run
-directory** (`link.sock`) is RAM and wires, lost on a power cut; `power_on()` boots from the
-state directory.
+The **state directory** holds the flash: `flash.bin` is the device's whole SPI flash (what
+the ROM bootloader simulator writes is what boots; LittleFS and NVS live in it, every NVS
+write journaled in `Device.writes`), `rtc.bin` the RTC memory. The **run directory**
+(`link.sock`) is RAM and wires, lost on a power cut; `power_on()` boots from the flash.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sealscan.boards import Board, load_board
@@ -33,8 +33,8 @@ from sealsim.display import Panel, terminal_lines
 from sealsim.link import Link
 from sealsim.netrelay import EPOCH_2000, NetRelay
 from sealsim.peripherals import SCAN_ENGINES, Peripherals
-from sealsim.speed import cost_ms
-from sealsim.storage import FileStorage, read_nvs, write_nvs
+from sealsim.speed import SpeedModel
+from sealsim.storage import FlashStorage
 from sealsim.supervisor import (
     DEEPSLEEP_RESET,
     HARD_RESET,
@@ -48,7 +48,7 @@ from sealsim.supervisor import (
 
 __all__ = ["DEEPSLEEP_RESET", "EPOCH_2000", "HARD_RESET", "PWRON_RESET", "RAW_BANNER",
            "SCAN_ENGINES", "SOFT_REBOOT", "SOFT_RESET", "WDT_RESET", "Device", "SimDeviceError",
-           "read_nvs", "shim_heap_bytes", "write_nvs"]
+           "shim_heap_bytes"]
 
 
 class Device:
@@ -59,20 +59,20 @@ class Device:
         self.board = load_board(board) if isinstance(board, str) else board
         self.state = Path(state_dir)
         self.name = name or self.state.name
-        self.storage = FileStorage(self.state)
+        self.storage = FlashStorage(self.board, self.state)
         self.mac = mac or bytes([0x24, 0x0A, 0xC4]) + os.urandom(3)
         self.run_dir = Path(tempfile.mkdtemp(prefix="sealsim-"))
         self.link_path = str(self.run_dir / "link.sock")
         self.events: list[tuple[float, str]] = []  # buzzer, LED, resets, watchdog, ...
         self.clock_offset = 0  # simulated wall clock = host clock + offset (seconds)
-        self.speed = 1.0  # ESP32 speed model scale (sealsim.speed): 1 an ESP32, 0 host speed
+        self.speed_model = SpeedModel(self._event)  # blocking native calls take ESP32 time
         self._cond = threading.Condition()
         self._stop = False
         self._thread: threading.Thread | None = None
         self.link = Link(self.link_path, self._event)
         self.console = Console(self.link, self._cond, lambda: self.supervisor.pid())
         self.supervisor = Supervisor(link=self.link, console=self.console,
-                                     fs_dir=self.storage.fs_dir,
+                                     storage=self.storage,
                                      heap_bytes=self.board.heap_bytes
                                      + shim_heap_bytes(self.board.heap_bytes),
                                      cond=self._cond, event=self._event)
@@ -88,7 +88,7 @@ class Device:
             "clock": lambda w: str(self.clock_offset).encode(), "settime": self._settime,
             "mac": lambda w: self.mac.hex().encode(), "uart": p.query_uart,
             "i2c": p.query_i2c, "reset_cause": s.query_reset_cause, "wdt": s.query_wdt,
-            "exit": s.query_exit, "dns": self.relay.query_dns, "cost": self._cost,
+            "exit": s.query_exit, "dns": self.relay.query_dns, "cost": self.speed_model.query_cost,
         }
 
     # -- the parts' shared state, under the names tests and tools use ----------------------
@@ -103,18 +103,13 @@ class Device:
     wifi = property(lambda self: self.relay.wifi)
     net_delay = property(lambda self: self.relay.delay)
     net_connects = property(lambda self: self.relay.connects)  # TCP connections asked for
-
-    @property
-    def uart_line(self):  # noqa: ANN201 - sealsim.uartline.UartLine | None
-        """The scan engine's UART receive path (dropped/overflows/received counters)."""
-        return self.peripherals.scan_engine.line
-
-    # the NTP server ("ok", "lost": never answers, "hang": its call never returns) and the
-    # access point's resolver (True: answers)
-    ntp = property(lambda self: self.relay.ntp,
-                   lambda self, v: setattr(self.relay, "ntp", v))
-    dns_ok = property(lambda self: self.relay.dns_ok,
-                      lambda self, v: setattr(self.relay, "dns_ok", v))
+    uart_line = property(lambda self: self.peripherals.scan_engine.line)  # drops, overflows
+    # the NTP server ("ok", "lost": never answers, "hang": never returns), the resolver, and
+    # the ESP32 speed model's scale (1.0 an ESP32, 0 host speed): docs/simulator.md
+    ntp = property(lambda s: s.relay.ntp, lambda s, v: setattr(s.relay, "ntp", v))
+    dns_ok = property(lambda s: s.relay.dns_ok, lambda s, v: setattr(s.relay, "dns_ok", v))
+    speed = property(lambda s: s.speed_model.scale,
+                     lambda s, v: setattr(s.speed_model, "scale", float(v)))
 
     @property
     def heap_bytes(self) -> int:
@@ -175,6 +170,7 @@ class Device:
             self._thread.join(timeout=5)
         self.link.close()
         self.console.close()
+        self.storage.close()
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def _loop(self) -> None:
@@ -198,14 +194,6 @@ class Device:
         cmd = words[0] if words else ""
         handler = self.queries.get(cmd) or self.queries.get(cmd.rstrip("0123456789"))
         return handler(words) if handler is not None else b""
-
-    def _cost(self, words: list[str]) -> bytes:
-        """ESP32 speed model: how long a blocking native call holds the device (the shim
-        sleeps that long); logged as an event so tests can act while it blocks."""
-        ms = cost_ms(words[1], self.speed)
-        if words[1] != "wifi_assoc":  # the driver's own time, not a block
-            self._event(f"blocking {words[1]} {ms} ms")
-        return str(ms).encode()
 
     def _settime(self, words: list[str]) -> bytes:
         self.clock_offset = int(words[1]) + EPOCH_2000 - int(time.time())
@@ -364,13 +352,47 @@ class Device:
         return read_text(self.panel.mono())
 
     def deploy(self, files: dict[str, bytes | str | Path]) -> None:
-        """Copy files into the device filesystem (like `mpremote fs cp`, without a cable)."""
-        root = (self.state / "fs").resolve()
+        """Write files into the device's LittleFS in flash.bin (like `mpremote fs cp`,
+        without a cable). Only while the device is off: the running interpreter has the
+        filesystem mounted."""
+        if self.running:
+            raise SimDeviceError(f"{self.name}: deploy() writes flash.bin directly; power the "
+                              "device off first (or use mpremote on its port)")
+        data = {}
         for name, content in files.items():
-            dest = (root / name.lstrip("/")).resolve()
-            if not dest.is_relative_to(root):
+            if ".." in name.split("/"):
                 raise SimDeviceError(f"{name}: outside the device filesystem")
-            dest.parent.mkdir(parents=True, exist_ok=True)
             if isinstance(content, Path):
                 content = content.read_bytes()
-            dest.write_bytes(content.encode() if isinstance(content, str) else content)
+            data[name] = content.encode() if isinstance(content, str) else content
+        self.storage.deploy(data)
+
+    @contextlib.contextmanager
+    def download_mode(self, **chip_kwargs) -> Iterator[str]:
+        """The chip reset into its ROM bootloader (BOOT held, EN pulsed), as esptool's reset
+        does on a board: the interpreter stops and the ROM answers on a pty, over this
+        device's flash.bin; yields that port. The device stays off afterwards: power_on()."""
+        from sealsim.rom import SimulatedChip
+
+        self.power_cut()
+        chip = SimulatedChip(self.board, self.state, **chip_kwargs)
+        port = chip.start()
+        try:
+            yield port
+        finally:
+            chip.stop()
+
+    def nvs(self, namespace: str = "sealscan") -> dict[str, int | bytes]:
+        """The live keys of an NVS namespace, read from the nvs partition of flash.bin."""
+        from sealscan.flashimage.layout import read_layout
+        from sealscan.flashimage.nvs import read_nvs
+
+        flash = self.storage.flash.flash.read(0, self.board.flash_size)
+        part = read_layout(flash).get("nvs")
+        return {key: value for (ns, key), value in
+                read_nvs(flash[part.offset:part.end]).items().items() if ns == namespace}
+
+    def files(self) -> dict[str, bytes]:
+        """Every file in the device's LittleFS (absolute path -> bytes), read from flash.bin
+        (what the interpreter has written so far)."""
+        return self.storage.files()

@@ -11,7 +11,6 @@ import os
 import re
 import select
 import shutil
-import struct
 import subprocess
 import sys
 import time
@@ -26,7 +25,8 @@ from sealscan.boards import Board, load_board
 from sealscan.paths import FIRMWARE_DIR
 from sealscan.protocol import generate_device_key
 from sealscan.upstream.provisioning import make_provisioning_entry
-from sealsim.device import Device, write_nvs
+from sealsim.device import Device
+from sealsim.storage import FlashStorage
 
 # Canary identities: none of these may ever reach a screen, a console, or flash.
 CANARY_NAME = "欧阳金丝雀"
@@ -142,14 +142,6 @@ class Keys:
                                 carrier=carrier, expires_at=int(time.time()) + expires_in)
 
 
-def _blob(v: bytes | str) -> bytes:
-    return b"b" + (v.encode() if isinstance(v, str) else v)
-
-
-def _i32(v: int) -> bytes:
-    return b"i" + struct.pack("<i", v)
-
-
 def build_firmware(out: Path, src: Path = FIRMWARE_DIR) -> Path:
     """What `sealscan deploy` puts on the filesystem: main.py as source, the rest as .mpy."""
     if out.exists():
@@ -165,19 +157,25 @@ def provision(state: Path, board: Board, fw: Path, upstream: Upstream,
               url: str | None = None) -> Keys:
     """Write the device's flash as deploy + provision would (docs/device.md), and register it."""
     keys = Keys(device_id, generate_device_key(), os.urandom(32), os.urandom(32))
-    fs = state / "fs"
-    fs.mkdir(parents=True, exist_ok=True)
-    (state / "nvs").mkdir(parents=True, exist_ok=True)
-    for p in fw.iterdir():
-        shutil.copy(p, fs / p.name)
-    (fs / "board.json").write_text(board.device_config_json())
-    write_nvs(state / "nvs" / "sealscan.nvs", {
-        "device_id": _blob(device_id), "device_key": _blob(keys.device_key),
-        "upstream_pk": _blob(upstream.public_key), "upstream_url": _blob(url or upstream.url),
-        "tls_cert": _blob(upstream.cert_der), "badge_key": _blob(keys.badge_key),
-        "config_key": _blob(keys.config_key), "carrier": _blob(CARRIER),
-        "wifi_ssid": _blob(wifi[0]), "wifi_pass": _blob(wifi[1]),
-        "config_serial": _i32(0), "provisioned": _i32(1)})
+    storage = FlashStorage(board, state)
+    try:
+        files = {p.name: p.read_bytes() for p in fw.iterdir()}
+        files["board.json"] = board.device_config_json().encode()
+        storage.deploy(files)
+        nvs = storage.flash.nvs()
+        text = {"device_id": device_id, "upstream_url": url or upstream.url,
+                "carrier": CARRIER, "wifi_ssid": wifi[0], "wifi_pass": wifi[1]}
+        blobs = {"device_key": keys.device_key, "upstream_pk": upstream.public_key,
+                 "tls_cert": upstream.cert_der, "badge_key": keys.badge_key,
+                 "config_key": keys.config_key,
+                 **{k: v.encode() for k, v in text.items()}}
+        for key in ("device_id", "device_key", "upstream_pk", "upstream_url", "tls_cert",
+                    "badge_key", "config_key", "carrier", "wifi_ssid", "wifi_pass"):
+            nvs.set_blob("sealscan", key, blobs[key])
+        nvs.set_int("sealscan", "config_serial", 0)
+        nvs.set_int("sealscan", "provisioned", 1)
+    finally:
+        storage.close()
     upstream.register(device_id, keys.device_key)
     return keys
 
@@ -343,6 +341,10 @@ app.main()
 SETUP_LOW = rb"setup low, free (\d+)\r?\n"
 
 
-def watch_session_setup(state: Path) -> None:
+def watch_session_setup(state: Path, board: Board) -> None:
     """Replace a provisioned device's main.py with SETUP_WATCH_MAIN (before it starts)."""
-    (state / "fs" / "main.py").write_text(SETUP_WATCH_MAIN)
+    storage = FlashStorage(board, state)
+    try:
+        storage.deploy({"main.py": SETUP_WATCH_MAIN.encode()})
+    finally:
+        storage.close()

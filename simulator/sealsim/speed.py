@@ -10,6 +10,8 @@ docs/simulator.md, "ESP32 speed".
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 # milliseconds on an ESP32 (160 MHz, no PSRAM), per operation
 ESP32_MS: dict[str, float] = {
     # mbedTLS client handshake, ECDHE-ECDSA P-256 (the upstream's certificate): ECDHE key
@@ -29,6 +31,21 @@ ESP32_MS: dict[str, float] = {
     # driver works in its own task; WLAN.isconnected() turns True after this)
     "wifi_assoc": 1500.0,
 }
+
+
+class SpeedModel:
+    """The part that answers the shims' `cost OP` query (bus): the ms the call blocks at
+    `scale`; each block is logged (`blocking OP N ms`) so a test can act while it lasts."""
+
+    def __init__(self, event: Callable[[str], None], scale: float = 1.0):
+        self.event = event
+        self.scale = scale
+
+    def query_cost(self, words: list[str]) -> bytes:
+        ms = cost_ms(words[1], self.scale)
+        if words[1] != "wifi_assoc":  # the driver's own time, not a block
+            self.event(f"blocking {words[1]} {ms} ms")
+        return str(ms).encode()
 
 
 def cost_ms(op: str, scale: float) -> int:
