@@ -19,6 +19,17 @@ def named_upstream(tmp_path_factory):
     up.stop()
 
 
+def wifi_cycle(dev, dns_ok: bool) -> int:
+    """The access point goes away and comes back with the resolver answering or not; the
+    console offset before."""
+    dev.dns_ok = dns_ok
+    mark = len(dev.output)
+    dev.set_wifi(False)
+    dev.wait_for("wifi down", 20, since=mark)
+    dev.set_wifi(True)
+    return mark
+
+
 def test_wifi_state_error_and_a_failing_dns_do_not_stop_the_app(tmp_path, named_upstream,
                                                                  firmware_build):
     board = e2ekit.board()
@@ -44,20 +55,12 @@ def test_wifi_state_error_and_a_failing_dns_do_not_stop_the_app(tmp_path, named_
         time.sleep(2)
         assert dev.net_connects == 0  # no upload without an address, no DNS on its path
         # the resolver answers again; the next lookup (Wi-Fi back) finds the address
-        dev.dns_ok = True
-        m2 = len(dev.output)
-        dev.set_wifi(False)
-        dev.wait_for("wifi down", 20, since=m2)
-        dev.set_wifi(True)
+        m2 = wifi_cycle(dev, dns_ok=True)
         dev.wait_for("record 0 verdict ok", 40, since=m2)
         (_, rec), = named_upstream.records(keys.device_id)
         assert rec.identity_token == token.encode()
         # a failing resolver later keeps the address found before: uploads go on
-        dev.dns_ok = False
-        m3 = len(dev.output)
-        dev.set_wifi(False)
-        dev.wait_for("wifi down", 20, since=m3)
-        dev.set_wifi(True)
+        m3 = wifi_cycle(dev, dns_ok=False)
         dev.wait_for("wifi up", 20, since=m3)
         dev.scan(named_upstream.identity())
         dev.scan(WAYBILLS[1])
