@@ -1,7 +1,7 @@
 """The firmware's clock.py and bootload.cert_validity (run under MicroPython) against
 certificates pyca/cryptography makes: the validity read from the DER is the library's, for
-UTCTime and GeneralizedTime dates, and the state table (DESIGN §7: clock not set,
-certificate not yet valid / expired)."""
+UTCTime and GeneralizedTime dates, and the state table (docs/design.md, "Time": clock not
+set, certificate not yet valid / expired)."""
 
 from __future__ import annotations
 
