@@ -61,6 +61,7 @@ class App:
         (self.disp, self.uart, self.buzzer, self.led, self.key_back, self.key_ok,
          self.trigger, self.wlan) = io
         self.ctx = uplink.ssl_context(cfg.tls_cert)
+        cfg.tls_cert = None  # mbedTLS holds its own parsed copy: the DER's heap comes back
         self.lines = scanline.LineSplitter()
         self.kick = asyncio.Event()  # set when there is something to upload
         self.last = None  # (masked name, masked id, masked waybill, status) of the latest

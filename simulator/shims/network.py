@@ -31,6 +31,11 @@ MODE_11G = 2
 MODE_11N = 4
 
 _hostname = "mpy-esp32"
+# The AP generation (Device's Wi-Fi on/off count) and ticks_ms at which the driver first saw
+# the AP in range; -1: not in range. Module ints, not object state: objects the firmware
+# makes live on its heap here (native on a board), so the shim keeps nothing on them.
+_seen_gen = -1
+_seen_at = 0
 
 
 def hostname(name=None):
@@ -52,8 +57,6 @@ class WLAN:
         self._active = False
         self._ssid = None
         self._cfg = {"reconnects": -1, "pm": 1, "txpower": 20}
-        self._since = None  # (AP generation, ticks_ms) the driver first saw the AP in range
-        # (shim state lives on the firmware's heap here, native on a board: kept small)
 
     def active(self, is_active=None):
         if is_active is None:
@@ -69,26 +72,30 @@ class WLAN:
     def _up(self):
         # the AP is in range and the driver has had time to associate with it since it
         # appeared (or since connect())
+        global _seen_gen, _seen_at
         w = _simlink.query("wifi")
         if w[0] != "1":
-            self._since = None
+            _seen_gen = -1
             return False
+        gen = int(w[2:])
         now = utime.ticks_ms()
-        if self._since is None or self._since[0] != w:
-            self._since = (w, now)
-        return utime.ticks_diff(now, self._since[1]) >= int(_simlink.query("cost wifi_assoc"))
+        if gen != _seen_gen:
+            _seen_gen, _seen_at = gen, now
+        return utime.ticks_diff(now, _seen_at) >= int(_simlink.query("cost wifi_assoc"))
 
     def connect(self, ssid=None, key=None, *, bssid=None):
         if not self._active:
             raise OSError("Wifi Not Started")
         if self._ssid is not None and not self._up():
             raise OSError("Wifi Internal State Error")  # still connecting
+        global _seen_gen
         self._ssid = ssid
-        self._since = None
+        _seen_gen = -1
 
     def disconnect(self):
+        global _seen_gen
         self._ssid = None
-        self._since = None
+        _seen_gen = -1
 
     def isconnected(self):
         return self._active and self._ssid is not None and self._up()
