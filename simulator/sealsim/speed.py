@@ -41,6 +41,9 @@ class SpeedModel:
         self.event = event
         self.scale = scale
 
+    def set(self, scale: float) -> None:
+        self.scale = float(scale)
+
     def query_cost(self, words: list[str]) -> bytes:
         ms = cost_ms(words[1], self.scale)
         if words[1] != "wifi_assoc":  # the driver's own time, not a block

@@ -24,6 +24,7 @@ class UART(io.IOBase):
                  invert=0, flow=0):
         self._id = id
         self._baud = baudrate
+        self._rxbuf = rxbuf
         if id == 0:
             # UART0 is the console on an ESP32: writes share the REPL's stream (and order).
             self._s = None
@@ -65,17 +66,27 @@ class UART(io.IOBase):
         return bool(p.poll(ms))
 
     def any(self):
+        # At most the driver's ring buffer (rxbuf, 256 by default), as on a board. The peek
+        # is that small on purpose: the shim's heap stands for the IDF driver's own RAM, and a
+        # 4 KB buffer per read fragmented the firmware's heap until it grew into TLS's RAM.
         if self._s is None:
             return 0  # the REPL owns the console's input
         try:
-            return len(self._s.recv(4096, _simlink._socket.MSG_PEEK))
+            return len(self._s.recv(self._rxbuf, _simlink._socket.MSG_PEEK))
         except OSError:
             return 0
+
+    def _ready(self):
+        # whether a byte is there (a 1-byte peek: no heap worth speaking of per poll)
+        try:
+            return bool(self._s.recv(1, _simlink._socket.MSG_PEEK))
+        except OSError:
+            return False
 
     def read(self, nbytes=-1):
         if self._s is None:
             return None
-        if not self.any() and not (self._timeout and self._wait(self._timeout)):
+        if not self._ready() and not (self._timeout and self._wait(self._timeout)):
             return None
         n = self.any()
         if nbytes is not None and nbytes >= 0:
@@ -85,13 +96,19 @@ class UART(io.IOBase):
         return data or None
 
     def readinto(self, buf, nbytes=-1):
-        if nbytes < 0:
-            nbytes = len(buf)
-        data = self.read(nbytes)
-        if not data:
+        # Straight into the caller's buffer, as the native driver does: no heap per read.
+        if self._s is None:
             return None
-        buf[: len(data)] = data
-        return len(data)
+        if nbytes < 0 or nbytes > len(buf):
+            nbytes = len(buf)
+        if not self._ready() and not (self._timeout and self._wait(self._timeout)):
+            return None
+        try:
+            n = self._s.readinto(buf, nbytes)
+        except OSError:
+            return None
+        self._took(n or 0)  # the line model frees that much of the driver's ring
+        return n or None
 
     def readline(self):
         n = self.any()
@@ -128,5 +145,5 @@ class UART(io.IOBase):
         if req == 10:
             return self._s.fileno() if self._s else 1
         if req == 3:  # MP_STREAM_POLL
-            return (arg & 1 if self.any() else 0) | (arg & 4)
+            return (arg & 1 if self._ready() else 0) | (arg & 4)
         return 0

@@ -1,5 +1,5 @@
 # ntptime for the sealsim simulator (frozen into ESP32 images): the "NTP server" is the host's
-# true clock. The harness decides whether it answers (Device.set_ntp): with no Wi-Fi the
+# true clock. The harness decides whether it answers (Device.ntp): with no Wi-Fi the
 # lookup fails at once (OSError(-202)); with Wi-Fi but no answer, time() blocks for its
 # timeout as the board's does (ESP32 speed model: "ntp_timeout") and raises ETIMEDOUT.
 import errno
