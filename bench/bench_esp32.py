@@ -86,7 +86,6 @@ def run(speed: float, work: Path, up: kit.Upstream, board) -> dict[str, object]:
     keys = kit.provision(work / f"dev{speed:g}", board, kit.build_firmware(work / "fw"), up,
                          device_id=f"bench-esp32-{int(speed * 10)}")
     dev = kit.Device(board, work / f"dev{speed:g}", wifi=False)
-    dev.heap_bytes += kit.TLS_HEAP_BYTES
     dev.speed = speed
     watch = None
     try:
