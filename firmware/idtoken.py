@@ -13,7 +13,7 @@ import base45
 import checkdigits
 import deflate
 import mask
-from cbordec import CodeError, decode, is_text, is_uint
+from cbordec import DAMAGED, EXPIRED, CodeError, decode, is_text, is_uint
 from micropython import const
 
 PREFIX = b"RNID1:"
@@ -93,7 +93,7 @@ def parse(line, now):
     try:
         obj = decode(_inflate(line))
     except CodeError:  # base45, zlib or CBOR broken: a damaged read (UART overrun, a smudge)
-        raise CodeError("ID: scan again")  # nothing was kept: the courier scans it again
+        raise CodeError("damaged", DAMAGED)  # nothing was kept: the courier scans it again
     if not isinstance(obj, list) or len(obj) != 4 or obj[0] != _PROTECTED:
         raise CodeError("not a COSE_Sign1")
     kid = obj[1].get(4) if isinstance(obj[1], dict) else None
@@ -112,6 +112,6 @@ def parse(line, now):
             and is_text(number, 32) and is_text(name, 64) and is_text(phone, 20)):
         raise CodeError("identity claim types")
     if now >= c[4]:
-        raise CodeError("identity token expired")
+        raise CodeError("identity token expired", EXPIRED)
     check_id_number(id_type, number)
     return Identity(id_type, mask.id_number(number), mask.name(name), mask.phone(phone), c[4])
