@@ -15,9 +15,9 @@ whether the UART driver dropped a byte or a scan was refused. The same run at ho
 The design change that meets the freeze goal is one TLS connection kept open across uploads
 (the handshake, ~1 s of C code on a board, paid once per connection instead of per batch):
 the host-speed rows show an upload without the handshake's block. Its RAM cost is measured
-here on the MicroPython heap (an open connection's objects); mbedTLS's record buffers are
-on a board's IDF heap (the esp32 port's sdkconfig: 16 KiB in + 4 KiB out with
-CONFIG_MBEDTLS_ASYMMETRIC_CONTENT_LEN), which `make hil` can read with esp32.idf_heap_info.
+as the drop of gc.mem_free() while one connection is open (the interpreter counts mbedTLS's
+allocations in the board's RAM budget; on a board they are its record buffers, 16 KiB in +
+4 KiB out by the esp32 port's sdkconfig, which `make hil` can read with idf_heap_info).
 """
 
 from __future__ import annotations
@@ -163,8 +163,8 @@ def main() -> None:
         rows.append((f"{name}: UART bytes dropped, scans refused, TLS handshakes",
                      f"{r['dropped']}, {r['refused']}, {r['handshakes']}",
                      f"one parcel every {_EVERY_S:g} s", ""))
-    rows.append(("kept-open TLS connection: MicroPython heap it holds", f"{esp['tls_heap']} B",
-                 "+ mbedTLS record buffers on a board's IDF heap (~20 KiB)",
+    rows.append(("kept-open TLS connection: RAM it holds", f"{esp['tls_heap']} B",
+                 "gc.mem_free() drop with it open (the interpreter's RAM model)",
                  f"upload freeze then ~{host['upload_freeze'] * 1000:.0f} ms (host-speed "
                  "row: no handshake block)"))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
