@@ -14,6 +14,10 @@ from micropython import const
 # times what a courier captures in the 30 s an ack may take. Boards with PSRAM keep more.
 _QUEUE_SMALL = const(6144)
 _QUEUE_LARGE = const(65536)
+# The watchdog (handheld._WDT_MS) cannot be stopped on an ESP32 and outlives a soft reset: when
+# the depot's tools stop the app with Ctrl-C (mpremote), it is stretched to this so their
+# console session is not reset under them; the next boot of the app sets it back.
+_WDT_CONSOLE_MS = const(3_600_000)
 
 
 def main():
@@ -27,7 +31,13 @@ def main():
     gc.collect()
     import asyncio
 
-    asyncio.run(a.run())
+    try:
+        asyncio.run(a.run())
+    except KeyboardInterrupt:
+        from machine import WDT
+
+        WDT(timeout=_WDT_CONSOLE_MS)
+        raise
 
 
 def _boot():

@@ -18,6 +18,7 @@ class CodeError(ValueError):
 # CodeError kinds (a second argument, not subclasses: a class costs ~200 B of heap)
 EXPIRED = const(1)  # a well-formed code past its expiry
 REPLAYED = const(2)  # a config code whose serial is not above the last applied one
+DAMAGED = const(3)  # an identity line whose base45, zlib or CBOR is broken (a misread)
 
 
 class Reader:

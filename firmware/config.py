@@ -21,6 +21,7 @@ class ConfigError(Exception):
 
 class Config:
     lease = (0, 0)  # key lease (seconds, wipe seconds), set by bootload.read_config
+    cert: tuple  # (notBefore, notAfter) of tls_cert, Unix s: bootload sets it (clock.py)
 
     # Built by bootload.read_config (boot only, so the NVS reading code is not resident)
     def __init__(self, nvs, device_id, device_key, upstream_pk, upstream_url, tls_cert,

@@ -13,7 +13,7 @@ import base45
 import checkdigits
 import deflate
 import mask
-from cbordec import EXPIRED, CodeError, decode, is_text, is_uint
+from cbordec import DAMAGED, EXPIRED, CodeError, decode, is_text, is_uint
 from micropython import const
 
 PREFIX = b"RNID1:"
@@ -90,7 +90,10 @@ def _inflate(line):
 def parse(line, now):
     """Identity (masked) of a scanned RNID1: line (bytes); CodeError if it is malformed,
     expired, or its id number is implausible."""
-    obj = decode(_inflate(line))
+    try:
+        obj = decode(_inflate(line))
+    except CodeError:  # base45, zlib or CBOR broken: a damaged read (UART overrun, a smudge)
+        raise CodeError("damaged", DAMAGED)  # nothing was kept: the courier scans it again
     if not isinstance(obj, list) or len(obj) != 4 or obj[0] != _PROTECTED:
         raise CodeError("not a COSE_Sign1")
     kid = obj[1].get(4) if isinstance(obj[1], dict) else None
