@@ -191,7 +191,7 @@ def _mac_name(mac: str) -> str:
 # sealer and uplink seal one test record, send it over the pinned TLS and settle it only on
 # an answer whose MAC verifies. Prints counts only.
 _E2E_SCRIPT = """\
-import gc, time, asyncio, network, esp32
+import gc, time, asyncio, network, esp32, socket
 import bootload, config, sealer, uplink
 cfg = bootload.read_config(esp32.NVS(config.NAMESPACE))
 w = network.WLAN(network.STA_IF)
@@ -207,6 +207,7 @@ if time.gmtime()[0] < 2024:
         ntptime.settime()
     except Exception:
         pass
+addr = socket.getaddrinfo(cfg.host, cfg.port)[0][-1][0]  # uplink takes it resolved
 gc.collect()
 s = sealer.Sealer(cfg.device_id, cfg.device_key, cfg.upstream_pk, 2048)
 async def _t():
@@ -215,7 +216,8 @@ async def _t():
     gc.collect()
     with s.batch() as b:
         enc = b.enc
-        st, body = await uplink.post_batch(cfg.host, cfg.port, uplink.ssl_context(cfg.tls_cert), b)
+        st, body = await uplink.post_batch(addr, cfg.host, cfg.port,
+                                           uplink.ssl_context(cfg.tls_cert), b)
     ok = 0
     if st == 200:
         ok = 1 if s.settle(enc, body) is not None and len(s.queue) == 0 else 0
