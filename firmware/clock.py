@@ -5,11 +5,11 @@
 # uploads (handheld.App.keep_clock, which loads this module only while the clock is not OK,
 # and releases it after), and tries NTP with backoff meanwhile:
 #
-#   state       device clock (Unix s)                 screen
-#   NOT_SET     before 2024-01-01                     CLOCK NOT SET
-#   EARLY       before the certificate's notBefore    CERT: NOT YET
+#   state       device clock (Unix s)                 screen (texts.py), console
+#   NOT_SET     before 2024-01-01                     CLOCK_NOT_SET, CLOCK NOT SET
+#   EARLY       before the certificate's notBefore    CERT_NOT_YET, CERT: NOT YET
 #               (the clock is behind, or the certificate was issued for later)
-#   LATE        after the certificate's notAfter      CERT: EXPIRED
+#   LATE        after the certificate's notAfter      CERT_EXPIRED, CERT: EXPIRED
 #               (expired, or the clock is ahead: NTP corrects it, or the depot re-pins)
 #   OK          inside the certificate's validity     -
 #
@@ -20,22 +20,24 @@
 # OK, so a step here moves no capture time; a record's overdue latch (sealq.py) keeps an
 # alarm raised by a clock that was ahead until its ack.
 #
-# Only OK seals and uploads: any other state holds a capture (the courier sees WAIT_TEXT; a
-# held capture is not a record yet, so no overdue alarm runs for it) and holds uploads of
-# records sealed before (their overdue alarm runs as always).
+# Only OK seals and uploads: any other state holds a capture (the courier sees the state's
+# text; a held capture is not a record yet, so no overdue alarm runs for it) and holds uploads
+# of records sealed before (their overdue alarm runs as always).
 #
 # The certificate's validity is read from its DER once at boot (bootload.cert_validity).
 import time
 
+import texts as T
 from micropython import const
 
 NOT_SET = const(0)
 EARLY = const(1)
 LATE = const(2)
 OK = const(3)
-# Screen texts by state (the alarm line; an overdue alarm takes precedence), and why a
-# capture waits. Kept here as one table for the screen-text owner to adopt.
-TEXTS = ("CLOCK NOT SET", "CERT: NOT YET", "CERT: EXPIRED", None)
+# By state: the screen's message for a capture held (text ids: texts.py), and the console's
+# words for the technician.
+TEXTS = (T.CLOCK_NOT_SET, T.CERT_NOT_YET, T.CERT_EXPIRED, None)
+_LOG = ("CLOCK NOT SET", "CERT: NOT YET", "CERT: EXPIRED", "OK")
 
 _FLOOR = const(1704067200)  # 2024-01-01T00:00:00Z: an earlier clock was never set
 _NTP_MIN_MS = const(1000)
@@ -62,7 +64,9 @@ def keep(app, now, log):
     if st != c[0]:
         c[0] = st
         c[1] = TEXTS[st]
-        log("clock:", TEXTS[st] or "OK")
+        log("clock:", _LOG[st])
+        if app.waiting and st != OK:  # the held capture's message says the new state
+            app.flow.message = c[1]
         app.dirty = True
     if st == OK:
         c[3] = 0

@@ -68,7 +68,7 @@ class Flow:
             if self.identity is not None and self.waybill is not None:
                 # a capture is held (no session, no queue space, no clock yet): a new code
                 # would pair with half of it. The courier waits, or cancels it with BACK.
-                return self._refuse(T.WAIT_NETWORK)
+                return self._refuse(T.CAPTURE_HELD)
             if line[:6] == idtoken.PREFIX:
                 if overdue:  # the overdue alarm (true), or the text id of another reason
                     return self._refuse(overdue if overdue > 1 else T.OVERDUE_NO_ID)

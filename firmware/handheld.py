@@ -137,7 +137,7 @@ class App:
         s = self.sealer
         if self.clock[0] != _CLOCK_OK:
             self.waiting = True
-            f.message = T.WAIT_NETWORK  # held: NTP needs the network (clock.py logs why)
+            f.message = self.clock[1] or T.WAIT_CLOCK  # held: the clock's state (clock.py)
             return
         if s.needs_session():
             self.waiting = True

@@ -67,7 +67,13 @@ LEASE_ALARM = const(41)
 REVOKED = const(42)
 LEASE_OVER = const(43)
 RETURN_TO_DEPOT = const(44)  # message: the keys are wiped
-COUNT = const(45)
+# a capture held for the device clock (clock.py: the state it is in; handheld.capture)
+CLOCK_NOT_SET = const(45)
+CERT_NOT_YET = const(46)
+CERT_EXPIRED = const(47)
+WAIT_CLOCK = const(48)  # the clock's state not read yet
+CAPTURE_HELD = const(49)  # a second code while a capture is held (flow.py)
+COUNT = const(50)
 
 if False:  # (host only: read by sealscan.fonttool, never compiled for the device)
     WORDS = {
@@ -118,4 +124,9 @@ if False:  # (host only: read by sealscan.fonttool, never compiled for the devic
         REVOKED: ("设备已被停用\n请交回网点", "Scanner revoked\nReturn it to the depot"),
         LEASE_OVER: ("租约过期 密钥已清除\n请交回网点", "Keys wiped: lease over\nReturn it to the depot"),
         RETURN_TO_DEPOT: ("请交回网点", "Return it to the depot"),
+        CLOCK_NOT_SET: ("时钟未设置\n正在校时 请稍候", "Clock not set\nWaiting for the clock"),
+        CERT_NOT_YET: ("证书尚未生效\n正在校时 请稍候", "Certificate not yet valid\nWaiting for the clock"),
+        CERT_EXPIRED: ("证书已过期\n正在校时 请稍候", "Certificate expired\nWaiting for the clock"),
+        WAIT_CLOCK: ("已暂存 等待校时\n请稍候", "Capture held\nWaiting for the clock"),
+        CAPTURE_HELD: ("已有暂存的扫描\n请稍候 或按返回取消", "A capture is held\nWait, or BACK cancels"),
     }

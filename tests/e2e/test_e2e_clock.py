@@ -7,10 +7,13 @@ clock or the device clock: the firmware never starts a handshake it knows would 
 
 import time
 
+from sealscan.fonttool import words
 from sealsim.endtoend import WAYBILLS, frame_text
 
 EPOCH_2000 = 946684800
-HELD = "已暂存 等待网络"  # texts.WAIT_NETWORK (zh): a capture held, not sealed
+# a capture held, not sealed: the screen says the clock's state (texts.py, zh)
+SCREEN = {"CLOCK NOT SET": "CLOCK_NOT_SET", "CERT: NOT YET": "CERT_NOT_YET",
+          "CERT: EXPIRED": "CERT_EXPIRED"}
 
 
 def text(dev):
@@ -29,12 +32,14 @@ def held_until_ntp_answers(dev, keys, upstream, state_text, valid_for=86400):
     token = upstream.identity(expires_at=int(time.time()) + valid_for)
     dev.scan(token)
     dev.scan(WAYBILLS[0])
-    dev.wait_until(lambda: HELD in text(dev), 20, "the capture held for the clock")
+    held = words(SCREEN[state_text]).split("\n")[0]
+    dev.wait_until(lambda: held in text(dev), 20, "the capture held for the clock")
     assert f"clock: {state_text}" in dev.output.decode()  # the console says why
     # a second parcel while one is held would pair with half of it: refused
     m2 = len(dev.output)
     dev.scan(upstream.identity(name="另一个人"))
-    dev.wait_for("scan refused: Held: no network yet / Please wait", 20, since=m2)
+    refused = words("CAPTURE_HELD", "en").replace("\n", " / ")
+    dev.wait_for(f"scan refused: {refused}", 20, since=m2)
     # NTP tried again and again, further apart each time (1, 2, 4 s ...)
     dev.wait_for("NTP: next try in 4 s", 30, since=mark)
     out = dev.output[mark:].decode()
@@ -51,7 +56,7 @@ def held_until_ntp_answers(dev, keys, upstream, state_text, valid_for=86400):
     (_, rec), = upstream.records(keys.device_id)
     assert rec.identity_token == token.encode() and rec.waybill == WAYBILLS[0]
     assert abs(rec.capture_time - time.time()) < 120
-    dev.wait_until(lambda: HELD not in text(dev), 10, "the held capture gone from the screen")
+    dev.wait_until(lambda: held not in text(dev), 10, "the held capture gone from the screen")
 
 
 def test_boot_at_2000_with_ntp_silent_holds_the_capture_until_ntp_answers(scanner, upstream):
