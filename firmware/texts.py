@@ -128,5 +128,5 @@ if False:  # (host only: read by sealscan.fonttool, never compiled for the devic
         CERT_NOT_YET: ("证书尚未生效\n正在校时 请稍候", "Certificate not yet valid\nWaiting for the clock"),
         CERT_EXPIRED: ("证书已过期\n正在校时 请稍候", "Certificate expired\nWaiting for the clock"),
         WAIT_CLOCK: ("已暂存 等待校时\n请稍候", "Capture held\nWaiting for the clock"),
-        CAPTURE_HELD: ("已有暂存的扫描\n请稍候 或按返回取消", "A capture is held\nWait, or BACK cancels"),
+        CAPTURE_HELD: ("已有暂存的扫描\n请稍候 或按返回取消", "A capture is held\nWait, or press Back"),
     }
