@@ -4,6 +4,12 @@
 # cannot exhaust the heap. Text must be valid UTF-8.
 #
 #   head = major << 5 | ai     ai < 24: the value itself; 24/25/26: 1/2/4 bytes follow (BE)
+#
+# Two forms of the result: decode(data) copies strings out (bytes, str); decode(data, True)
+# copies nothing: byte strings are memoryviews into `data` and text strings are Text views
+# (UTF-8 checked, never turned into a str). Identity tokens are decoded in the second form
+# from a buffer that is wiped afterwards, so no identity text becomes an immutable object.
+# Contract: decode/cose raise CodeError and nothing else, whatever the bytes.
 from micropython import const
 
 _MAX_DEPTH = const(4)
@@ -14,10 +20,53 @@ class CodeError(ValueError):
     """A scanned code is refused. The message is a short reason with no identity data."""
 
 
+class Text:
+    """A UTF-8 text string left in the decoded buffer: `mv` its bytes, `chars` its length."""
+
+    def __init__(self, mv, chars):
+        self.mv = mv
+        self.chars = chars
+
+
+def _utf8_chars(b):
+    # Strict UTF-8 (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF) -> characters.
+    n = 0
+    i = 0
+    end = len(b)
+    while i < end:
+        c = b[i]
+        if c < 0x80:
+            i += 1
+        else:
+            if 0xC2 <= c <= 0xDF:
+                k, lo, hi = 1, 0x80, 0xBF
+            elif 0xE0 <= c <= 0xEF:
+                k = 2
+                lo = 0xA0 if c == 0xE0 else 0x80
+                hi = 0x9F if c == 0xED else 0xBF
+            elif 0xF0 <= c <= 0xF4:
+                k = 3
+                lo = 0x90 if c == 0xF0 else 0x80
+                hi = 0x8F if c == 0xF4 else 0xBF
+            else:
+                raise CodeError("text is not UTF-8")
+            if i + k >= end:
+                raise CodeError("text is not UTF-8")
+            if not lo <= b[i + 1] <= hi:
+                raise CodeError("text is not UTF-8")
+            for j in range(i + 2, i + 1 + k):
+                if not 0x80 <= b[j] <= 0xBF:
+                    raise CodeError("text is not UTF-8")
+            i += 1 + k
+        n += 1
+    return n
+
+
 class Reader:
-    def __init__(self, data):
+    def __init__(self, data, views=False):
         self.b = memoryview(data)
         self.p = 0
+        self.views = views
 
     def _head(self):
         b = self.b
@@ -52,12 +101,14 @@ class Reader:
         if major in (2, 3):
             if self.p + n > len(self.b):
                 raise CodeError("truncated")
-            v = bytes(self.b[self.p:self.p + n])
+            mv = self.b[self.p:self.p + n]
             self.p += n
+            if self.views:
+                return mv if major == 2 else Text(mv, _utf8_chars(mv))
             if major == 2:
-                return v
+                return bytes(mv)
             try:
-                return v.decode()
+                return str(mv, "utf-8")
             except UnicodeError:
                 raise CodeError("text is not UTF-8")
         if n > _MAX_ITEMS:
@@ -75,16 +126,40 @@ class Reader:
         raise CodeError("unsupported CBOR type")
 
 
-def decode(data):
-    """The one CBOR item filling `data` exactly; CodeError otherwise."""
-    r = Reader(data)
+def decode(data, views=False):
+    """The one CBOR item filling `data` exactly; CodeError otherwise. With `views`, strings
+    are views into `data` (memoryview, Text): valid only while `data` is."""
+    r = Reader(data, views)
     v = r.item()
     if r.p != len(r.b):
         raise CodeError("trailing bytes after CBOR item")
     return v
 
 
+def cose(data, protected, tag_len, views=False):
+    """(unprotected map, payload, tag) of the untagged COSE message filling `data`:
+
+        [bstr protected (exactly `protected`), map unprotected, bstr payload, bstr tag]
+
+    with a tag (signature, MAC) of `tag_len` bytes. Every field's type is checked here, so a
+    caller only reads fields of known types; CodeError otherwise."""
+    obj = decode(data, views)
+    if not isinstance(obj, list) or len(obj) != 4 or not _is_bytes(obj[0]) \
+            or obj[0] != protected or not isinstance(obj[1], dict):
+        raise CodeError("not a COSE message")
+    payload, tag = obj[2], obj[3]
+    if not _is_bytes(payload) or not _is_bytes(tag) or len(tag) != tag_len:
+        raise CodeError("COSE message fields")
+    return obj[1], payload, tag
+
+
+def _is_bytes(v):
+    return isinstance(v, (bytes, memoryview))
+
+
 def is_text(v, limit):
+    if isinstance(v, Text):
+        return 1 <= v.chars <= limit
     return isinstance(v, str) and 1 <= len(v) <= limit
 
 

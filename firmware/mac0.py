@@ -8,7 +8,7 @@ import base45
 import cborenc
 import hmac256
 from ackmac import equal
-from cbordec import CodeError, decode, is_text, is_uint
+from cbordec import CodeError, cose, decode, is_text, is_uint
 from cborenc import ARRAY, BSTR, TSTR
 
 BADGE_PREFIX = b"RNCB1:"
@@ -21,12 +21,9 @@ def _open(line, prefix, key, nkeys):
         raw = base45.decode(memoryview(line)[len(prefix):])
     except ValueError:
         raise CodeError("not base45")
-    obj = decode(raw)
-    if not isinstance(obj, list) or len(obj) != 4 or obj[0] != _PROTECTED or obj[1] != {} \
-            or not isinstance(obj[2], bytes) or not isinstance(obj[3], bytes) \
-            or len(obj[3]) != 32:
+    unprotected, payload, mac = cose(raw, _PROTECTED, 32)
+    if unprotected:
         raise CodeError("not a COSE_Mac0")
-    payload = obj[2]
     h = hmac256.Hmac().key(key)
     try:
         s = h.begin()
@@ -39,7 +36,7 @@ def _open(line, prefix, key, nkeys):
         tag = h.finish(s)
     finally:
         h.wipe()
-    if not equal(tag, obj[3]):
+    if not equal(tag, mac):
         raise CodeError("MAC does not verify")
     m = decode(payload)
     if not isinstance(m, dict) or sorted(m) != list(range(1, nkeys + 1)):

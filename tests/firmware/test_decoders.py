@@ -1,0 +1,43 @@
+# Decoder contracts under MicroPython: every scanned-code decoder answers malformed input with
+# its documented error type (CodeError for codes), never TypeError/IndexError/KeyError.
+# The structure-aware fuzz over all decoders is tests/sim/test_fuzz_decoders.py (host-driven).
+from mpytest import raises
+
+
+def test_cose_sign1_whose_header_map_is_an_integer_is_a_code_error():
+    # [h'a10127', 0, h'', h''] zlib'd and base45'd: found by the fuzzer (issue 14, item 3);
+    # idtoken.parse used to call len() on the integer.
+    import idtoken
+    from cbordec import CodeError
+
+    with raises(CodeError):
+        idtoken.parse(b"RNID1:6BFAQD9:BREL.IS000.L1+D0", 1000)
+
+
+def test_cose_contract_types_every_field_before_anyone_reads_it():
+    import cborenc
+    from cbordec import CodeError, cose
+
+    prot = b"\xa1\x01\x27"
+
+    def msg(*items):
+        out = cborenc.head(cborenc.ARRAY, len(items))
+        for it in items:
+            out += it
+        return out
+
+    def bstr(b):
+        return cborenc.head(cborenc.BSTR, len(b)) + b
+
+    good = msg(bstr(prot), b"\xa1\x04\x41k", bstr(b"payload"), bstr(bytes(64)))
+    u, payload, sig = cose(good, prot, 64)
+    assert u == {4: b"k"} and payload == b"payload" and sig == bytes(64)
+    for bad in (msg(bstr(prot), b"\x00", bstr(b"p"), bstr(bytes(64))),       # header: int
+                msg(bstr(prot), b"\x80", bstr(b"p"), bstr(bytes(64))),       # header: array
+                msg(bstr(prot), b"\xa0", b"\x61p", bstr(bytes(64))),         # payload: text
+                msg(bstr(prot), b"\xa0", bstr(b"p"), bstr(bytes(63))),       # short tag
+                msg(b"\x63\xa1\x01\x27", b"\xa0", bstr(b"p"), bstr(bytes(64))),  # text prot
+                msg(bstr(prot), b"\xa0", bstr(b"p")),                        # 3 items
+                b"\x00"):
+        with raises(CodeError):
+            cose(bad, prot, 64)
