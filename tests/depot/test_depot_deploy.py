@@ -81,23 +81,37 @@ def test_missing_port_bad_board_and_not_a_device_are_one_line_errors(tmp_path):
     assert run.code == 3 and run.err.startswith("error: ") and run.err.count("\n") == 1
 
 
+def _drop_file_capabilities() -> None:
+    """Stay uid 0 but lose CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH (every capability): files
+    are then checked by their owner and mode, as for any user. Unlike dropping to `nobody`,
+    the process can still read a checkout that lives in a private (0700) directory."""
+    import ctypes
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    data = (Data * 2)()  # all zero: no capabilities
+    if libc.capset(ctypes.byref(Header(0x20080522, 0)), data) != 0:  # _LINUX_CAPABILITY_VERSION_3
+        raise OSError(ctypes.get_errno(), "capset")
+
+
 def test_permission_denied_on_the_serial_device_names_the_fix(blank):
-    # The port belongs to root with mode 0600, the technician is someone else: run the
-    # command in a child that drops to `nobody` (root itself may open any device node).
-    import importlib
-
-    for name in ("sealscan.cli_device", "sealscan.device.deploy"):
-        importlib.import_module(name)  # before the fork: `nobody` cannot read root's Python
-
+    # The port belongs to someone else with mode 0600: run the command in a child without
+    # the capabilities that let root open any device node.
     if os.geteuid() != 0:
         pytest.skip("needs root to make a port another user cannot open")
+    os.chown(blank.port, 65534, 65534)
     os.chmod(blank.port, 0o600)
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
         try:
-            os.setgid(65534)
-            os.setuid(65534)
+            _drop_file_capabilities()
             run = sealscan("deploy", "--port", blank.port, "--board", BOARD)
             os.write(write, f"{run.code}\n{run.err}".encode())
         except BaseException as e:  # noqa: BLE001  (reported to the parent)
