@@ -22,7 +22,7 @@ import deflate
 import mask
 from cbordec import CodeError, cose, decode, is_text, is_uint
 from micropython import const
-from wipe import scrub, wipe
+from wipe import scrub, wipe, wipe_stream
 
 PREFIX = b"RNID1:"
 MAX_TOKEN = const(768)  # scanned characters (Sealer.MAX_TOKEN)
@@ -90,6 +90,8 @@ def _inflate(line):
     except (OSError, ValueError, EOFError):
         raise CodeError("not zlib data")
     finally:
+        used = src.tell()
+        wipe_stream(src, k)  # BytesIO made its own copy of the zlib stream
         z = None
         # the window (up to 2**_WBITS bytes, never more than the header's) now is garbage
         # holding what was decompressed: free it and zero that memory
@@ -97,7 +99,7 @@ def _inflate(line):
         scrub(1 << _WBITS)
     if got > _MAX_RAW:
         raise CodeError("identity token too large")
-    if src.tell() != k:  # the zlib stream (checksum included) must be all there is
+    if used != k:  # the zlib stream (checksum included) must be all there is
         raise CodeError("data after the zlib stream")
     return memoryview(_zbuf)[:got]
 
