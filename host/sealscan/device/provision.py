@@ -6,9 +6,10 @@ device's NVS: the depot keeps nothing but the provisioning entry, in which the k
 to the upstream's public key (`sealscan.upstream.provisioning`). It is never printed.
 
 Order on the device: `provisioned` is erased first (a re-provisioned device is never marked
-done with half-old keys), every other key is set and committed, the entry is appended to the
-entries file (fsync), and only then `provisioned = 1` is committed. A device cut off before
-that is not provisioned: run provision again (no --force needed).
+done with half-old keys), every other key is set and committed, the entry goes into the
+entries file (replacing any earlier entry for the same device id, atomically), and only then
+`provisioned = 1` is committed. A device cut off before that is not provisioned: run provision
+again (no --force needed); the file still has one entry for it, the new one.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import ipaddress
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,6 +225,36 @@ class ProvisionResult:
         return dict(self.__dict__)
 
 
+def keep_entry(entries: Path, device_id: str, entry: str) -> None:
+    """Put `entry` in the entries file in place of any earlier entry for `device_id` (a run
+    cut short, or a device provisioned again: its old key is gone), atomically: a power cut
+    leaves the old file or the new one, and the file never names a device twice."""
+    try:
+        old = entries.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        old = []
+    lines = [ln for ln in old if _entry_device(ln) != device_id]
+    tmp = entries.with_name(entries.name + ".part")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("".join(ln + "\n" for ln in [*lines, entry]))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, entries)
+    fd = os.open(entries.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _entry_device(line: str) -> str | None:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value.get("device_id") if isinstance(value, dict) else None
+
+
 def is_provisioned(link: DeviceLink) -> bool:
     return link.nvs_read({"provisioned": "i32"}).get("provisioned") == 1
 
@@ -271,9 +303,8 @@ def provision(port: str, request: ProvisionRequest, entries: Path, *,
         link.nvs_write({}, erase=("provisioned", "issuers"))
         link.nvs_write(values)
         del device_key, values
-        out.write(entry + "\n")
-        out.flush()
-        os.fsync(out.fileno())
+        out.close()
+        keep_entry(entries, request.device_id, entry)
         link.nvs_write({"provisioned": 1})
         return ProvisionResult(port, request.device_id, name, request.upstream.url,
                                request.upstream.pin, str(entries), was)
