@@ -14,6 +14,10 @@ from micropython import const
 
 _MAX_DEPTH = const(4)
 _MAX_ITEMS = const(16)
+# Items in one decode, all levels together: depth and length bounds alone still let 1 KiB of
+# hostile CBOR make ~1,000 objects (~10 KB of heap, more than the app has free). The largest
+# legitimate item is a config code's payload (5 pairs) or a Sign1 (4 items + kid).
+_MAX_TOTAL = const(24)
 
 
 class CodeError(ValueError):
@@ -67,6 +71,7 @@ class Reader:
         self.b = memoryview(data)
         self.p = 0
         self.views = views
+        self.left = _MAX_TOTAL
 
     def _head(self):
         b = self.b
@@ -93,6 +98,9 @@ class Reader:
     def item(self, depth=0):
         if depth > _MAX_DEPTH:
             raise CodeError("CBOR nested too deep")
+        self.left -= 1
+        if self.left < 0:
+            raise CodeError("CBOR has too many items")
         major, n = self._head()
         if major == 0:
             return n

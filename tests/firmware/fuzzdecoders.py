@@ -3,13 +3,12 @@
 #
 #   micropython -X heapsize=BOARD -c "$RUN" SEEDS.json RNG_SEED COUNT FREE_BYTES
 #
-#   RUN = "r = [bytearray(N)]; import fuzzdecoders; fuzzdecoders.main(r)" (one per line): hold
-#   a large block while this module and the firmware load and the seeds are
-#   read, then give it back as one piece: loading leaves the heap in small holes, and the app's
-#   own steady state is not that fragmented (it allocates its big buffers at boot, app.py).
-#
-# The heap is first filled with ballast down to FREE_BYTES (the app's steady-state free heap),
-# then COUNT inputs are made and fed to the decoders, each at one layer of its code:
+# The heap is shaped like the app's steady state first: loading leaves it in small holes (the
+# app allocates its big buffers at boot instead), so RUN (in the host test) holds a large
+# block while this module loads and reads the seeds, main() fills every hole left, gives the
+# block back and holds its start as ballast, leaving FREE_BYTES (the app's steady-state free
+# heap) plus the harness's own share in one piece. Then COUNT inputs are made and fed to the
+# decoders, each at one layer of its code:
 #
 #   scan lines   random UART chunks (CR/LF anywhere, over-long lines) -> LineSplitter -> Flow
 #   base45       text from the alphabet and outside it, any length
@@ -224,6 +223,9 @@ def zlib_stored(data):
 
 # -- targets -----------------------------------------------------------------------------------
 
+IN = object()  # in call(): the input, taken from Fuzz.inp
+
+
 class Fuzz:
     def __init__(self, seeds):
         self.s = seeds
@@ -242,6 +244,8 @@ class Fuzz:
         self.lines = scanline.LineSplitter()
         self.counts = {}
         self.oom = {}
+        self.inp = None
+        self.inbuf = bytearray(2048)
         self.fails = 0
         self.slowest = 0
         self.n = 0
@@ -262,6 +266,17 @@ class Fuzz:
 
     def call(self, target, allowed, fn, *args):
         self.counts[target] = self.counts.get(target, 0) + 1
+        if self.inp is not None:
+            # the input goes into a buffer allocated once, as the app's scanned lines do
+            # (scanline.py), so it does not split the free heap the decoder gets
+            data = self.inp
+            self.inp = None
+            n = len(data)
+            if n <= len(self.inbuf):
+                self.inbuf[:n] = data
+                data = memoryview(self.inbuf)[:n]
+            args = tuple(data if a is IN else a for a in args)
+            data = None
         gc.collect()  # the harness's own garbage gone: the decoder meets the steady state
         t0 = time.ticks_ms()
         try:
@@ -327,7 +342,9 @@ class Fuzz:
 
     def t_identity(self):
         line = self.identity_line()
-        r = self.call("identity", CodeError, idtoken.parse, line, self.now)
+        self.inp = line
+        line = None
+        r = self.call("identity", CodeError, idtoken.parse, IN, self.now)
         if r is not None:
             self.no_canary("identity", r.id_masked + r.name_masked + r.phone_masked)
 
@@ -364,10 +381,12 @@ class Fuzz:
 
     def t_mac0(self):
         if bits(1):
-            self.call("config", CodeError, mac0.config, self.mac0_line(True), self.config_key,
+            self.inp = self.mac0_line(True)
+            self.call("config", CodeError, mac0.config, IN, self.config_key,
                       self.now, 0)
         else:
-            self.call("badge", CodeError, mac0.badge, self.mac0_line(False), self.badge_key,
+            self.inp = self.mac0_line(False)
+            self.call("badge", CodeError, mac0.badge, IN, self.badge_key,
                       self.now)
 
     def t_cbor(self):
@@ -375,19 +394,32 @@ class Fuzz:
         if bits(2) == 0:
             data = mutate(data)
         views = bool(bits(1))
-        self.call("cbor", CodeError, decode, data, views)
-        self.call("cose", CodeError, cose, data, b"\xa1\x01\x27", 64, views)
+        self.inp = data
+        self.call("cbor", CodeError, decode, IN, views)
+        self.inp = data
+        data = None
+        self.call("cose", CodeError, cose, IN, b"\xa1\x01\x27", 64, views)
 
     def t_base45(self):
         if bits(1):
             t = bytes(pick(_B45) for _ in range(below(40)))
         else:
             t = mutate(b45(bytes(bits(8) for _ in range(below(30)))))
-        self.call("base45", ValueError, base45.decode, t)
+        self.inp = t
+        t = None
+        self.call("base45", ValueError, base45.decode, IN)
+
+    def cjk(self):
+        cp = 0x4E00 + below(20000)
+        return bytes((0xE0 | cp >> 12, 0x80 | (cp >> 6) & 0x3F, 0x80 | cp & 0x3F))
 
     def t_waybill(self):
         w = pick(self.waybills)
-        if bits(2):
+        if bits(2) == 0:
+            # characters never seen before, made without interning them (chr() would): a
+            # decoder that interns what it looks at leaks heap, which the leak check sees
+            w = str(b"".join(self.cjk() for _ in range(8 + below(25))), "utf-8")
+        elif bits(2):
             w = mutate(w.encode(), 1 + below(2))
             try:
                 w = str(w, "utf-8")
@@ -406,7 +438,9 @@ class Fuzz:
             m = {"ack": [1, 2], "mac": bytes(32), "rej": {}, "ver": {1: "ok"}}
             m[pick(list(m))] = rand_item(1)
             a = enc(m, bool(bits(2)))
-        self.call("answer", MalformedAnswer, answer.decode, a)
+        self.inp = a
+        a = None
+        self.call("answer", MalformedAnswer, answer.decode, IN)
 
     def t_url(self):
         u = mutate(b"https://10.0.0.5:8443/", below(4))
@@ -430,7 +464,8 @@ class Fuzz:
             elif r == 3:
                 chunk += pick(self.waybills).encode()
             elif r == 4:
-                chunk += bytes(bits(8) for _ in range(below(60)))
+                chunk += bytes(bits(8) for _ in range(below(60))) if bits(1) else \
+                    b"".join(self.cjk() for _ in range(1 + below(20)))
             else:
                 chunk += b"A" * (1000 + below(60))
             chunk += pick((b"\r", b"\r\n", b"\n", b"", b"\r\r"))
@@ -476,31 +511,38 @@ class Fuzz:
             self.t_lines()
 
 
-_HARNESS = const(8192)
+_HARNESS = const(4096)  # what the harness holds while a decoder runs (the input, ...)
+
+
+def fill_holes():
+    """Take every free block (the small holes loading left): a chain of 1-item tuples, one
+    GC block each. Called while the reserve is held, so afterwards the reserve is the only
+    free memory: the decoders get one piece, as the app's steady state gives them."""
+    chain = None
+    try:
+        while True:
+            chain = (chain,)
+    except MemoryError:
+        return chain
 
 
 def ballast(free):
-    """Hold heap until about `free` bytes are left for the decoders (plus _HARNESS for making
-    the inputs) in one piece: the app's steady state. The block is taken from the start of
-    the largest free run, so the rest of that run stays whole."""
+    """Hold the start of the free piece, so about `free` bytes are left for the decoders
+    (plus _HARNESS)."""
     gc.collect()
-    run = gc.mem_free()
-    while run > 0:
-        try:
-            bytearray(run)
-            break
-        except MemoryError:
-            run -= 256
-    gc.collect()
-    size = run - free - _HARNESS
-    return [bytearray(size)] if size > 0 else []
+    size = gc.mem_free() - free - _HARNESS
+    return bytearray(size) if size > 0 else None
 
 
-def main(reserve):
+def load():
     with open(sys.argv[1]) as f:
-        seeds = json.load(f)
+        return json.load(f)
+
+
+def main(reserve, seeds):
     rng_seed = int(sys.argv[2])
     count = int(sys.argv[3])
+    holes = fill_holes()
     reserve.clear()
     gc.collect()
     fz = Fuzz(seeds)
@@ -531,5 +573,5 @@ def main(reserve):
     print("FUZZ-COUNTS", json.dumps(fz.counts))
     print("FUZZ-OOM", json.dumps(fz.oom))
     print("FUZZ-DONE inputs", count, "fails", fz.fails, "slowest_ms", fz.slowest,
-          "free_after_warmup", base, "lowest_free_later", low, "ballast", len(held), "harness_oom", harness_oom)
+          "free_after_warmup", base, "lowest_free_later", low, "ballast", len(held or b""), "holes", holes is not None, "harness_oom", harness_oom)
 

@@ -41,3 +41,39 @@ def test_cose_contract_types_every_field_before_anyone_reads_it():
                 b"\x00"):
         with raises(CodeError):
             cose(bad, prot, 64)
+
+
+def _utf8(cp):
+    # a str made without interning (chr() would intern it as a qstr itself)
+    b = bytes((0xE0 | cp >> 12, 0x80 | (cp >> 6) & 0x3F, 0x80 | cp & 0x3F))
+    return str(b, "utf-8")
+
+
+def test_scanned_text_never_grows_the_interned_strings():
+    # Looking at a str's characters one by one (for c in s, s[i], chr) interns each distinct
+    # non-ASCII character as a qstr, which is never freed: hostile scans of ever new characters
+    # would eat the heap for good. Waybills and base45 text are refused before that.
+    import gc
+
+    import base45
+    import waybill
+
+    def free_after(fn):
+        fn()
+        gc.collect()
+        return gc.mem_free()
+
+    def scans(start):
+        def run():
+            for cp in range(start, start + 1500):
+                text = "SF" + _utf8(cp) * 13
+                assert waybill.check("SF", text) == waybill.BAD_CHARS
+                try:
+                    base45.decode(bytes((0x41, 0x42, 0x80 + cp % 128)))
+                except ValueError:
+                    pass
+        return run
+
+    before = free_after(scans(0x4E00))  # warm-up: code paths, any one-time allocation
+    after = free_after(scans(0x5400))
+    assert after >= before - 256, (before, after)
