@@ -144,20 +144,20 @@ def decode(data, views=False):
     return v
 
 
-def cose(data, protected, tag_len, views=False):
+def cose(data, protected, tag_len, views=False, name="COSE message"):
     """(unprotected map, payload, tag) of the untagged COSE message filling `data`:
 
         [bstr protected (exactly `protected`), map unprotected, bstr payload, bstr tag]
 
     with a tag (signature, MAC) of `tag_len` bytes. Every field's type is checked here, so a
-    caller only reads fields of known types; CodeError otherwise."""
+    caller only reads fields of known types; CodeError("not a " + name) otherwise."""
     obj = decode(data, views)
     if not isinstance(obj, list) or len(obj) != 4 or not _is_bytes(obj[0]) \
             or obj[0] != protected or not isinstance(obj[1], dict):
-        raise CodeError("not a COSE message")
+        raise CodeError("not a " + name)
     payload, tag = obj[2], obj[3]
     if not _is_bytes(payload) or not _is_bytes(tag) or len(tag) != tag_len:
-        raise CodeError("COSE message fields")
+        raise CodeError("not a " + name)
     return obj[1], payload, tag
 
 

@@ -92,7 +92,7 @@ def _inflate(line):
     finally:
         used = src.tell()
         wipe_stream(src, k)  # BytesIO made its own copy of the zlib stream
-        z = None
+        z = None  # type: ignore[assignment]
         # the window (up to 2**_WBITS bytes, never more than the header's) now is garbage
         # holding what was decompressed: free it and zero that memory
         gc.collect()
@@ -115,7 +115,7 @@ def parse(line, now):
 
 
 def _parse(line, now):
-    u, payload, _ = cose(_inflate(line), _PROTECTED, 64, True)
+    u, payload, _ = cose(_inflate(line), _PROTECTED, 64, True, "COSE_Sign1")
     kid = u.get(4)
     if len(u) != 1 or not isinstance(kid, memoryview) or not 1 <= len(kid) <= 16:
         raise CodeError("COSE_Sign1 fields")

@@ -21,7 +21,7 @@ def _open(line, prefix, key, nkeys):
         raw = base45.decode(memoryview(line)[len(prefix):])
     except ValueError:
         raise CodeError("not base45")
-    unprotected, payload, mac = cose(raw, _PROTECTED, 32)
+    unprotected, payload, mac = cose(raw, _PROTECTED, 32, False, "COSE_Mac0")
     if unprotected:
         raise CodeError("not a COSE_Mac0")
     h = hmac256.Hmac().key(key)

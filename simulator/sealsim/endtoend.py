@@ -23,6 +23,7 @@ from cryptography.x509 import load_pem_x509_certificate
 
 from sealscan import codes, fwtools
 from sealscan.boards import Board, load_board
+from sealscan.device.firmware import MANIFEST, FirmwareBuild
 from sealscan.paths import FIRMWARE_DIR
 from sealscan.protocol import generate_device_key
 from sealscan.upstream.provisioning import make_provisioning_entry
@@ -157,6 +158,14 @@ def build_firmware(out: Path, src: Path = FIRMWARE_DIR) -> Path:
     return out
 
 
+def write_manifest(fs: Path) -> None:
+    """firmware.json for the files in `fs`, as `sealscan deploy` writes it last (main.py
+    checks it at boot)."""
+    files = {p.name: p.read_bytes() for p in fs.iterdir()
+             if p.is_file() and p.name != MANIFEST}
+    (fs / MANIFEST).write_bytes(FirmwareBuild(files, "e2e").manifest())
+
+
 def provision(state: Path, board: Board, fw: Path, upstream: Upstream,
               device_id: str = "scanner-1", wifi: tuple[str, str] = ("depot", "depot-secret"),
               url: str | None = None) -> Keys:
@@ -168,6 +177,7 @@ def provision(state: Path, board: Board, fw: Path, upstream: Upstream,
     for p in fw.iterdir():
         shutil.copy(p, fs / p.name)
     (fs / "board.json").write_text(board.device_config_json())
+    write_manifest(fs)
     write_nvs(state / "nvs" / "sealscan.nvs", {
         "device_id": _blob(device_id), "device_key": _blob(keys.device_key),
         "upstream_pk": _blob(upstream.public_key), "upstream_url": _blob(url or upstream.url),
@@ -343,3 +353,4 @@ SETUP_LOW = rb"setup low, free (\d+)\r?\n"
 def watch_session_setup(state: Path) -> None:
     """Replace a provisioned device's main.py with SETUP_WATCH_MAIN (before it starts)."""
     (state / "fs" / "main.py").write_text(SETUP_WATCH_MAIN)
+    write_manifest(state / "fs")
