@@ -6,9 +6,10 @@
 #   head = major << 5 | ai     ai < 24: the value itself; 24/25/26: 1/2/4 bytes follow (BE)
 #
 # Two forms of the result: decode(data) copies strings out (bytes, str); decode(data, True)
-# copies nothing: byte strings are memoryviews into `data` and text strings are Text views
-# (UTF-8 checked, never turned into a str). Identity tokens are decoded in the second form
-# from a buffer that is wiped afterwards, so no identity text becomes an immutable object.
+# copies nothing: byte strings are memoryviews into `data` and text strings are tuples
+# (memoryview, characters) (UTF-8 checked, never turned into a str; arrays are lists, so a
+# tuple is always a text). Identity tokens are decoded in the second form from a buffer that
+# is wiped afterwards, so no identity text becomes an immutable object.
 # Contract: decode/cose raise CodeError and nothing else, whatever the bytes.
 from micropython import const
 
@@ -24,45 +25,25 @@ class CodeError(ValueError):
     """A scanned code is refused. The message is a short reason with no identity data."""
 
 
-class Text:
-    """A UTF-8 text string left in the decoded buffer: `mv` its bytes, `chars` its length."""
-
-    def __init__(self, mv, chars):
-        self.mv = mv
-        self.chars = chars
-
-
 def _utf8_chars(b):
-    # Strict UTF-8 (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF) -> characters.
+    # Characters in UTF-8 bytes b, checking the lead/continuation structure (as MicroPython's
+    # own str() does); CodeError if it is broken.
     n = 0
-    i = 0
-    end = len(b)
-    while i < end:
-        c = b[i]
-        if c < 0x80:
-            i += 1
+    need = 0
+    for c in b:
+        if need:
+            if c & 0xC0 != 0x80:
+                raise CodeError("text is not UTF-8")
+            need -= 1
+        elif c < 0x80:
+            n += 1
+        elif 0xC2 <= c <= 0xF4:
+            need = 1 if c < 0xE0 else 2 if c < 0xF0 else 3
+            n += 1
         else:
-            if 0xC2 <= c <= 0xDF:
-                k, lo, hi = 1, 0x80, 0xBF
-            elif 0xE0 <= c <= 0xEF:
-                k = 2
-                lo = 0xA0 if c == 0xE0 else 0x80
-                hi = 0x9F if c == 0xED else 0xBF
-            elif 0xF0 <= c <= 0xF4:
-                k = 3
-                lo = 0x90 if c == 0xF0 else 0x80
-                hi = 0x8F if c == 0xF4 else 0xBF
-            else:
-                raise CodeError("text is not UTF-8")
-            if i + k >= end:
-                raise CodeError("text is not UTF-8")
-            if not lo <= b[i + 1] <= hi:
-                raise CodeError("text is not UTF-8")
-            for j in range(i + 2, i + 1 + k):
-                if not 0x80 <= b[j] <= 0xBF:
-                    raise CodeError("text is not UTF-8")
-            i += 1 + k
-        n += 1
+            raise CodeError("text is not UTF-8")
+    if need:
+        raise CodeError("text is not UTF-8")
     return n
 
 
@@ -112,7 +93,7 @@ class Reader:
             mv = self.b[self.p:self.p + n]
             self.p += n
             if self.views:
-                return mv if major == 2 else Text(mv, _utf8_chars(mv))
+                return mv if major == 2 else (mv, _utf8_chars(mv))
             if major == 2:
                 return bytes(mv)
             try:
@@ -136,7 +117,8 @@ class Reader:
 
 def decode(data, views=False):
     """The one CBOR item filling `data` exactly; CodeError otherwise. With `views`, strings
-    are views into `data` (memoryview, Text): valid only while `data` is."""
+    are views into `data` (memoryview; text: (memoryview, characters)), valid while `data`
+    is."""
     r = Reader(data, views)
     v = r.item()
     if r.p != len(r.b):
@@ -166,8 +148,8 @@ def _is_bytes(v):
 
 
 def is_text(v, limit):
-    if isinstance(v, Text):
-        return 1 <= v.chars <= limit
+    if isinstance(v, tuple):  # views: (memoryview, characters)
+        return 1 <= v[1] <= limit
     return isinstance(v, str) and 1 <= len(v) <= limit
 
 

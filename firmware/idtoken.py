@@ -131,6 +131,9 @@ def _parse(line, now):
         raise CodeError("identity claim types")
     if now >= c[4]:
         raise CodeError("identity token expired")
-    check_id_number(id_type, number.mv)
-    return Identity(id_type, mask.id_number_utf8(number.mv), mask.name_utf8(name.mv),
-                    mask.phone_utf8(phone.mv), c[4])
+    check_id_number(id_type, number[0])
+    try:
+        return Identity(id_type, mask.id_number(number[0]), mask.name(name[0]),
+                        mask.phone(phone[0]), c[4])
+    except UnicodeError:  # what stays visible does not decode
+        raise CodeError("text is not UTF-8")

@@ -8,16 +8,14 @@
 # Every function returns a new str and never the input unchanged: if a value is too short to
 # keep anything and still hide enough, all of it is hidden.
 #
-# The rules work on UTF-8 bytes (name_utf8, phone_utf8, id_number_utf8): the device masks an
-# identity straight from the buffer it was decoded into, so the full value never becomes a
-# str (an object it could not wipe). Only the characters that stay visible are decoded.
-# name/phone/id_number take a str (the host, the screen tests) and apply the same rules.
+# name, phone and id_number take the value's UTF-8 bytes (above: the bytes of those strs): the
+# device masks an identity straight from the buffer it was decoded into, so the full value
+# never becomes a str (an object it could not wipe). Only what stays visible is decoded. The
+# host (sealscan.masking) encodes its strs and calls these same functions.
 
-_COMPOUND_SURNAMES = (
-    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙",
-    "宇文", "司徒", "夏侯", "轩辕", "令狐", "端木", "独孤", "南宫", "西门", "百里",
-)
-_COMPOUND_UTF8 = "".join(_COMPOUND_SURNAMES).encode()  # 6 bytes each
+# compound surnames, two characters (6 UTF-8 bytes) each
+_COMPOUND_UTF8 = ("欧阳司马上官诸葛东方皇甫尉迟公孙慕容长孙"
+                  "宇文司徒夏侯轩辕令狐端木独孤南宫西门百里").encode()
 _SPACE = b" \t\n\r\x0b\x0c"
 
 
@@ -25,63 +23,41 @@ def _stars(n):
     return "*" * n
 
 
-def _is_char_start(b):
-    return b & 0xC0 != 0x80
-
-
-def _chars(b, start, end):
-    n = 0
-    for i in range(start, end):
-        if _is_char_start(b[i]):
-            n += 1
-    return n
-
-
-def _char_offset(b, start, end, k):
-    # byte offset of character k (0-based) of b[start:end]; end if there are fewer
-    n = -1
-    for i in range(start, end):
-        if _is_char_start(b[i]):
-            n += 1
-            if n == k:
-                return i
-    return end
+def _starts(b, start, end):
+    # where each character of the UTF-8 bytes b[start:end] starts
+    return [i for i in range(start, end) if b[i] & 0xC0 != 0x80]
 
 
 def _visible(b, start, end):
-    return str(bytes(b[start:end]), "utf-8")
+    return str(b[start:end], "utf-8")
 
 
-def _compound(b, start, end):
-    if end - start < 6:
-        return False
+def _compound(b, start):
     for s in range(0, len(_COMPOUND_UTF8), 6):
-        for j in range(6):
-            if b[start + j] != _COMPOUND_UTF8[s + j]:
-                break
-        else:
+        if b[start:start + 6] == _COMPOUND_UTF8[s:s + 6]:
             return True
     return False
 
 
-def name_utf8(b):
+def name(b):
     start = 0
     end = len(b)
     while start < end and b[start] in _SPACE:
         start += 1
     while end > start and b[end - 1] in _SPACE:
         end -= 1
-    n = _chars(b, start, end)
+    offs = _starts(b, start, end)
+    n = len(offs)
     if n <= 1:
         return "*"
     if b[start] < 0x80:
         # Latin-script names (foreign documents): initial of the first word only.
         return chr(b[start]) + _stars(min(n - 1, 8))
-    keep = 2 if n >= 3 and _compound(b, start, end) else 1
-    return _visible(b, start, _char_offset(b, start, end, keep)) + _stars(n - keep)
+    keep = 2 if n >= 3 and _compound(b, start) else 1
+    return _visible(b, start, offs[keep]) + _stars(n - keep)
 
 
-def phone_utf8(b):
+def phone(b):
     digits = 0
     for c in b:
         if 48 <= c <= 57:
@@ -100,25 +76,13 @@ def phone_utf8(b):
     return "".join(out)
 
 
-def id_number_utf8(b):
+def id_number(b):
     end = len(b)
-    n = _chars(b, 0, end)
+    offs = _starts(b, 0, end)
+    n = len(offs)
     if n <= 6:
         return _stars(n if n else 1)
-    return _visible(b, 0, _char_offset(b, 0, end, 1)) + _stars(n - 3) + \
-        _visible(b, _char_offset(b, 0, end, n - 2), end)
-
-
-def name(full):
-    return name_utf8(full.encode())
-
-
-def phone(number):
-    return phone_utf8(number.encode())
-
-
-def id_number(number):
-    return id_number_utf8(number.encode())
+    return _visible(b, 0, offs[1]) + _stars(n - 3) + _visible(b, offs[n - 2], end)
 
 
 def waybill(number):

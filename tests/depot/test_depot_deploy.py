@@ -214,7 +214,7 @@ def test_power_cut_anywhere_in_an_upgrade_leaves_old_new_or_a_refusal(blank, tmp
         assert deploy(blank, "--board", BOARD, "--firmware", old_src).code == 0
         n = [0]
 
-        def cut_after(msg, _cut=cut):
+        def cut_after(msg, _cut=cut, n=n):
             n[0] += 1
             if n[0] == _cut:
                 blank.power_cut()

@@ -42,7 +42,7 @@ import mac0
 import scanline
 import waybill
 from ackmac import MalformedAnswer
-from cbordec import CodeError, Text, cose, decode
+from cbordec import CodeError, cose, decode
 
 try:
     import random

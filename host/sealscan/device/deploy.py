@@ -3,13 +3,13 @@
 Idempotent: each file's sha256 is computed on the device and a file is written only when it
 differs. Each write goes to `name.part` and is renamed over the old file, so a power cut
 leaves whole files. Before the first file changes, firmware.json is removed; main.py and
-bootcheck (which checks every file against firmware.json at boot and refuses to start
-otherwise) are written first and firmware.json last. So a power cut anywhere leaves the old firmware complete (the
-cut came before anything changed: the old main.py runs the old modules), the new one complete,
-or a device that refuses to start and says so on its screen; never mixed modules running,
-and a cut-short deploy never looks complete to `sealscan verify`. Firmware files of an older build (`.mpy`/`.py` in the root that the new
-build does not have, such as MicroPython's default boot.py) and leftover `.part` files are
-removed.
+bootcheck (which check every file against firmware.json at boot and refuse to start
+otherwise) are written first and firmware.json last. So a power cut anywhere leaves the old
+firmware complete (the cut came before anything changed: the old main.py runs the old
+modules), the new one complete, or a device that refuses to start and says so on its screen;
+never mixed modules running, and a cut-short deploy never looks complete to `sealscan
+verify`. Firmware files of an older build (`.mpy`/`.py` in the root that the new build does
+not have, such as MicroPython's default boot.py) and leftover `.part` files are removed.
 """
 
 from __future__ import annotations
