@@ -265,6 +265,7 @@ class UART(io.IOBase):
                  invert=0, flow=0):
         self._id = id
         self._baud = baudrate
+        self._rx = rxbuf
         if id == 0:
             # UART0 is the console on an ESP32: writes share the REPL's stream (and order).
             self._s = None
@@ -295,40 +296,46 @@ class UART(io.IOBase):
         p.register(self._s, select.POLLIN)
         return bool(p.poll(ms))
 
+    # Received bytes go straight from the link into the caller's buffer (readinto): never
+    # into a bytes object per poll, so a scanned identity token leaves no copies in the
+    # MicroPython heap that the firmware cannot wipe. (On a board the IDF driver's rx ring
+    # buffer keeps the last bytes received, outside the heap: sealsim.memdump's docstring.)
     def any(self):
-        if self._s is None:
-            return 0  # the REPL owns the console's input
-        try:
-            return len(self._s.recv(4096, _simlink._socket.MSG_PEEK))
-        except OSError:
-            return 0
+        # "may return 1 even if there is more than one character available" (the docs)
+        return 1 if self._s is not None and self._wait(0) else 0
 
     def read(self, nbytes=-1):
         if self._s is None:
             return None
         if not self.any() and not (self._timeout and self._wait(self._timeout)):
             return None
-        n = self.any()
-        if nbytes is not None and nbytes >= 0:
-            n = min(n, nbytes)
-        return self._s.recv(n) or None
+        buf = bytearray(nbytes if nbytes is not None and nbytes >= 0 else self._rx)
+        n = self.readinto(buf)
+        return bytes(buf[:n]) if n else None
 
     def readinto(self, buf, nbytes=-1):
+        if self._s is None:
+            return None
         if nbytes < 0:
             nbytes = len(buf)
-        data = self.read(nbytes)
-        if not data:
+        if not self.any() and not (self._timeout and self._wait(self._timeout)):
             return None
-        buf[: len(data)] = data
-        return len(data)
+        try:
+            n = self._s.readinto(memoryview(buf)[:nbytes])
+        except OSError:
+            return None
+        return n or None
 
     def readline(self):
-        n = self.any()
-        if not n:
+        if not self.any():
             return None
-        data = self._s.recv(n, _simlink._socket.MSG_PEEK)
-        i = data.find(b"\n")
-        return self._s.recv(i + 1 if i >= 0 else n)
+        out = bytearray()
+        one = bytearray(1)
+        while self.readinto(one):
+            out += one
+            if one[0] == 10:
+                break
+        return bytes(out) or None
 
     def write(self, buf):
         if self._id == 0:

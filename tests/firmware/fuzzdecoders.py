@@ -242,8 +242,11 @@ class Fuzz:
         self.codes = [c.encode() for c in seeds["codes"]]
         self.fl = flow.Flow(self.badge_key, self.config_key, "SF")
         self.lines = scanline.LineSplitter()
-        self.counts = {}
-        self.oom = {}
+        # every target's key made now, so these dicts do not grow during the run
+        names = ("identity", "badge", "config", "cbor", "cose", "base45", "waybill",
+                 "answer", "url", "lines")
+        self.counts = {t: 0 for t in names}
+        self.oom = {t: 0 for t in names}
         self.inp = None
         self.inbuf = bytearray(2048)
         self.fails = 0

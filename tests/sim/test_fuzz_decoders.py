@@ -115,8 +115,9 @@ def test_every_decoder_raises_only_its_documented_errors_under_fuzzing(tmp_path,
     assert inputs == COUNT and fails == 0, where
     # a hang shows as the timeout above; one input taking seconds is a near-hang
     assert slowest < 2000, where
-    # no leak: what the decoders keep after 10k inputs is what they kept after the warm-up
-    assert low >= base - 256, where
+    # no leak: what the decoders keep after 10k, 20k, ... inputs is what they kept after the
+    # warm-up (give or take what the flow holds at a checkpoint: a courier name, a waybill)
+    assert low >= base - 512, where
     counts = json.loads(re.search(r"FUZZ-COUNTS (\{.*\})", out).group(1))
     for target in ("identity", "badge", "config", "cbor", "cose", "base45", "waybill",
                    "answer", "url", "lines"):
