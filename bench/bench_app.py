@@ -120,9 +120,7 @@ _TRANSIENT = {"bootload": "boot only, released",
               "x25519": "session setup (stage 1: DH), released",
               "hkdf": "session setup (stage 2: key schedule), released",
               "hpkeks": "session setup (stage 2: key schedule), released",
-              "hpke": "never (Encap/DeriveKeyPair for test vectors)",
               "mac0": "badge/config code, released",
-              "opener": "never (receiver side: tests, audits)",
               "st7789": "ESP32-S3 board's screen only"}
 _MEASURE = """
 import gc, sys

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from sealscan.boards import DEFAULT_BOARD, load_board
 from sealsim import micropython as mp
-from sealsim.device import shim_heap_bytes
 from sealsim.scenario import start_device
+from sealsim.supervisor import shim_heap_bytes
 
 _HEAP = """
 import gc

@@ -85,12 +85,3 @@ def mac(hm, enc, ack, rej, ver):
     _map(h, ver)
     return hm.finish(h)
 
-
-def equal(a, b):
-    """Compare two MACs without an early exit."""
-    if len(a) != len(b):
-        return False
-    d = 0
-    for i in range(len(a)):
-        d |= a[i] ^ b[i]
-    return d == 0

@@ -3,20 +3,20 @@
 # RAM is the budget (~110 KB): the big buffers are allocated before most code is loaded, while
 # the heap is still one piece. 1) configuration from board.json + NVS, 2) the Sealer (its
 # record queue is the largest block), 3) the rest of the application, 4) the asyncio tasks.
+# The boot-only code (bootload.py) is loaded for 1) and 3) and released before 4).
 import gc
 
 import config
 import transient
 from micropython import const
 
-# Sealed records waiting for their ack: ~240 bytes each, so 6 KiB holds ~25 records, several
+# Sealed records waiting for their ack: ~250 bytes each, so 6 KiB holds ~24 records, several
 # times what a courier captures in the 30 s an ack may take. Boards with PSRAM keep more.
 _QUEUE_SMALL = const(6144)
 _QUEUE_LARGE = const(65536)
 
 
 def main():
-    # the boot-only code (bootload.py) stays loaded across the boot, then goes
     fresh = transient.loading("bootload")
     try:
         a = _boot()
@@ -31,9 +31,12 @@ def main():
 
 
 def _boot():
+    import bootload
+    import esp32
+
     try:
-        board = config.load_board()
-        cfg = config.Config()
+        board = bootload.load_board()
+        cfg = bootload.read_config(esp32.NVS(config.NAMESPACE))
     except (OSError, ValueError, config.ConfigError) as e:
         print("sealscan: cannot start:", e)
         return None
@@ -43,6 +46,9 @@ def _boot():
     queue = _QUEUE_LARGE if board.get("heap_kib", 0) >= 1024 else _QUEUE_SMALL
     s = sealer.Sealer(cfg.device_id, cfg.device_key, cfg.upstream_pk, queue)
     gc.collect()
+    import flow
     import handheld
 
-    return handheld.App(board, cfg, s)  # the parsed board.json goes with this frame
+    fl = flow.Flow(cfg.badge_key, cfg.config_key, cfg.carrier, cfg.config_serial)
+    # the parsed board.json goes with this frame
+    return handheld.App(cfg, s, fl, bootload.wire(board))

@@ -1,24 +1,25 @@
 # Boot-only code: reading board.json and the NVS configuration, and wiring the handheld's
-# peripherals. It runs once per boot, so it is loaded for that and released after
-# (transient.py) instead of staying resident on the ~110 KB heap: config.Config() and
-# handheld.App() call in here.
+# peripherals. It runs once per boot, so app.py loads it for that and releases it after
+# (transient.py) instead of keeping it resident on the ~110 KB heap. Every function returns
+# what it built; nothing here assigns into another module's objects. Imports config, never
+# the reverse.
 import json
 
+import config
 from micropython import const
 
 _BUF = const(2048)  # the largest NVS blob (tls_cert DER)
 
 
-def load_board(path):
+def load_board(path="board.json"):
     with open(path) as f:
         return json.load(f)
 
 
-def read_config(cfg, nvs):
-    """Fill `cfg` (a config.Config) from NVS namespace "sealscan" (DEVICE.md)."""
-    from config import ConfigError, parse_url
-
-    cfg.nvs = nvs
+def read_config(nvs):
+    """A config.Config from NVS namespace "sealscan" (docs/device.md); ConfigError if the
+    device is not provisioned or a key is missing or malformed."""
+    ConfigError = config.ConfigError
     buf = bytearray(_BUF)
     try:
         if nvs.get_i32("provisioned") != 1:
@@ -43,58 +44,34 @@ def read_config(cfg, nvs):
         except UnicodeError:
             raise ConfigError("NVS key %s: not UTF-8" % key)
 
-    cfg.device_id = text("device_id")
-    cfg.device_key = blob("device_key", 32)
-    cfg.upstream_pk = blob("upstream_pk", 32)
-    cfg.upstream_url = text("upstream_url")
-    cfg.tls_cert = blob("tls_cert")
-    cfg.badge_key = blob("badge_key", 32)
-    cfg.config_key = blob("config_key", 32)
-    cfg.carrier = text("carrier")
-    cfg.wifi_ssid = text("wifi_ssid", True)
-    cfg.wifi_pass = text("wifi_pass", True)
     try:
-        cfg.config_serial = nvs.get_i32("config_serial")
+        serial = nvs.get_i32("config_serial")
     except OSError:
-        cfg.config_serial = 0
-    cfg.host, cfg.port = parse_url(cfg.upstream_url)
+        serial = 0
+    return config.Config(
+        nvs, text("device_id"), blob("device_key", 32), blob("upstream_pk", 32),
+        text("upstream_url"), blob("tls_cert"), blob("badge_key", 32), blob("config_key", 32),
+        text("carrier"), text("wifi_ssid", True), text("wifi_pass", True), serial)
 
 
-def wire(app, board, cfg, sealer_):
-    """handheld.App's state: the flow, the board's peripherals, Wi-Fi, the TLS context."""
-    import asyncio
-
+def wire(board):
+    """The board's peripherals for handheld.App, in its order: (display, scan engine UART,
+    buzzer, LED, BACK key, OK key, scan engine trigger, Wi-Fi station)."""
     import display
-    import flow
     import network
-    import scanline
-    import uplink
     from machine import PWM, UART, Pin
 
     se = board["scan_engine"]
     pins = board["pins"]
-    app.cfg = cfg
-    app.sealer = sealer_
-    app.flow = flow.Flow(cfg.badge_key, cfg.config_key, cfg.carrier)
-    app.flow.config_serial = cfg.config_serial
-    app.lines = scanline.LineSplitter()
-    app.disp = display.open_display(board["display"])
-    app.uart = UART(se["uart"], se["baud"], tx=se["tx"], rx=se["rx"])
-    app.buzzer = PWM(Pin(pins["buzzer"]), freq=2000, duty_u16=0)
-    app.led = Pin(pins["led"], Pin.OUT, value=0)
-    app.key_back = Pin(pins["key_back"], Pin.IN, Pin.PULL_UP)
-    app.key_ok = Pin(pins["key_ok"], Pin.IN, Pin.PULL_UP)
-    # GM65 trigger input, active low: held low while OK is held (reads in command mode; in
-    # manual mode the module's own button reads and this changes nothing)
-    app.trigger = Pin(se["trigger"], Pin.OUT, value=1)
-    app.wlan = network.WLAN(network.STA_IF)
-    app.ctx = uplink.ssl_context(cfg.tls_cert)
-    app.kick = asyncio.Event()
-    # records sealed and not yet acked: [enc, index, ticks_ms, unix time, overdue]
-    app.outstanding = []
-    app.last = None  # (masked name, masked id, masked waybill, status) of the latest
-    app.last_key = None  # (enc, index) of the latest capture
-    app.overdue = False
-    app.alarm = None
-    app.waiting = False  # a capture is held until a session or queue space is there
-    app.dirty = True
+    return (
+        display.open_display(board["display"]),
+        UART(se["uart"], se["baud"], tx=se["tx"], rx=se["rx"]),
+        PWM(Pin(pins["buzzer"]), freq=2000, duty_u16=0),
+        Pin(pins["led"], Pin.OUT, value=0),
+        Pin(pins["key_back"], Pin.IN, Pin.PULL_UP),
+        Pin(pins["key_ok"], Pin.IN, Pin.PULL_UP),
+        # GM65 trigger input, active low: held low while OK is held (reads in command mode;
+        # in manual mode the module's own button reads and this changes nothing)
+        Pin(se["trigger"], Pin.OUT, value=1),
+        network.WLAN(network.STA_IF),
+    )

@@ -1,7 +1,7 @@
-# Device configuration: wiring from /board.json (written by `sealscan deploy`) and provisioned
-# keys and settings from NVS namespace "sealscan" (written by `sealscan provision`; see
-# DEVICE.md). The only keys the application itself writes are the Wi-Fi/upstream settings of
-# a valid RNCF1: config code (apply_config), nothing about records ever.
+# Device configuration: provisioned keys and settings from NVS namespace "sealscan" (written
+# by `sealscan provision`, read at boot by bootload.read_config; the contract is
+# docs/device.md). The only keys the application itself writes are the Wi-Fi/upstream
+# settings of a valid RNCF1: config code (apply_config), nothing about records ever.
 #
 #   key            type  value
 #   device_id      blob  1-32 chars A-Z a-z 0-9 . _ -
@@ -10,59 +10,30 @@
 #   badge_key      blob  32 bytes                       config_key   blob  32 bytes
 #   carrier        blob  carrier code                   wifi_ssid, wifi_pass  blob
 #   config_serial  i32   last applied config serial     provisioned  i32 = 1, written last
-import esp32
-import transient
-from micropython import const
-
 NAMESPACE = "sealscan"
-_NOT_FOUND = const(-4354)  # ESP_ERR_NVS_NOT_FOUND
 
 
 class ConfigError(Exception):
     pass
 
 
-def load_board(path="board.json"):
-    fresh = transient.loading("bootload")
-    try:
-        return _boot().load_board(path)
-    finally:
-        transient.release(fresh)
-
-
-def _boot():
-    # the boot-only code (bootload.py): loaded for one call, released by the caller's
-    # transient.release
-    import bootload
-
-    return bootload
-
-
 class Config:
-    # device_id, device_key, upstream_pk, upstream_url, tls_cert, badge_key, config_key,
-    # carrier, wifi_ssid, wifi_pass (str/bytes), config_serial, host, port: bootload.py
-    # reads them from NVS (boot only, so that code is not resident)
-    nvs: esp32.NVS
-    device_id: str
-    device_key: bytes
-    upstream_pk: bytes
-    upstream_url: str
-    tls_cert: bytes
-    badge_key: bytes
-    config_key: bytes
-    carrier: str
-    wifi_ssid: str
-    wifi_pass: str
-    config_serial: int
-    host: str
-    port: int
-
-    def __init__(self, nvs=None):
-        fresh = transient.loading("bootload")
-        try:
-            _boot().read_config(self, nvs or esp32.NVS(NAMESPACE))
-        finally:
-            transient.release(fresh)
+    # Built by bootload.read_config (boot only, so the NVS reading code is not resident)
+    def __init__(self, nvs, device_id, device_key, upstream_pk, upstream_url, tls_cert,
+                 badge_key, config_key, carrier, wifi_ssid, wifi_pass, config_serial):
+        self.nvs = nvs  # esp32.NVS(NAMESPACE): apply_config writes through it
+        self.device_id = device_id
+        self.device_key = device_key
+        self.upstream_pk = upstream_pk
+        self.upstream_url = upstream_url
+        self.tls_cert = tls_cert
+        self.badge_key = badge_key
+        self.config_key = config_key
+        self.carrier = carrier
+        self.wifi_ssid = wifi_ssid
+        self.wifi_pass = wifi_pass
+        self.config_serial = config_serial
+        self.host, self.port = parse_url(upstream_url)
 
     def apply_config(self, ssid, password, url, serial):
         """Store a verified config code's settings (and its serial, for replay checks)."""

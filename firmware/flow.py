@@ -1,4 +1,4 @@
-# The courier's flow on the handheld (DESIGN §2, I3, I4):
+# The courier's flow on the handheld (docs/design.md: I3, I4):
 #
 #   LOGGED OUT --badge RNCB1: (MAC, expiry, carrier)--> READY
 #   READY: identity RNID1: and waybill, in either order --> both held --> the app seals at once
@@ -33,11 +33,11 @@ _WAYBILL_REASONS = ("", "BAD CHARS", "NOT A WAYBILL", "CHECK DIGIT", "NO CARRIER
 
 
 class Flow:
-    def __init__(self, badge_key, config_key, carrier):
+    def __init__(self, badge_key, config_key, carrier, config_serial=0):
         self.badge_key = badge_key
         self.config_key = config_key
         self.carrier = carrier
-        self.config_serial = 0
+        self.config_serial = config_serial  # the last config code applied (replay check)
         self.state = LOGGED_OUT
         self.courier = None
         self.courier_name = None

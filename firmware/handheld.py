@@ -1,4 +1,4 @@
-# The handheld: asyncio tasks around one Flow and one Sealer (DESIGN §7).
+# The handheld: asyncio tasks around one Flow and one Sealer (docs/design.md).
 #
 #   wifi      network.WLAN with the NVS credentials; reconnects while the AP is away; sets an
 #             unset clock (before 2024: an ESP32 after power-on) by NTP, since records carry
@@ -7,8 +7,9 @@
 #             rotate early (before 1024 records / 60 min) so a capture never waits for one
 #   scanner   GM65 lines from the UART (scanline.py) -> flow.py -> seal at once on capture
 #   uplink    batches to the upstream over pinned HTTPS; settled only on a verified answer
-#   alarm     a record without an authenticated ack OVERDUE_S after capture: screen + buzzer,
-#             and no new identity scans until the backlog clears
+#   alarm     a record without an authenticated ack OVERDUE_S after capture (by the later of
+#             the monotonic and the wall clock, latched in the queue: sealq.py): screen +
+#             buzzer, and no new identity scans until the backlog clears
 #   ui        keys (OK drives the scan engine's trigger, BACK cancels / logs out), screen
 #
 # The console gets events only (counts, indices, courier id): never identity data (I6).
@@ -20,16 +21,14 @@ import config
 import display
 import flow
 import mask
-import network
 import scanline
 import sealer
-import transient
 import uplink
 import view
-from machine import PWM, UART, Pin
 from micropython import const
 
 OVERDUE_S = const(30)
+_OVERDUE_MS = const(OVERDUE_S * 1000)
 _READ_CHUNK = const(64)
 _BACKOFF_MIN_MS = const(500)
 _BACKOFF_MAX_MS = const(8000)
@@ -44,37 +43,24 @@ def log(*args):
 
 
 class App:
-    # State (set by bootload.wire: boot-only code, released after boot)
-    cfg: config.Config
-    sealer: sealer.Sealer
-    flow: flow.Flow
-    lines: scanline.LineSplitter
-    disp: object  # the board's framebuf driver (display.open_display)
-    uart: UART
-    buzzer: PWM
-    led: Pin
-    key_back: Pin
-    key_ok: Pin
-    trigger: Pin
-    wlan: network.WLAN
-    ctx: object
-    kick: asyncio.Event
-    outstanding: list  # records sealed, not yet acked: [enc, index, ticks_ms, unix, overdue]
-    last: tuple | None  # (masked name, masked id, masked waybill, status) of the latest capture
-    last_key: tuple | None  # (enc, index) of the latest capture
-    overdue: bool
-    alarm: str | None
-    waiting: bool  # a capture is held until a session or queue space is there
-    dirty: bool
+    """The handheld: a Config, the Sealer (which owns every sealed record until it is
+    settled), the Flow, and the board's peripherals as bootload.wire() returns them."""
 
-    def __init__(self, board, cfg, sealer_):
-        fresh = transient.loading("bootload")
-        try:
-            import bootload
-
-            bootload.wire(self, board, cfg, sealer_)
-        finally:
-            transient.release(fresh)
+    def __init__(self, cfg, sealer_, flow_, io):
+        self.cfg = cfg
+        self.sealer = sealer_
+        self.flow = flow_
+        (self.disp, self.uart, self.buzzer, self.led, self.key_back, self.key_ok,
+         self.trigger, self.wlan) = io
+        self.ctx = uplink.ssl_context(cfg.tls_cert)
+        self.lines = scanline.LineSplitter()
+        self.kick = asyncio.Event()  # set when there is something to upload
+        self.last = None  # (masked name, masked id, masked waybill, status) of the latest
+        self.last_key = None  # (enc, index) of the latest capture
+        self.overdue = False
+        self.alarm = None
+        self.waiting = False  # a capture is held until a session or queue space is there
+        self.dirty = True
 
     # -- scanning and capture --------------------------------------------------------------
 
@@ -127,7 +113,7 @@ class App:
         if ident is None or wb is None:
             return
         try:
-            s.seal(sealer.unix_time(), self.cfg.carrier, wb, tok, f.courier)
+            index = s.seal(sealer.unix_time(), self.cfg.carrier, wb, tok, f.courier)
         except (sealer.NoSession, sealer.QueueFull):
             self.waiting = True
             f.message = "WAIT: QUEUE"
@@ -137,10 +123,7 @@ class App:
             f.message = "CANNOT SEAL"
             return
         self.waiting = False
-        enc = s.enc
-        index = s.next_index - 1
-        self.outstanding.append([enc, index, time.ticks_ms(), sealer.unix_time(), 0])
-        self.last_key = (enc, index)
+        self.last_key = (s.enc, index)
         self.last = (ident.name_masked, ident.id_masked, mask.waybill(wb), "SENDING #%d" % index)
         f.sealed()
         log("sealed record", index, "queued", len(s.queue))
@@ -197,7 +180,7 @@ class App:
         if status != 200:
             log("upload answered", status)
             return False
-        res = uplink.settle(self.sealer, enc, body)
+        res = self.sealer.settle(enc, body)
         if res is None:
             log("answer refused (malformed or MAC wrong): nothing dropped")
             return False
@@ -206,12 +189,7 @@ class App:
         return True
 
     def settled(self, enc, ack, rej, ver):
-        keep = []
-        for item in self.outstanding:
-            if item[0] == enc and (item[1] in ack or item[1] in rej):
-                continue
-            keep.append(item)
-        self.outstanding = keep
+        # the sealer has dropped the records: what is left is the latest capture's status
         if self.last_key and self.last_key[0] == enc and self.last is not None:
             i = self.last_key[1]
             v = ver.get(i)
@@ -282,25 +260,10 @@ class App:
         except (OSError, ImportError) as e:
             log("NTP failed:", type(e).__name__)
 
-    def is_overdue(self):
-        # Overdue: a record whose age by the monotonic clock or by the wall clock (whichever
-        # is later) reached OVERDUE_S. It stays overdue until acked (item[4] latches), so a
-        # clock stepped back (NTP) never clears the alarm; only the ack does.
-        now_ms = time.ticks_ms()
-        now = sealer.unix_time()
-        limit = OVERDUE_S * 1000
-        over = False
-        for item in self.outstanding:
-            if not item[4] and (time.ticks_diff(now_ms, item[2]) >= limit or
-                                (now - item[3]) * 1000 >= limit):
-                item[4] = 1
-            over = over or item[4]
-        return over
-
     async def alarms(self):
         tick = 0
         while True:
-            over = self.is_overdue()
+            over = self.sealer.overdue(_OVERDUE_MS)
             if over != self.overdue:
                 self.overdue = over
                 self.alarm = "UPLOAD OVERDUE!" if over else None
@@ -312,7 +275,7 @@ class App:
                         self.flow.message = "SCAN ID+WAYBILL"
             if over:
                 self.buzzer.duty_u16(32768 if tick % 4 == 0 else 0)
-            self.led.value(1 if self.outstanding else 0)
+            self.led.value(1 if len(self.sealer.queue) else 0)
             tick += 1
             await asyncio.sleep(0.25)
 

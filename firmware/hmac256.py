@@ -72,3 +72,13 @@ def hmac_sha256(key, *parts):
         return h.digest(*parts)
     finally:
         h.wipe()
+
+
+def equal(a, b):
+    """Compare two MACs without an early exit."""
+    if len(a) != len(b):
+        return False
+    d = 0
+    for i in range(len(a)):
+        d |= a[i] ^ b[i]
+    return d == 0

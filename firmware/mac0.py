@@ -7,9 +7,9 @@
 import base45
 import cborenc
 import hmac256
-from ackmac import equal
 from cbordec import CodeError, cose, decode, is_text, is_uint
 from cborenc import ARRAY, BSTR, TSTR
+from hmac256 import equal
 
 BADGE_PREFIX = b"RNCB1:"
 CONFIG_PREFIX = b"RNCF1:"

@@ -1,4 +1,5 @@
-# What a person may see of an identity (GB/T 41833-2022 privacy waybill rules, DESIGN I4).
+# What a person may see of an identity (GB/T 41833-2022 privacy waybill rules; I4 in
+# docs/design.md).
 #
 #   name("张三")              -> "张*"          hide at least one character
 #   name("欧阳娜娜")          -> "欧阳**"       compound surnames keep two characters

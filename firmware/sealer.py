@@ -46,7 +46,7 @@ MAX_COURIER = const(32)
 MAX_DEVICE_ID = const(32)
 _MAX_AAD = const(96)
 _NONE = const(-1)
-_SESSION_MODULES = ("hpke", "hpkeks", "hkdf", "x25519")
+_SESSION_MODULES = ("hpkeks", "hkdf", "x25519")
 
 
 async def _encap_dh(pk):
@@ -84,6 +84,12 @@ def unix_time():
     """Capture time for a record: Unix seconds UTC (the ESP32 port counts from 2000)."""
     t = time.time()
     return t + _EPOCH_2000 if time.gmtime(0)[0] == 2000 else t
+
+
+def _wall():
+    # the wall clock in seconds since 2000 (the ESP32's own count: a small int there)
+    t = time.time()
+    return t if time.gmtime(0)[0] == 2000 else max(0, t - _EPOCH_2000)
 
 
 def check_device_id(device_id):
@@ -166,11 +172,12 @@ class Sealer:
         if cur != _NONE:
             self._free_slots()
 
-    async def start_session(self, ikmE=None):
+    async def start_session(self, encap=None):
         """A new HPKE session (the old one ends: its chain key is wiped at once).
 
-        `ikmE` fixes the ephemeral key (test vectors only). Raises QueueFull when every
-        session slot still holds unacknowledged records."""
+        `encap` (pk -> awaitable (enc, dh bytearray)) replaces the fresh ephemeral key: test
+        vectors only (fixed_encap in tests/firmware/helpers/hpke.py, never deployed).
+        Raises QueueFull when every session slot still holds unacknowledged records."""
         if self._starting:
             raise SealerError("a session is already being started")
         self._starting = True
@@ -186,23 +193,15 @@ class Sealer:
             # HPKE, HKDF and X25519 are needed here only (boot, then every 1024 records or
             # 60 min): loaded for this setup and released after it (transient.py). In two
             # stages, so the heap never holds all three: the X25519 ladder with x25519 alone,
-            # then the key schedule with hpkeks + hkdf (ikmE, for test vectors: one stage).
-            dh = b""
-            if ikmE is None:
-                enc, dh = await _encap_dh(self._pk)
-                gc.collect()  # x25519 and the ladder's big ints, before hpke loads
+            # then the key schedule with hpkeks + hkdf.
+            enc, dh = await (encap or _encap_dh)(self._pk)
+            gc.collect()  # x25519 and the ladder's big ints, before hpkeks loads
             fresh = transient.loading(*_SESSION_MODULES)
             try:
                 import hpkeks
 
-                if dh:
-                    enc, exp = hpkeks.setup_psk_sender_dh(
-                        dh, enc, self._pk, INFO, self._psk, self._device_id.encode())
-                else:
-                    import hpke
-
-                    enc, exp = await hpke.setup_psk_sender(
-                        self._pk, INFO, self._psk, self._device_id.encode(), ikmE)
+                enc, exp = hpkeks.setup_psk_sender_dh(
+                    dh, enc, self._pk, INFO, self._psk, self._device_id.encode())
                 chain = ack = b""
                 try:
                     chain = hpkeks.export(exp, EXPORT_CHAIN, 32)
@@ -222,8 +221,7 @@ class Sealer:
                     if ack:
                         wipe(ack)
             finally:
-                if dh:
-                    wipe(dh)  # already wiped by hpke unless it failed to load
+                wipe(dh)  # already wiped by hpkeks unless it failed to load
                 transient.release(fresh)
             self._in_use[slot] = 1
             self._slot = slot
@@ -236,8 +234,9 @@ class Sealer:
     # -- sealing ---------------------------------------------------------------------------
 
     def seal(self, capture_time, carrier, waybill, identity_token, courier_id):
-        """Seal one record into the queue -> memoryview of the sealed bytes (valid until the
-        queue next changes). A bytearray identity_token is wiped after sealing.
+        """Seal one record into the queue -> its index in the current session. The queue
+        keeps it with its capture times (this clock and `capture_time`) until settle() drops
+        it. A bytearray identity_token is wiped after sealing.
 
         Raises NoSession, InvalidRecord or QueueFull before anything is consumed. The token
         buffer is wiped whatever happens once sealing began."""
@@ -278,7 +277,8 @@ class Sealer:
                 wipe(identity_token)
         if self._index >= MAX_SESSION_RECORDS:
             wipe(self._chain)
-        return self.queue.commit(slot, i, sealed_n)
+        self.queue.commit(slot, i, sealed_n, self._clock(), max(0, capture_time - _EPOCH_2000))
+        return i
 
     def _ratchet(self):
         # K_i = HMAC(chain_i, 01)[:16]; chain_{i+1} = HMAC(chain_i, 02); chain_i overwritten.
@@ -300,11 +300,6 @@ class Sealer:
                 return s
         return _NONE
 
-    def pending(self):
-        """Yield (enc, index, sealed memoryview) for every queued record, oldest first."""
-        for slot, index, sealed in self.queue.entries():
-            yield self._enc(slot), index, sealed
-
     def batch(self, limit=batch.MAX_RECORDS):
         """The next batch to upload: up to `limit` queued records of the oldest session with
         records waiting. Use it as a context manager: while inside, the queue is pinned (no
@@ -312,7 +307,7 @@ class Sealer:
 
             with sealer.batch() as b:
                 if b.items:
-                    await post(b.length(), b.chunks())   # then settle_answer(b.enc, body)
+                    await post(b.length(), b.chunks())   # then settle(b.enc, body)
         """
         return Batch(self, limit)
 
@@ -329,28 +324,30 @@ class Sealer:
             return False
         finally:
             hm.wipe()
-        return ackmac.equal(expected, mac)
+        return hmac256.equal(expected, mac)
 
-    def settle(self, enc, ack, rej, ver, mac):
-        """Drop the acked and rejected records of session `enc` if the MAC verifies.
-
-        Returns the number of records dropped, or -1 (nothing dropped) if it does not."""
+    def settle(self, enc, body):
+        """Settle session `enc` on the upstream's 200 answer body as received: if it is the
+        canonical v1 encoding and its MAC verifies, drop its acked and rejected records and
+        return (ack, rej, ver); otherwise drop nothing and return None."""
+        try:
+            ack, rej, ver, mac = answer.decode(body)
+        except MalformedAnswer:
+            return None
         if not self.verify_ack(enc, ack, rej, ver, mac):
-            return -1
+            return None
         slot = self._slot_of(enc)
-        dropped = 0
         for i in ack:
-            dropped += self.queue.drop(slot, i)
+            self.queue.drop(slot, i)
         for i in rej:
-            dropped += self.queue.drop(slot, i)
+            self.queue.drop(slot, i)
         self._free_slots()
-        return dropped
+        return ack, rej, ver
 
-    def settle_answer(self, enc, body):
-        """settle() for a 200 answer body as received. Raises ackmac.MalformedAnswer unless
-        it is the canonical v1 encoding; returns -1 if its MAC does not verify."""
-        ack, rej, ver, mac = answer.decode(body)
-        return self.settle(enc, ack, rej, ver, mac)
+    def overdue(self, limit_ms):
+        """Whether a queued record waits for its ack limit_ms or longer (by the later of the
+        monotonic and the wall clock); the latch is the queue's (sealq.py)."""
+        return self.queue.overdue(self._clock(), _wall(), limit_ms)
 
 
 class Batch:

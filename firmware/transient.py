@@ -2,9 +2,9 @@
 # needed and released afterwards: once no longer in sys.modules and unreferenced, their
 # bytecode and globals are garbage, which the ~110 KB heap needs back.
 #
-#   fresh = transient.loading("hpke", "hkdf", "x25519")   # those not loaded yet
-#   import hpke
-#   try: ... finally: transient.release(fresh)             # only what this use loaded
+#   fresh = transient.loading("hpkeks", "hkdf")   # those not loaded yet
+#   import hpkeks
+#   try: ... finally: transient.release(fresh)     # only what this use loaded
 #
 # Modules something else had already loaded (a test, another user) are left alone.
 import sys

@@ -1,5 +1,6 @@
 # Uploads sealed batches to the upstream (docs/protocol.md §5-6) over HTTPS with the pinned
-# certificate, and settles the queue only on an answer whose MAC verifies.
+# certificate; the answer body goes to Sealer.settle, which drops records only if its MAC
+# verifies.
 #
 #   POST /v1/batches HTTP/1.1            answer: HTTP/1.1 200 ...      body: CBOR answer map
 #   Host: <host>                                 Content-Length: n
@@ -10,9 +11,7 @@
 #   <batch body streamed from the queue>
 import asyncio
 
-import answer
 import tls
-from ackmac import MalformedAnswer
 from micropython import const
 
 _MAX_ANSWER = const(8192)
@@ -81,13 +80,3 @@ async def post_batch(host, port, ctx, b):
     """(HTTP status, body or None); UplinkError/OSError/TimeoutError on failure."""
     return await asyncio.wait_for(_post(host, port, ctx, b), _TIMEOUT_S)
 
-
-def settle(sealer, enc, body):
-    """Settle the queue on an answer body: (ack, rej, ver) if its MAC verified, else None."""
-    try:
-        ack, rej, ver, mac = answer.decode(body)
-    except MalformedAnswer:
-        return None
-    if sealer.settle(enc, ack, rej, ver, mac) < 0:
-        return None
-    return ack, rej, ver

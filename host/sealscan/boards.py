@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sealscan.errors import EXIT_INPUT, SealscanError
 from sealscan.paths import BOARDS_DIR
 
 
-class BoardError(ValueError):
-    """A board file that cannot be used. str() is one line naming file and field."""
+class BoardError(ValueError, SealscanError):
+    """A board file that cannot be used. str() is one line naming file and field (exit 3)."""
+
+    exit_code = EXIT_INPUT
 
     def __init__(self, path: Path | str, field_name: str, message: str):
         self.path = str(path)

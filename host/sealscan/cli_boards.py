@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from sealscan import boards as boards_lib
-from sealscan.cli import EXIT_INPUT, emit_json, fail, load_board_or_exit
+from sealscan.cli import EXIT_INPUT, emit_json, load_board_or_exit
 
 
 @click.group()
@@ -19,10 +19,7 @@ def boards() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_boards(as_json: bool) -> None:
     """List the boards in boards/."""
-    try:
-        found = boards_lib.load_all()
-    except boards_lib.BoardError as e:
-        fail(str(e), EXIT_INPUT)
+    found = boards_lib.load_all()
     if as_json:
         emit_json([b.to_dict() for b in found])
         return

@@ -17,6 +17,7 @@ import click
 
 from sealscan import codes
 from sealscan.cli import EXIT_INPUT, emit_json, fail
+from sealscan.errors import bad_value
 
 _DAY = 86400
 
@@ -41,8 +42,8 @@ def _make_mac0_code(make: Any, key_file: Path, expires_in: int | None, expired: 
     t = int(time.time()) if now is None else now
     try:
         text = make(key, expires_at=_expiry(t, expires_in, expired), **fields)
-    except codes.MalformedCode as e:
-        fail(str(e))
+    except codes.MalformedCode as e:  # a field given as a flag
+        raise bad_value(str(e)) from None
     _emit(text, png)
 
 
@@ -153,9 +154,10 @@ def identity(issuer_key: Path, id_type: str, id_number: str, name: str, phone: s
             issued_at=t, expires_at=_expiry(t, expires_in, expired),
             allow_invalid_id=allow_invalid_id)
     except codes.InvalidIdNumber as e:
-        fail(f"{e} (use --allow-invalid-id to make a negative test token)")
-    except codes.MalformedCode as e:
-        fail(str(e))
+        raise bad_value(f"{e} (use --allow-invalid-id to make a negative test token)",
+                        "--id-number") from None
+    except codes.MalformedCode as e:  # a claim given as a flag
+        raise bad_value(str(e)) from None
     _emit(token, png)
 
 

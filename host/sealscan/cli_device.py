@@ -1,30 +1,44 @@
 """The depot technician's device commands: deploy, provision, verify, audit, ports.
 
-Thin click commands over `sealscan.device`: they parse flags, call the library and map its
-typed errors to one line and an exit code (1 failed, 3 malformed input file). Secrets (the
-device key, badge/config keys, Wi-Fi password) are never printed.
+Thin click commands over `sealscan.device`: they parse and check flags, open the device link
+once and call the library with it; its errors carry their exit code and reach the CLI's one
+funnel (`sealscan.cli`). Secrets (the device key, badge/config keys, Wi-Fi password) are
+never printed.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any
 
 import click
 
-from sealscan.cli import EXIT_FAILURE, EXIT_INPUT, emit_json, fail, load_board_or_exit
-from sealscan.fwtools import FirmwareCheckError
+from sealscan.cli import EXIT_FAILURE, EXIT_INPUT, emit_json, fail, load_board_or_exit, on_interrupt
+from sealscan.errors import InputError, bad_value
 
 _PORT = click.option("--port", "-p", required=True, envvar="SEALSCAN_PORT",
                      help="Serial port of the scanner, e.g. /dev/ttyUSB0 (or $SEALSCAN_PORT).")
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+_READ_ONLY = "nothing was changed (this command only reads)"
 
 
-def _device_fail(e: Exception) -> NoReturn:
-    from sealscan.device.provision import InputError
+def _provision_check(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback running sealscan.device.provision's check `name` on the flag's value:
+    its InputError is a bad flag value (exit 2)."""
 
-    fail(str(e), EXIT_INPUT if isinstance(e, InputError) else EXIT_FAILURE)
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        from sealscan.device import provision
+
+        if value is None:
+            return value
+        try:
+            return getattr(provision, name)(value)
+        except InputError as e:
+            raise bad_value(str(e)) from None
+
+    return callback
 
 
 @click.command(short_help="Copy the compiled firmware to a scanner (skips unchanged files).")
@@ -36,6 +50,8 @@ def _device_fail(e: Exception) -> NoReturn:
 @click.option("--force", is_flag=True, help="Redeploy a device deployed as another board.")
 @click.option("--no-reset", is_flag=True, help="Do not soft-reset the device afterwards.")
 @_JSON
+@on_interrupt("the device may hold part of the new firmware (whole files only; firmware.json "
+              "goes last, so `sealscan verify` fails until then): run `sealscan deploy` again")
 def deploy(port: str, board_name: str, src: Path | None, force: bool, no_reset: bool,
            as_json: bool) -> None:
     """Compile the firmware and copy it, board.json and firmware.json to the device.
@@ -44,18 +60,19 @@ def deploy(port: str, board_name: str, src: Path | None, force: bool, no_reset: 
     left behind are removed; each file is replaced atomically and firmware.json is written
     last. The device is soft-reset at the end so the new firmware runs."""
     from sealscan.device.deploy import deploy as run
-    from sealscan.device.link import DeviceError
+    from sealscan.device.firmware import build_firmware
+    from sealscan.device.link import open_link
+    from sealscan.fwtools import FirmwareCheckError
     from sealscan.paths import FIRMWARE_DIR
 
     board = load_board_or_exit(board_name)
     say = None if as_json else click.echo
-    try:
-        result = run(port, board, src=src or FIRMWARE_DIR, force=force, reset=not no_reset,
-                     progress=say)
+    try:  # before the port is opened: firmware that does not compile never touches a device
+        build = build_firmware(board, src or FIRMWARE_DIR)
     except FirmwareCheckError as e:
-        fail(str(e).replace("\n", "; "), EXIT_INPUT)
-    except DeviceError as e:
-        _device_fail(e)
+        fail(str(e).replace("\n", "; "), EXIT_INPUT)  # one line
+    with open_link(port) as link:
+        result = run(link, board, build, force=force, reset=not no_reset, progress=say)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -66,21 +83,25 @@ def deploy(port: str, board_name: str, src: Path | None, force: bool, no_reset: 
 
 @click.command(short_help="Give a deployed scanner its id and keys (NVS).")
 @_PORT
-@click.option("--device-id", required=True, help="The device's id (1-32 of A-Z a-z 0-9 . _ -).")
+@click.option("--device-id", required=True, callback=_provision_check("check_device_id_value"),
+              help="The device's id (1-32 of A-Z a-z 0-9 . _ -).")
 @click.option("--upstream", "upstream_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Upstream state directory (`sealscan upstream init`): public key, TLS "
                    "certificate, port.")
 @click.option("--upstream-pk", type=click.Path(path_type=Path, dir_okay=False),
               help="Upstream public key file (64 hex), instead of --upstream.")
-@click.option("--upstream-url", help="https://HOST[:PORT] the device sends to.")
+@click.option("--upstream-url", callback=_provision_check("check_url"),
+              help="https://HOST[:PORT] the device sends to.")
 @click.option("--tls-cert", type=click.Path(path_type=Path, dir_okay=False),
               help="The upstream's TLS certificate (PEM or DER): the device pins it.")
-@click.option("--carrier", required=True, help="Carrier code the device scans waybills for.")
+@click.option("--carrier", required=True, callback=_provision_check("check_carrier"),
+              help="Carrier code the device scans waybills for.")
 @click.option("--badge-key", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Fleet badge key file (64 hex, `sealscan codes init-key`).")
 @click.option("--config-key", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Config code key file (64 hex).")
-@click.option("--wifi-ssid", required=True, help="Wi-Fi network name.")
+@click.option("--wifi-ssid", required=True, callback=_provision_check("check_wifi_ssid"),
+              help="Wi-Fi network name.")
 @click.option("--entries", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Provisioning entries file (.jsonl) to append to, for `sealscan upstream "
                    "import`.")
@@ -88,37 +109,39 @@ def deploy(port: str, board_name: str, src: Path | None, force: bool, no_reset: 
 @click.option("--force", is_flag=True, help="Provision an already provisioned device again "
                                             "(new device key: import it with --replace).")
 @_JSON
+@on_interrupt("the device is provisioned only if `sealscan verify` says so (`provisioned` is "
+              "set last): run `sealscan provision` again, and import the newest entry")
 def provision(port: str, device_id: str, upstream_dir: Path | None, upstream_pk: Path | None,
               upstream_url: str | None, tls_cert: Path | None, carrier: str, badge_key: Path,
               config_key: Path, wifi_ssid: str, entries: Path, board_name: str | None,
               force: bool, as_json: bool) -> None:
-    """Make the device key on this host and write the device's NVS (DEVICE.md).
+    """Make the device key on this host and write the device's NVS (docs/device.md).
 
     The key is never printed nor stored in clear: ENTRIES gets one line with it sealed to the
     upstream's public key. The Wi-Fi password comes from $SEALSCAN_WIFI_PASS or a prompt
     (never a flag: command lines are visible to every user). `provisioned` is set last."""
     from sealscan.device import provision as prov
-    from sealscan.device.link import DeviceError
+    from sealscan.device.link import open_link
 
     board = load_board_or_exit(board_name) if board_name else None
-    try:
-        upstream = prov.load_upstream(upstream_dir, public_key=upstream_pk, url=upstream_url,
-                                      tls_cert=tls_cert)
-        request = prov.ProvisionRequest(
-            device_id=device_id, upstream=upstream, carrier=carrier,
-            badge_key=prov.load_secret_key(badge_key, "badge key"),
-            config_key=prov.load_secret_key(config_key, "config key"),
-            wifi_ssid=wifi_ssid, wifi_pass=_wifi_pass())
-        result = prov.provision(port, request, entries, board=board, force=force)
-    except DeviceError as e:
-        _device_fail(e)
+    upstream = prov.load_upstream(upstream_dir, public_key=upstream_pk, url=upstream_url,
+                                  tls_cert=tls_cert)
+    request = prov.ProvisionRequest(
+        device_id=device_id, upstream=upstream, carrier=carrier,
+        badge_key=prov.load_secret_key(badge_key, "badge key"),
+        config_key=prov.load_secret_key(config_key, "config key"),
+        wifi_ssid=wifi_ssid, wifi_pass=_wifi_pass())
+    request.check()
+    with prov.open_entries(entries) as out, open_link(port) as link:
+        result = prov.provision(link, request, out, board=board, force=force)
     if as_json:
         emit_json(result.to_dict())
         return
     click.echo(f"provisioned {result.device_id} ({result.board}) on {port}"
                f"{' again, with a new key' if result.replaced else ''}: upstream "
                f"{result.upstream_url}, TLS pin {result.tls_pin[:16]}…; entry appended to "
-               f"{result.entries} (run `sealscan upstream import` on the upstream)")
+               f"{result.entries} (run `sealscan upstream import {result.entries}` on the "
+               "upstream)")
 
 
 def _wifi_pass() -> str:
@@ -136,19 +159,20 @@ def _wifi_pass() -> str:
                                                    exists=True),
               help="Firmware tree to compare with (default: the repository's firmware/).")
 @_JSON
+@on_interrupt(_READ_ONLY)
 def verify(port: str, board_name: str | None, src: Path | None, as_json: bool) -> None:
     """Check a scanner is ready: firmware = firmware.json = the local build, board.json =
     the board, every required NVS key present (names only). Exit 1 on any mismatch."""
     from sealscan.device.inspect import verify as run
-    from sealscan.device.link import DeviceError
+    from sealscan.device.link import open_link
+    from sealscan.fwtools import FirmwareCheckError
     from sealscan.paths import FIRMWARE_DIR
 
-    try:
-        report = run(port, board_name=board_name, src=src or FIRMWARE_DIR)
-    except FirmwareCheckError as e:
-        fail(str(e).replace("\n", "; "), EXIT_INPUT)
-    except DeviceError as e:
-        _device_fail(e)
+    with open_link(port) as link:
+        try:
+            report = run(link, board_name=board_name, src=src or FIRMWARE_DIR)
+        except FirmwareCheckError as e:
+            fail(str(e).replace("\n", "; "), EXIT_INPUT)  # one line
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -168,17 +192,16 @@ def verify(port: str, board_name: str | None, src: Path | None, as_json: bool) -
               help="A simulated device's state directory: list and search its NVS too "
                    "(esp32.NVS cannot list keys; on a board the NVS partition is read).")
 @_JSON
+@on_interrupt(_READ_ONLY)
 def audit(port: str, sim_state: Path | None, as_json: bool) -> None:
-    """Audit a returned or recovered scanner: every file and NVS key outside the DEVICE.md
-    contract, and record-like data (identity tokens and numbers, phone numbers, waybills)
-    anywhere, reported by place and masked. Exit 1 if anything is found."""
+    """Audit a returned or recovered scanner: every file and NVS key outside the device
+    contract (docs/device.md), and record-like data (identity tokens and numbers, phone
+    numbers, waybills) anywhere, reported by place and masked. Exit 1 if anything is found."""
     from sealscan.device.inspect import audit as run
-    from sealscan.device.link import DeviceError
+    from sealscan.device.link import open_link
 
-    try:
-        report = run(port, sim_state=sim_state)
-    except DeviceError as e:
-        _device_fail(e)
+    with open_link(port) as link:
+        report = run(link, sim_state=sim_state)
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -231,12 +254,9 @@ def ports(include_all: bool, as_json: bool) -> None:
 def monitor(port: str, seconds: float | None) -> None:
     """Follow the scanner's console, masking anything that looks like an identity token,
     identity number or phone number. Read only: main.py keeps running."""
-    from sealscan.device.link import DeviceError
     from sealscan.device.monitor import follow
 
     try:
         follow(port, click.echo, seconds=seconds)
-    except KeyboardInterrupt:
-        pass
-    except DeviceError as e:
-        _device_fail(e)
+    except KeyboardInterrupt:  # the way to stop it: exit 0
+        click.echo("stopped: the monitor only read, main.py keeps running", err=True)

@@ -7,13 +7,16 @@ from pathlib import Path
 import click
 
 from sealscan import flashing
-from sealscan.cli import EXIT_FAILURE, EXIT_INPUT, emit_json, fail, load_board_or_exit
+from sealscan.cli import emit_json, load_board_or_exit, on_interrupt
+from sealscan.errors import bad_value
 
 _BEFORE = click.Choice(flashing.BEFORE_MODES)
 
 
-def _fail(e: flashing.FlashingError) -> None:
-    fail(str(e), EXIT_INPUT if isinstance(e, flashing.ImageUnreadable) else EXIT_FAILURE)
+def _sha256(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not flashing.is_sha256(value):
+        raise bad_value(f"{value!r} is not 64 hex digits")
+    return value
 
 
 @click.group()
@@ -26,12 +29,11 @@ def flash() -> None:
 @click.option("--before", type=_BEFORE, default="default-reset", show_default=True,
               help="How to get the chip into its bootloader.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@on_interrupt("nothing was written (this command only reads)")
 def info(port: str, before: str, as_json: bool) -> None:
     """Identify the chip on PORT: model, revision, MAC, flash size."""
-    try:
-        chip = flashing.identify(port, before=before)
-    except flashing.FlashingError as e:
-        _fail(e)
+    with flashing.connect(port, before=before) as esp:
+        chip = flashing.identify(esp)
     if as_json:
         emit_json(chip.to_dict())
         return
@@ -44,8 +46,9 @@ def info(port: str, before: str, as_json: bool) -> None:
 @click.option("--board", "-b", "board_name", required=True, help="Board name or board file.")
 @click.option("--image", "-i", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="The MicroPython release image (.bin) the board file names.")
-@click.option("--sha256", help="Expected image sha256 (required for an unpinned board; must "
-                               "match the pin otherwise).")
+@click.option("--sha256", callback=_sha256,
+              help="Expected image sha256 (required for an unpinned board; must match the pin "
+                   "otherwise).")
 @click.option("--baud", type=click.IntRange(9600, 4_000_000), default=flashing.DEFAULT_BAUD,
               show_default=True, help="Baud rate for the transfer.")
 @click.option("--before", type=_BEFORE, default="default-reset", show_default=True,
@@ -53,15 +56,15 @@ def info(port: str, before: str, as_json: bool) -> None:
 @click.option("--after", type=click.Choice(flashing.AFTER_MODES), default="hard-reset",
               show_default=True, help="What to do with the chip afterwards.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@on_interrupt("the flash may hold part of the image: the board will not boot it; run "
+              "`sealscan flash write` again")
 def write(port: str, board_name: str, image: Path, sha256: str | None, baud: int, before: str,
           after: str, as_json: bool) -> None:
     """Check IMAGE against the board's pinned hash, check the chip, write, verify."""
     board = load_board_or_exit(board_name)
-    try:
-        result = flashing.flash_image(port, board, image, sha256=sha256, baud=baud,
-                                      before=before, after=after, quiet=as_json)
-    except flashing.FlashingError as e:
-        _fail(e)
+    data = flashing.load_image(board, image, sha256)  # checked before the port is opened
+    with flashing.connect(port, before=before, quiet=as_json) as esp:
+        result = flashing.flash_image(esp, board, image, data, baud=baud, after=after)
     if as_json:
         emit_json(result.to_dict())
         return

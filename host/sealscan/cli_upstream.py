@@ -9,16 +9,11 @@ from typing import Any
 
 import click
 
-from sealscan.cli import EXIT_INPUT, emit_json, fail
+from sealscan.cli import EXIT_INPUT, emit_json, fail, on_interrupt
 from sealscan.codes import TEST_ISSUER_NAME
 from sealscan.upstream import registry
 from sealscan.upstream.config import UpstreamConfig, init_state, load_config
-from sealscan.upstream.errors import (
-    ConfigError,
-    ProvisioningEntryError,
-    RegistryError,
-    StorageError,
-)
+from sealscan.upstream.errors import ProvisioningEntryError, UpstreamConfigError
 from sealscan.upstream.storage import Storage
 
 DIR_OPTION = click.option("--dir", "-d", "directory", type=click.Path(path_type=Path),
@@ -27,10 +22,7 @@ DIR_OPTION = click.option("--dir", "-d", "directory", type=click.Path(path_type=
 
 
 def _config(directory: Path) -> UpstreamConfig:
-    try:
-        return load_config(directory)
-    except ConfigError as e:
-        fail(str(e), EXIT_INPUT)
+    return load_config(directory)  # UpstreamConfigError: exit 3
 
 
 @click.group()
@@ -43,17 +35,16 @@ def upstream() -> None:
 @click.option("--host", "hosts", multiple=True,
               help="Name or IP the TLS certificate is for (repeat; default localhost, "
                    "127.0.0.1).")
-@click.option("--port", type=int, default=8443, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8443, show_default=True)
 @click.option("--force", is_flag=True, help="Replace existing keys (orphans every device).")
+@on_interrupt("upstream.json is written last, so an interrupted init never looks complete: "
+              "run the same command again")
 def init(directory: Path, hosts: tuple[str, ...], port: int, force: bool) -> None:
     """Make a state directory: X25519 key pair, self-signed TLS certificate, config.
 
     Prints what every device needs: the upstream public key and the TLS certificate pin.
     The private keys stay in the directory (mode 0600) and are never printed."""
-    try:
-        res = init_state(directory, list(hosts) or None, port, force)
-    except ConfigError as e:
-        fail(str(e))
+    res = init_state(directory, list(hosts) or None, port, force)  # AlreadyInitialised: exit 1
     click.echo(f"upstream state in {res.directory}")
     click.echo(f"upstream public key (X25519): {res.public_key}")
     click.echo(f"TLS certificate: {res.cert_path}")
@@ -63,7 +54,8 @@ def init(directory: Path, hosts: tuple[str, ...], port: int, force: bool) -> Non
 @upstream.command()
 @DIR_OPTION
 @click.option("--host", default=None, help="Listen address (default from the config).")
-@click.option("--port", type=int, default=None, help="Listen port (0: any free port).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help="Listen port (0: any free port).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes sharing the port (SO_REUSEPORT).")
 @click.option("--insecure-http", is_flag=True,
@@ -81,9 +73,7 @@ def serve(directory: Path, host: str | None, port: int | None, workers: int,
         click.echo("warning: serving plain HTTP without TLS (--insecure-http)", err=True)
     try:
         run(cfg, ServeOptions(host, port, workers, insecure_http, log_level))
-    except ConfigError as e:
-        fail(str(e), EXIT_INPUT)
-    except (StorageError, OSError) as e:
+    except OSError as e:  # the address is taken, ...
         fail(str(e))
 
 
@@ -92,6 +82,8 @@ def serve(directory: Path, host: str | None, port: int | None, workers: int,
 @click.argument("issuer_public", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--allow-test-issuer", is_flag=True,
               help="Accept a TEST issuer (CI and demos only, never in production).")
+@on_interrupt("upstream.json is replaced in one step: the issuer is trusted or not, never half; "
+              "run the command again")
 def trust_issuer(directory: Path, issuer_public: Path, allow_test_issuer: bool) -> None:
     """Trust an identity token issuer: ISSUER_PUBLIC is the JSON that
     `sealscan codes issuer-public --json` prints (kid and Ed25519 public key only)."""
@@ -109,7 +101,7 @@ def trust_issuer(directory: Path, issuer_public: Path, allow_test_issuer: bool) 
         click.echo("warning: trusting a TEST issuer (CI and demos only)", err=True)
     try:
         cfg.trust_issuer(kid, pk)
-    except ConfigError as e:
+    except UpstreamConfigError as e:
         fail(f"{issuer_public}: {e}", EXIT_INPUT)
     click.echo(f"trusting issuer kid {data['kid']} ({data.get('issuer', 'unnamed')})")
 
@@ -118,15 +110,15 @@ def trust_issuer(directory: Path, issuer_public: Path, allow_test_issuer: bool) 
 @DIR_OPTION
 @click.argument("entries", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--replace", is_flag=True, help="Re-provision devices registered already.")
+@on_interrupt("the entries are registered in one transaction: all of them or none; run the "
+              "command again")
 def import_(directory: Path, entries: Path, replace: bool) -> None:
     """Register devices from a provisioning entries file (.jsonl, keys sealed to us)."""
     cfg = _config(directory)
     try:
         ids = registry.import_entries(cfg, entries, replace)
     except ProvisioningEntryError as e:
-        fail(f"{entries}: {e}", EXIT_INPUT)
-    except (RegistryError, StorageError) as e:
-        fail(str(e))
+        raise ProvisioningEntryError(f"{entries}: {e}") from None
     click.echo(f"registered {len(ids)} device(s)")
 
 
@@ -134,8 +126,6 @@ def _set_revoked(directory: Path, device_id: str, revoked: bool) -> None:
     store = registry.open_store(_config(directory))
     try:
         store.set_revoked(device_id, revoked)
-    except (RegistryError, StorageError) as e:
-        fail(str(e))
     finally:
         store.close()
     click.echo(f"{device_id}: {'revoked' if revoked else 'active'}")
@@ -162,8 +152,6 @@ def _read_store(directory: Path, read: Callable[[Storage], list[dict[str, Any]]]
     store = registry.open_store(_config(directory))
     try:
         return read(store)
-    except StorageError as e:
-        fail(str(e))
     finally:
         store.close()
 

@@ -30,6 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from sealscan import fwshared, masking
+from sealscan.errors import file_problem
 from sealscan.protocol import cbor
 from sealscan.protocol.errors import ProtocolError
 
@@ -60,15 +61,15 @@ CLAIM_ISSUER, CLAIM_EXPIRY, CLAIM_ISSUED_AT = 1, 4, 6
 CLAIM_ID_TYPE, CLAIM_ID_NUMBER, CLAIM_NAME, CLAIM_PHONE = -65537, -65538, -65539, -65540
 
 
-class CodeError(Exception):
+class ScannedCodeError(Exception):
     """Base of every scanned-code failure."""
 
 
-class MalformedCode(CodeError):
+class MalformedCode(ScannedCodeError):
     """Not a well-formed code of the expected kind (garbage, truncated, wrong structure)."""
 
 
-class CodeRefused(CodeError):
+class CodeRefused(ScannedCodeError):
     """A well-formed badge or config code that must not be used; `.reason` says why:
     "bad-mac", "expired" or "replayed"."""
 
@@ -77,7 +78,7 @@ class CodeRefused(CodeError):
         self.reason = reason
 
 
-class InvalidIdNumber(CodeError):
+class InvalidIdNumber(ScannedCodeError):
     """The id number fails its check character (GB 11643 MOD 11-2) or its format."""
 
 
@@ -350,8 +351,9 @@ def save_issuer(issuer: Issuer, path: Path) -> None:
 
 def load_issuer(path: Path) -> Issuer:
     """Read an issuer key file; MalformedCode (with the file name) if it is not one."""
+    text = _read_text(path)
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(text)
         if data.get("format") != ISSUER_FILE_FORMAT:
             raise ValueError(f"format is not {ISSUER_FILE_FORMAT}")
         sk = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(data["ed25519_private"]))
@@ -361,6 +363,16 @@ def load_issuer(path: Path) -> Issuer:
         return Issuer(str(data["issuer"]), kid, sk)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise MalformedCode(f"{path}: not an issuer key file ({e})") from None
+
+
+def _read_text(path: Path | str) -> str:
+    # a file that is missing says so ("not found"), not "not a key file"
+    try:
+        return Path(path).read_text()
+    except OSError as e:
+        raise MalformedCode(file_problem(path, e)) from None
+    except UnicodeDecodeError:
+        raise MalformedCode(f"{path}: not a text file") from None
 
 
 def issuer_public_data(issuer: Issuer) -> dict[str, str]:
@@ -374,8 +386,9 @@ def load_trusted_issuers(*paths: Path) -> dict[bytes, Ed25519PublicKey]:
     (`codes issuer-public --out`) or full issuer key files. MalformedCode names a bad file."""
     trusted: dict[bytes, Ed25519PublicKey] = {}
     for path in paths:
+        text = _read_text(path)
         try:
-            data = json.loads(Path(path).read_text())
+            data = json.loads(text)
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
             if data.get("format") == ISSUER_FILE_FORMAT:
@@ -507,9 +520,10 @@ def verify_config(text: str, key: bytes, now: int, last_serial: int | None = Non
 
 def load_key_file(path: Path) -> bytes:
     """A 32-byte key stored as 64 hex characters (badge key, config key)."""
+    text = _read_text(path)
     try:
-        key = bytes.fromhex(Path(path).read_text().strip())
-    except (OSError, ValueError) as e:
+        key = bytes.fromhex(text.strip())
+    except ValueError as e:
         raise MalformedCode(f"{path}: not a key file ({e})") from None
     if len(key) != 32:
         raise MalformedCode(f"{path}: key must be 32 bytes (64 hex characters)")

@@ -6,6 +6,8 @@ opened; the chip is identified and compared with the board's chip before anythin
 written; the flash chip must be at least as big as the board says; after writing, esptool
 verifies the image by MD5 and we verify it once more, explicitly, over the whole range.
 
+Like esptool's own commands, the functions take an open connection (`connect()` yields
+esptool's `esp`); the CLI loads and checks the image, opens the port once and calls them.
 Every failure is a `FlashingError` subclass whose str() is one actionable line.
 """
 
@@ -26,6 +28,7 @@ from esptool.targets import CHIP_DEFS
 from esptool.util import FatalError, flash_size_bytes
 
 from sealscan.boards import Board
+from sealscan.errors import EXIT_INPUT, SealscanError, file_problem
 
 ROM_BAUD = 115200
 DEFAULT_BAUD = 460800  # what MicroPython's own instructions use
@@ -34,19 +37,21 @@ AFTER_MODES = ("hard-reset", "no-reset")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
-class FlashingError(Exception):
-    """Flashing did not happen or did not complete. str() is one line."""
+class FlashingError(SealscanError):
+    """Flashing did not happen or did not complete. str() is one line (exit 1)."""
 
 
 class ImageUnreadable(FlashingError):
     """The image file is missing, unreadable, empty or too big for the board's flash."""
+
+    exit_code = EXIT_INPUT
 
 
 class ImageRefused(FlashingError):
     """The image is not the one the board file (or the technician) vouches for."""
 
 
-class PortError(FlashingError):
+class FlashPortError(FlashingError):
     """No bootloader could be reached on the port, or the connection was lost."""
 
 
@@ -84,6 +89,11 @@ class FlashResult:
         return {**asdict(self), "chip": self.chip.to_dict()}
 
 
+def is_sha256(text: str) -> bool:
+    """Whether `text` is a sha256 as a technician may type it (64 hex digits, any case)."""
+    return bool(_SHA256_RE.match(text.strip().lower()))
+
+
 def expected_sha256(board: Board, given: str | None) -> str:
     """The sha256 an image for `board` must have: the board's pin, or `given` if unpinned."""
     if given is not None:
@@ -108,7 +118,7 @@ def load_image(board: Board, image: Path | str, sha256: str | None = None) -> by
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise ImageUnreadable(f"cannot read image {path}: {e.strerror or e}") from None
+        raise ImageUnreadable(f"cannot read image {file_problem(path, e)}") from None
     if not data:
         raise ImageUnreadable(f"image {path} is empty")
     actual = hashlib.sha256(data).hexdigest()
@@ -134,8 +144,14 @@ def _chip_key(esp: Any) -> str:
     return esp.CHIP_NAME.lower()
 
 
+def _port_of(esp: Any) -> str:
+    return str(esp._port.port)
+
+
 @contextmanager
-def _connected(port: str, before: str, quiet: bool) -> Iterator[Any]:
+def connect(port: str, *, before: str = "default-reset", quiet: bool = True) -> Iterator[Any]:
+    """esptool's connection to the ROM bootloader on `port` (FlashPortError if none answers),
+    closed on exit; a serial error inside the block is a FlashPortError too."""
     if before not in BEFORE_MODES:
         raise FlashingError(f"unknown reset mode {before!r} (one of {', '.join(BEFORE_MODES)})")
     esp_log.set_verbosity("silent" if quiet else "auto")
@@ -148,13 +164,13 @@ def _connected(port: str, before: str, quiet: bool) -> Iterator[Any]:
             hint = " (add your user to the dialout group)"
         elif "doesn't exist" in str(e) or "No such file" in str(e):
             hint = " (is the scanner plugged in? `ls /dev/ttyUSB* /dev/ttyACM*`)"
-        raise PortError(f"no ESP bootloader on {port}: {first}{hint}") from None
+        raise FlashPortError(f"no ESP bootloader on {port}: {first}{hint}") from None
     except (serial.SerialException, OSError) as e:
-        raise PortError(f"cannot use {port}: {_first_line(e)}") from None
+        raise FlashPortError(f"cannot use {port}: {_first_line(e)}") from None
     try:
         yield esp
     except serial.SerialException as e:
-        raise PortError(f"lost the connection to {port}: {_first_line(e)}") from None
+        raise FlashPortError(f"lost the connection to {port}: {_first_line(e)}") from None
     finally:
         try:
             esp._port.close()
@@ -173,56 +189,56 @@ def _chip_info(esp: Any, port: str) -> ChipInfo:
     )
 
 
-def identify(port: str, *, before: str = "default-reset", quiet: bool = True) -> ChipInfo:
-    """Which chip is on the port: model, revision, MAC, flash size."""
-    with _connected(port, before, quiet) as esp:
-        try:
-            return _chip_info(esp, port)
-        except FatalError as e:
-            raise PortError(f"{port}: {_first_line(e)}") from None
+def identify(esp: Any) -> ChipInfo:
+    """Which chip is on the connection: model, revision, MAC, flash size."""
+    port = _port_of(esp)
+    try:
+        return _chip_info(esp, port)
+    except FatalError as e:
+        raise FlashPortError(f"{port}: {_first_line(e)}") from None
 
 
-def flash_image(port: str, board: Board, image: Path | str, *, sha256: str | None = None,
-                baud: int = DEFAULT_BAUD, before: str = "default-reset",
-                after: str = "hard-reset", quiet: bool = True) -> FlashResult:
-    """Write `image` at the board's offset, after every check, and verify it."""
-    data = load_image(board, image, sha256)  # before touching the port
+def flash_image(esp: Any, board: Board, image: Path | str, data: bytes, *,
+                baud: int = DEFAULT_BAUD, after: str = "hard-reset") -> FlashResult:
+    """Write `data` (load_image(board, image): checked before the port was opened) at the
+    board's offset on the connection, after every check of the chip, and verify it."""
+    port = _port_of(esp)
     digest = hashlib.sha256(data).hexdigest()
     if after not in AFTER_MODES:
         raise FlashingError(f"unknown reset mode {after!r} (one of {', '.join(AFTER_MODES)})")
-    with _connected(port, before, quiet) as esp:
-        wanted = CHIP_DEFS[board.chip].CHIP_NAME
-        if esp.CHIP_NAME != wanted:
-            raise WrongChip(f"{port} has an {esp.CHIP_NAME}, but {board.name} is built on an "
-                            f"{wanted}: wrong board file or wrong device; nothing was written")
-        try:
-            esp = esp_cmds.run_stub(esp)
-            if baud > ROM_BAUD:
-                esp.change_baud(baud)
-            esp_cmds.attach_flash(esp)
-            info = _chip_info(esp, port)
-        except FatalError as e:
-            raise PortError(f"{port}: {_first_line(e)}") from None
-        if info.flash_size is not None and info.flash_size < board.flash_size:
-            raise WrongChip(f"{port} has {info.flash_size >> 20} MB of flash, {board.name} "
-                            f"needs {board.flash_size >> 20} MB; nothing was written")
-        try:
-            esp_cmds.write_flash(esp, [(board.flash_offset, data)])
-        except FatalError as e:
-            text = _first_line(e)
-            if "MD5" in text or "flash region is empty" in text:
-                raise VerifyFailed(f"{port}: written data does not read back: {text}") from None
-            if "connect" in text or "serial" in text.lower():  # esptool's reconnect gave up
-                raise PortError(f"lost the connection to {port} while writing: {text}") from None
-            raise FlashingError(f"{port}: writing failed: {text}") from None
-        try:
-            esp_cmds.verify_flash(esp, [(board.flash_offset, data)])
-        except FatalError as e:
-            raise VerifyFailed(f"{port}: verification after writing failed: "
-                               f"{_first_line(e)}") from None
-        try:
-            esp_cmds.reset_chip(esp, after)
-        except FatalError:
-            pass  # the image is written and verified; a failed reset is not a failed flash
+    wanted = CHIP_DEFS[board.chip].CHIP_NAME
+    if esp.CHIP_NAME != wanted:
+        raise WrongChip(f"{port} has an {esp.CHIP_NAME}, but {board.name} is built on an "
+                        f"{wanted}: wrong board file or wrong device; nothing was written")
+    try:
+        esp = esp_cmds.run_stub(esp)
+        if baud > ROM_BAUD:
+            esp.change_baud(baud)
+        esp_cmds.attach_flash(esp)
+        info = _chip_info(esp, port)
+    except FatalError as e:
+        raise FlashPortError(f"{port}: {_first_line(e)}") from None
+    if info.flash_size is not None and info.flash_size < board.flash_size:
+        raise WrongChip(f"{port} has {info.flash_size >> 20} MB of flash, {board.name} "
+                        f"needs {board.flash_size >> 20} MB; nothing was written")
+    try:
+        esp_cmds.write_flash(esp, [(board.flash_offset, data)])
+    except FatalError as e:
+        text = _first_line(e)
+        if "MD5" in text or "flash region is empty" in text:
+            raise VerifyFailed(f"{port}: written data does not read back: {text}") from None
+        if "connect" in text or "serial" in text.lower():  # esptool's reconnect gave up
+            raise FlashPortError(f"lost the connection to {port} while writing: {text}"
+                                 ) from None
+        raise FlashingError(f"{port}: writing failed: {text}") from None
+    try:
+        esp_cmds.verify_flash(esp, [(board.flash_offset, data)])
+    except FatalError as e:
+        raise VerifyFailed(f"{port}: verification after writing failed: "
+                           f"{_first_line(e)}") from None
+    try:
+        esp_cmds.reset_chip(esp, after)
+    except FatalError:
+        pass  # the image is written and verified; a failed reset is not a failed flash
     return FlashResult(board=board.name, image=str(image), sha256=digest,
                        offset=board.flash_offset, size=len(data), chip=info, verified=True)

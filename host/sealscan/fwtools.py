@@ -12,11 +12,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from sealscan.errors import EXIT_INPUT, SealscanError
 from sealscan.paths import BUILD_DIR, FIRMWARE_DIR, TYPINGS_DIR
 
 
-class FirmwareCheckError(Exception):
-    """The firmware tree does not build or does not type-check. str() lists every problem."""
+class FirmwareCheckError(SealscanError):
+    """The firmware tree does not build or does not type-check. str() lists every problem
+    (exit 3: the firmware tree is a malformed input)."""
+
+    exit_code = EXIT_INPUT
 
     def __init__(self, what: str, problems: list[str]):
         self.problems = problems

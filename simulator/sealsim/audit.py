@@ -93,7 +93,7 @@ def _forms(canary: bytes) -> list[tuple[str, bytes]]:
 
 def _where(root: Path, rel: str, offset: int) -> str:
     if rel.startswith("nvs/"):
-        from sealsim.device import read_nvs
+        from sealsim.storage import read_nvs
         entries = read_nvs(root / rel)
         pos = 0
         raw = (root / rel).read_bytes()

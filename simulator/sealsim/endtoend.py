@@ -1,6 +1,6 @@
 """End-to-end kit (tests/e2e and `make demo`): the real upstream (`sealscan upstream init`,
 `trust-issuer`, `import`, `serve` over loopback HTTPS), the real firmware deployed as a depot
-would (main.py + .mpy + board.json, NVS namespace "sealscan" per DEVICE.md) on a simulated
+would (main.py + .mpy + board.json, NVS namespace "sealscan" per docs/device.md) on a simulated
 device, and scanned codes with canary data."""
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def write_manifest(fs: Path) -> None:
 def provision(state: Path, board: Board, fw: Path, upstream: Upstream,
               device_id: str = "scanner-1", wifi: tuple[str, str] = ("depot", "depot-secret"),
               url: str | None = None) -> Keys:
-    """Write the device's flash as deploy + provision would (DEVICE.md), and register it."""
+    """Write the device's flash as deploy + provision would (docs/device.md), and register it."""
     keys = Keys(device_id, generate_device_key(), os.urandom(32), os.urandom(32))
     fs = state / "fs"
     fs.mkdir(parents=True, exist_ok=True)
@@ -196,8 +196,8 @@ def board(name: str = DEFAULT) -> Board:
     return load_board(name)
 
 
-# On an ESP32, mbedTLS allocates from the ESP-IDF heap (the ~40 KB FACTS.md leaves for Wi-Fi
-# and one TLS connection), not from MicroPython's 110 KB. The unix port's mbedTLS allocates
+# On an ESP32, mbedTLS allocates from the ESP-IDF heap (the ~40 KB the ESP32 port leaves for
+# Wi-Fi and one TLS connection), not from MicroPython's 110 KB. The unix port's mbedTLS allocates
 # from the MicroPython heap instead (measured: ~32 KB at the handshake peak), so a simulated
 # device gets that allowance on top of the board budget, as the simulator does for its shims.
 TLS_HEAP_BYTES = 40 * 1024

@@ -7,8 +7,10 @@ fresh `micropython` process with:
 
 - the heap bounded to the selected board's budget (`--board`, default the ESP32 board);
 - the firmware compiled to .mpy with mpy-cross (as deployed), or `--fw-source` for .py;
-- MICROPYPATH = simulator shims, compiled firmware, the test's directory, sealsim's
-  MicroPython helpers (`mpytest`), then `.frozen`.
+- MICROPYPATH = simulator shims, compiled firmware and the test-only firmware helpers
+  (`micropython_helpers`: modules the firmware tests share but no device carries, such as
+  `hpke` and `opener`), the test's directory, sealsim's MicroPython helpers (`mpytest`), then
+  `.frozen`.
 
 A failing test is reported with MicroPython's own traceback.
 """
@@ -37,6 +39,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run firmware from its .py sources instead of mpy-cross output")
     parser.addini("micropython_testpaths", type="paths", default=[],
                   help="directories whose test_*.py files run under MicroPython")
+    parser.addini("micropython_helpers", type="paths", default=[],
+                  help="test-only MicroPython modules (compiled like the firmware, never "
+                       "deployed)")
 
 
 class FirmwareRuntime:
@@ -44,17 +49,20 @@ class FirmwareRuntime:
 
     def __init__(self, config: pytest.Config):
         self.board = boards_lib.load_board(config.getoption("--board"))
+        helpers = [Path(p) for p in config.getini("micropython_helpers")]
         if config.getoption("--fw-source"):
-            self.firmware_dir = FIRMWARE_DIR
+            self.dirs = [FIRMWARE_DIR, *helpers]
             self.firmware_form = "py"
         else:
             self.firmware_form = "mpy"
             out = Path(config.rootpath) / "build" / "test-mpy"
-            self.firmware_dir = out
+            self.dirs = [out]
             fwtools.compile_firmware(FIRMWARE_DIR, out)
+            for h in helpers:
+                fwtools.compile_firmware(h, out)
 
     def path_for(self, test_dir: Path) -> str:
-        return mp.module_path(self.firmware_dir, test_dir, mp.MPSIDE_DIR)
+        return mp.module_path(*self.dirs, test_dir, mp.MPSIDE_DIR)
 
 
 _runtime_key = pytest.StashKey[FirmwareRuntime]()

@@ -141,7 +141,8 @@ def test_chip_named_by_micropython_machine_string():
 
 def test_power_cut_in_the_middle_of_a_deploy_leaves_whole_files_and_a_redeploy_heals(blank):
     from sealscan.device.deploy import deploy as run_deploy
-    from sealscan.device.link import DeviceError
+    from sealscan.device.firmware import build_firmware
+    from sealscan.device.link import DeviceError, open_link
 
     board = load_board(BOARD)
 
@@ -150,7 +151,8 @@ def test_power_cut_in_the_middle_of_a_deploy_leaves_whole_files_and_a_redeploy_h
             blank.power_cut()
 
     with pytest.raises(DeviceError) as e:
-        run_deploy(blank.port, board, progress=cut_at_fifth_file)
+        with open_link(blank.port) as link:
+            run_deploy(link, board, build_firmware(board), progress=cut_at_fifth_file)
     assert "\n" not in str(e.value)
     fs = files_in(blank.state / "fs")
     assert "firmware.json" not in fs  # the cut-short deploy does not claim the build
@@ -198,7 +200,7 @@ def test_power_cut_anywhere_in_an_upgrade_leaves_old_new_or_a_refusal(blank, tmp
     # device refuses to start and says so on its screen.
     from sealscan.device.deploy import deploy as run_deploy
     from sealscan.device.firmware import build_firmware
-    from sealscan.device.link import DeviceError
+    from sealscan.device.link import DeviceError, open_link
     from sealsim.endtoend import frame_text
 
     board = load_board(BOARD)
@@ -207,7 +209,8 @@ def test_power_cut_anywhere_in_an_upgrade_leaves_old_new_or_a_refusal(blank, tmp
     new = build_firmware(board, FIRMWARE_DIR)
     assert deploy(blank, "--board", BOARD, "--firmware", old_src).code == 0
     steps = []
-    run_deploy(blank.port, board, reset=False, progress=steps.append)  # count the steps
+    with open_link(blank.port) as link:  # count the steps
+        run_deploy(link, board, new, reset=False, progress=steps.append)
     seen = set()
     last = len(steps)
     for cut in sorted({1, 2, 3, *range(4, last - 3, 6), last - 2, last - 1, last}):
@@ -219,8 +222,8 @@ def test_power_cut_anywhere_in_an_upgrade_leaves_old_new_or_a_refusal(blank, tmp
             if n[0] == _cut:
                 blank.power_cut()
 
-        with pytest.raises(DeviceError):
-            run_deploy(blank.port, board, progress=cut_after)
+        with pytest.raises(DeviceError), open_link(blank.port) as link:
+            run_deploy(link, board, new, progress=cut_after)
         fs = files_in(blank.state / "fs")
         outcome = _boot_outcome(blank)
         code = {n: d for n, d in fs.items() if n.endswith((".mpy", ".py", ".json"))}

@@ -89,18 +89,18 @@ def test_audit_flags_planted_files_keys_and_records_masked(provisioned):
 
     run = sealscan("audit", "--port", provisioned.port, "--sim-state", provisioned.state)
     assert run.code == 1, run.text
-    for line in ("FLAG /scanlog.txt: not in the DEVICE.md contract",
-                 "FLAG /lib: not in the DEVICE.md contract",
-                 "FLAG /lib/cache.bin: not in the DEVICE.md contract",
+    for line in ("FLAG /scanlog.txt: not in the device contract (docs/device.md)",
+                 "FLAG /lib: not in the device contract (docs/device.md)",
+                 "FLAG /lib/cache.bin: not in the device contract (docs/device.md)",
                  "FLAG /main.py: changed since deploy",
-                 "FLAG NVS sealscan/last_scan: not in the DEVICE.md contract",
-                 "FLAG NVS cache/n: not in the DEVICE.md contract",
+                 "FLAG NVS sealscan/last_scan: not in the device contract (docs/device.md)",
+                 "FLAG NVS cache/n: not in the device contract (docs/device.md)",
                  "RECORD DATA fs:/scanlog.txt @7: identity number 1***************2X",
                  "RECORD DATA fs:/scanlog.txt @30: phone number 1********78",
                  "RECORD DATA fs:/lib/cache.bin @2: waybill EA*********CN",
                  "RECORD DATA fs:/main.py @24: identity token RNID1:…(28 characters)",
                  "RECORD DATA nvs:sealscan/last_scan @0: identity number",
-                 "FLAG /call-1********78.log: not in the DEVICE.md contract",
+                 "FLAG /call-1********78.log: not in the device contract (docs/device.md)",
                  "RECORD DATA name:/call-1********78.log @6: phone number 1********78"):
         assert line in run.out, line
     report = json.loads(sealscan("audit", "--port", provisioned.port, "--sim-state",

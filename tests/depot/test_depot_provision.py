@@ -1,6 +1,7 @@
 """`sealscan provision` against a simulated scanner, and the entry at a real upstream."""
 
 import json
+from pathlib import Path
 
 import pytest
 from conftest import BADGE_KEY, BOARD, CONFIG_KEY, WIFI_PASS, deploy, leaked, nvs, sealscan
@@ -93,7 +94,7 @@ def test_pieces_instead_of_directory_and_url_checks(deployed, depot):
     args += ["--upstream-pk", depot.upstream / "upstream.pub", "--tls-cert",
              depot.upstream / "tls" / "cert.pem", "--upstream-url", "http://10.0.0.2"]
     run = sealscan(*args, env={"SEALSCAN_WIFI_PASS": WIFI_PASS})
-    assert run.code == 3 and "must be https://HOST[:PORT]" in run.err
+    assert run.code == 2 and "must be https://HOST[:PORT]" in run.err  # a bad flag value
     args[-1] = "https://10.0.0.2:9443"
     run = sealscan(*args, "--json", env={"SEALSCAN_WIFI_PASS": WIFI_PASS})
     assert run.code == 0, run.text
@@ -106,7 +107,7 @@ def test_wrong_board_undeployed_device_and_bad_carrier(blank, depot):
     assert run.code == 1 and "no firmware deployed" in run.err
     run = sealscan(*depot.provision_args(blank.port), "--carrier", "NOPE",
                    env={"SEALSCAN_WIFI_PASS": WIFI_PASS})
-    assert run.code == 3 and "carrier 'NOPE'" in run.err
+    assert run.code == 2 and "carrier 'NOPE'" in run.err  # a bad flag value
     assert deploy(blank, "--board", BOARD).code == 0
     run = depot.provision(blank.port, "--board", "esp32s3-devkitc-st7789")
     assert run.code == 1
@@ -115,17 +116,24 @@ def test_wrong_board_undeployed_device_and_bad_carrier(blank, depot):
     assert nvs(blank) == {}
 
 
-def test_issuers_the_upstream_trusts_go_to_nvs_as_a_cbor_map(deployed, depot):
-    import cbor2
+def test_no_issuers_key_and_a_retired_one_is_erased(deployed, depot):
+    # `issuers` (the upstream's trusted identity issuers) was written and never read by any
+    # firmware module: provisioning writes the contract only, and erases a key an older
+    # version left (docs/device.md, "Retired").
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from sealsim.device import write_nvs
 
     pk = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
     load_config(depot.upstream).trust_issuer(b"issuer-7", pk)
     assert depot.provision(deployed.port).code == 0
-    value = nvs(deployed)["issuers"]
-    assert value[:1] == b"b" and cbor2.loads(value[1:]) == {b"issuer-7": pk}
+    assert set(nvs(deployed)) == CONTRACT
     report = json.loads(sealscan("verify", "--port", deployed.port, "--json").out)
-    assert report["ok"] and "issuers" in report["nvs_keys"]
+    assert report["ok"] and "issuers" not in report["nvs_keys"]
+    path = Path(deployed.state) / "nvs" / "sealscan.nvs"
+    write_nvs(path, nvs(deployed) | {"issuers": b"b\xa0"})  # as an older version left it
+    assert depot.provision(deployed.port, "--force").code == 0
+    assert set(nvs(deployed)) == CONTRACT
 
 
 def test_wifi_password_from_the_prompt_is_not_echoed(deployed, depot):

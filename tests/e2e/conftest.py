@@ -70,7 +70,7 @@ def scanner(tmp_path, firmware_build, upstream, request):
     def make(url: str | None = None, depot: bool = False, board: str = e2ekit.DEFAULT,
              setup_watch: bool = False, **kwargs):
         """depot=True: an empty board deployed and provisioned with `sealscan deploy` and
-        `sealscan provision` over its console; otherwise the same flash contents (DEVICE.md)
+        `sealscan provision` over its console; otherwise the same flash contents (docs/device.md)
         are written straight into its state directory, which is faster. setup_watch=True:
         main.py also reports the lowest free heap of the first session setup
         (e2ekit.SETUP_WATCH_MAIN; measurements only)."""

@@ -14,6 +14,14 @@ FW_MODULES = ("sealer", "hpke", "hkdf", "hmac256", "aesccm", "cose", "record", "
               "sealq", "ackmac", "wipe", "x25519")
 
 
+def fixed_encap(ikm):
+    # the session of a test vector: its ephemeral key is DeriveKeyPair(ikm) (hpke.py, a
+    # test helper)
+    import hpke
+
+    return hpke.fixed_encap(ikm)
+
+
 def _sealer(queue_bytes=4096, clock=None):
     import sealer
 
@@ -52,10 +60,11 @@ def _session_secrets(ikm):
 
 async def test_forward_secrecy_whole_state_after_each_record():
     import opener
+    from sealtest import sealed as sealed_of
     from statewalk import buffers, find
 
     s = _sealer(queue_bytes=1024)
-    enc = await s.start_session(ikmE=IKM_E)
+    enc = await s.start_session(fixed_encap(IKM_E))
     session, chains, keys = _session_secrets(IKM_E)
     assert enc == session["enc"]
     bufs = buffers(s, FW_MODULES)
@@ -69,7 +78,8 @@ async def test_forward_secrecy_whole_state_after_each_record():
     for i in range(5):
         carrier, waybill, token, courier = _canary(i)
         canaries.append((bytes(token), waybill.encode()))
-        sealed.append(bytes(s.seal(1763856000 + i, carrier, waybill, token, courier)))
+        assert s.seal(1763856000 + i, carrier, waybill, token, courier) == i
+        sealed.append(sealed_of(s, i))
         assert token == bytearray(len(token)), "the caller's token buffer was not wiped"
         bufs = None  # let the previous walk go before the next one (heap margin)
         bufs = buffers(s, FW_MODULES)
@@ -111,7 +121,7 @@ async def test_rotation_after_1024_records():
     import sealer
 
     s = _sealer(queue_bytes=1024)
-    enc0 = await s.start_session(ikmE=IKM_E)
+    enc0 = await s.start_session(fixed_encap(IKM_E))
     slot = s._slot
     for i in range(sealer.MAX_SESSION_RECORDS):
         if i == 1000:  # a background task may rotate early: 24 records left
@@ -135,7 +145,7 @@ async def test_rotation_after_60_minutes():
     s = _sealer(clock=lambda: now[0])
     with raises(sealer.NoSession):  # no session before start_session
         s.seal(1, "SF", "W", b"T", "C")
-    await s.start_session(ikmE=IKM_E)
+    await s.start_session(fixed_encap(IKM_E))
     s.seal(1, "SF", "W", b"T", "C")
     now[0] += sealer.MAX_SESSION_MS - 1
     assert not s.needs_session()
@@ -149,14 +159,14 @@ async def test_rotation_after_60_minutes():
     await s.start_session()
     assert s.next_index == 0
     assert len(s.queue) == 2  # the old session's records still wait for their ack
-    assert [i for _, i, _ in s.pending()] == [0, 1]
+    assert [i for _, i, _ in s.queue.entries()] == [0, 1]
 
 
 async def test_bad_input_is_refused_and_consumes_nothing():
     import sealer
 
     s = _sealer(queue_bytes=1024)
-    await s.start_session(ikmE=IKM_E)
+    await s.start_session(fixed_encap(IKM_E))
     bad = [
         (-1, "SF", "W", b"T", "C"), (1 << 32, "SF", "W", b"T", "C"), ("1", "SF", "W", b"T", "C"),
         (1, "", "W", b"T", "C"), (1, "S" * 17, "W", b"T", "C"), (1, "SF", "W" * 41, b"T", "C"),
@@ -168,8 +178,10 @@ async def test_bad_input_is_refused_and_consumes_nothing():
             s.seal(*args)
     assert s.next_index == 0 and len(s.queue) == 0
     # the largest record the limits allow fits the plaintext buffer
-    big = s.seal(0xFFFFFFFF, "S" * 16, "W" * 40, b"T" * 768, "C" * 32)
-    assert len(big) < 1024
+    from sealtest import sealed
+
+    assert s.seal(0xFFFFFFFF, "S" * 16, "W" * 40, b"T" * 768, "C" * 32) == 0
+    assert len(sealed(s, 0)) < 1024
     with raises(sealer.QueueFull):  # 1 KiB queue: a second big one does not fit
         s.seal(1, "S" * 16, "W" * 40, b"T" * 768, "C" * 32)
     assert s.next_index == 1
@@ -182,9 +194,10 @@ async def test_ack_refused_unless_mac_verifies_and_slots_recycle():
     import ackmac
     import hmac256
     import sealer
+    from sealtest import answer_body
 
     s = _sealer()
-    await s.start_session(ikmE=IKM_E)
+    await s.start_session(fixed_encap(IKM_E))
     session, _, _ = _session_secrets(IKM_E)
     for i in range(4):
         s.seal(1, "SF", "W%d" % i, b"T", "C")
@@ -203,10 +216,11 @@ async def test_ack_refused_unless_mac_verifies_and_slots_recycle():
                     ([0], {0: "decrypt"}, {}), ([0], {}, {1: "ok"}), ([0], {}, {0: "fine"}),
                     ([0], {1: "Bad Reason"}, {}), ([True], {}, {})):
         assert not s.verify_ack(enc, a, r, v, mac)
-    assert s.settle(enc, ack, rej, ver, bytes(32)) == -1 and len(s.queue) == 4
+    assert s.settle(enc, answer_body(ack, rej, ver, bytes(32))) is None and len(s.queue) == 4
     assert s.verify_ack(enc, ack, rej, ver, mac)
-    assert s.settle(enc, ack, rej, ver, mac) == 3
-    assert [i for _, i, _ in s.pending()] == [3]
+    assert s.settle(enc, answer_body(ack, rej, ver, mac)) == (ack, rej, ver)
+    assert len(s.queue) == 1  # 3 dropped
+    assert [i for _, i, _ in s.queue.entries()] == [3]
     # sessions with records still queued keep their slot; with every slot busy no new one
     for _ in range(sealer.SLOTS - 1):
         await s.start_session()
@@ -215,7 +229,8 @@ async def test_ack_refused_unless_mac_verifies_and_slots_recycle():
         await s.start_session()
     # the first session's last record is acked: its slot (and ack key) is freed and reused
     mac = ackmac.mac(hm, enc, [3], {}, {})
-    assert s.settle(enc, [3], {}, {}, mac) == 1
+    assert s.settle(enc, answer_body([3], {}, {}, mac)) is not None
+    assert len(s.queue) == sealer.SLOTS - 1  # 1 dropped
     assert session["ack_key"] not in bytes(s._ack_keys)
     await s.start_session()
 
@@ -223,16 +238,16 @@ async def test_ack_refused_unless_mac_verifies_and_slots_recycle():
 def test_queue_compacts_and_keeps_order():
     import sealq
 
-    q = sealq.SealQueue(64)
+    q = sealq.SealQueue(5 * (sealq.HEADER + 4) + 14)
     for i in range(5):
         mv = q.reserve(4)
         mv[:] = bytes([i] * 4)
-        q.commit(0, i, 4)
-    assert q.used == 50
+        q.commit(0, i, 4, 0, 0)
+    assert q.used == 5 * (sealq.HEADER + 4)
     assert q.drop(0, 1) and q.drop(0, 3) and not q.drop(0, 3) and not q.drop(1, 0)
     mv = q.reserve(20)  # only fits after compaction
     mv[:20] = bytes([9] * 20)
-    q.commit(1, 7, 20)
+    q.commit(1, 7, 20, 0, 0)
     assert [(s, i, bytes(b)) for s, i, b in q.entries()] == [
         (0, 0, bytes(4)), (0, 2, bytes([2] * 4)), (0, 4, bytes([4] * 4)), (1, 7, bytes([9] * 20))]
     with raises(sealq.QueueFull):
@@ -271,7 +286,7 @@ async def test_batch_pins_the_queue_and_takes_the_oldest_session():
     import sealq
 
     s = _sealer(queue_bytes=1024)
-    enc0 = await s.start_session(ikmE=IKM_E)
+    enc0 = await s.start_session(fixed_encap(IKM_E))
     for i in range(3):
         s.seal(1, "SF", "W%d" % i, b"T" * 100, "C")
     enc1 = await s.start_session()
@@ -310,3 +325,69 @@ def test_unix_time_on_either_epoch():
     t = sealer.unix_time()
     assert t > 1_700_000_000  # after 2023 in Unix seconds, whichever epoch the port uses
     assert abs(t - (time.time() + (946684800 if time.gmtime(0)[0] == 2000 else 0))) <= 1
+
+
+def test_overdue_latches_by_the_later_clock_until_the_record_goes():
+    # The overdue rule (handheld alarm, I3): a record is overdue once its age by the monotonic
+    # clock or by the wall clock, whichever is later, reaches the limit; once overdue it stays
+    # so until it leaves the queue, whatever either clock does after.
+    import sealq
+
+    q = sealq.SealQueue(256)
+    for i, (ticks, wall) in enumerate(((1000, 500), (20000, 520))):
+        q.reserve(4)
+        q.commit(0, i, 4, ticks, wall)
+    assert not q.overdue(1000, 500, 30000)  # empty ages
+    assert not q.overdue(30999, 529, 30000)  # 29.999 s monotonic, 29 s wall
+    assert q.overdue(31000, 529, 30000)  # monotonic age reached 30 s
+    # a fresh queue: the wall clock alone (NTP stepped it forward) makes it overdue
+    q2 = sealq.SealQueue(256)
+    q2.reserve(4)
+    q2.commit(0, 0, 4, 1000, 500)
+    assert not q2.overdue(2000, 529, 30000)
+    assert q2.overdue(2000, 530, 30000)
+    # latched: both clocks stepped back (NTP, ticks of a fresh count) change nothing ...
+    assert q2.overdue(1000, 0, 30000)
+    # ... only dropping the record (its ack) clears it
+    assert q2.drop(0, 0)
+    assert not q2.overdue(1000, 0, 30000)
+    # each record keeps its own latch: record 0 of q is overdue, record 1 is not yet
+    assert q.drop(0, 0)
+    assert not q.overdue(31000, 529, 30000)
+    assert q.overdue(50000, 529, 30000)
+
+
+def test_overdue_survives_ticks_wraparound_and_compaction():
+    import sealq
+
+    period = 1 << 30  # the ESP32's ticks_ms period (this port's may be longer)
+    q = sealq.SealQueue(256)
+    q.reserve(4)
+    q.commit(0, 0, 4, 0, 0)
+    q.reserve(4)
+    q.commit(0, 1, 4, period - 10000, 100)  # 10 s before the wrap
+    q.drop(0, 0)
+    q.compact()  # record 1 slides down with its header
+    assert [i for _, i, _ in q.entries()] == [1]
+    assert not q.overdue(19999, 129, 30000)  # 29.999 s after capture, across the wrap
+    assert not q.overdue(period + 19999, 129, 30000)  # a longer period: the same ages
+    assert not q.overdue(period - 10001, 100, 30000)  # a clock before the capture: age < 0
+    assert q.overdue(20000, 100, 30000)
+
+
+async def test_sealer_records_capture_times_with_each_record():
+    import sealer
+
+    now = [5000]
+    s = _sealer(clock=lambda: now[0])
+    await s.start_session(fixed_encap(IKM_E))
+    assert s.seal(int(sealer.unix_time()), "SF", "W", b"T", "C") == 0
+    now[0] += 29999
+    assert not s.overdue(30000)
+    now[0] += 1
+    assert s.overdue(30000)
+    # a record whose capture time is 30 s old by the wall clock is overdue at once
+    s2 = _sealer(clock=lambda: now[0])
+    await s2.start_session(fixed_encap(IKM_E))
+    s2.seal(int(sealer.unix_time()) - 30, "SF", "W", b"T", "C")
+    assert s2.overdue(30000)

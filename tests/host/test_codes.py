@@ -220,7 +220,7 @@ def test_cli_refuses_invalid_id_without_echoing_it(tmp_path):
     args = ["codes", "identity", "--issuer-key", str(iss), "--id-number", bad_id, "--name",
             NAME, "--phone", PHONE]
     r = runner.invoke(cli, args)
-    assert r.exit_code == 1 and "--allow-invalid-id" in r.output
+    assert r.exit_code == 2 and "--allow-invalid-id" in r.output  # a bad flag value
     assert bad_id not in r.output and NAME not in r.output and PHONE not in r.output
     r = runner.invoke(cli, args + ["--allow-invalid-id"])
     assert r.exit_code == 0 and r.output.startswith("RNID1:")

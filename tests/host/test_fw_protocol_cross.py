@@ -26,6 +26,7 @@ from sealsim import micropython as mp
 
 VECTORS = sorted((REPO / "docs" / "vectors").glob("*.json"))
 DRIVER = REPO / "tests" / "firmware" / "drivers" / "fwdrive.py"
+HELPERS = REPO / "tests" / "firmware" / "helpers"  # hpke, opener: test-only, never deployed
 SUITE = CipherSuite.new(KEMId.DHKEM_X25519_HKDF_SHA256, KDFId.HKDF_SHA256, AEADId.EXPORT_ONLY)
 INFO = b"sealscan/v1"
 PROTECTED = bytes.fromhex("a101181e")
@@ -35,6 +36,7 @@ PROTECTED = bytes.fromhex("a101181e")
 def firmware(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("fw-mpy")
     fwtools.compile_firmware(FIRMWARE_DIR, out)
+    fwtools.compile_firmware(HELPERS, out)
     return out
 
 
@@ -203,8 +205,10 @@ def test_ack_mac_checked_by_firmware(firmware: Path, tmp_path: Path) -> None:
     good = _answer_mac(ack_key, enc, ack, rej, ver)
 
     def answer(ack=ack, rej=rej, ver=ver, mac=good, enc=enc) -> dict:
+        body = cbor2.dumps({"ack": ack, "rej": rej, "ver": ver, "mac": mac}, canonical=True)
         return {"enc": enc.hex(), "ack": ack, "rej": {str(k): v for k, v in rej.items()},
-                "ver": {str(k): v for k, v in ver.items()}, "mac": mac.hex()}
+                "ver": {str(k): v for k, v in ver.items()}, "mac": mac.hex(),
+                "body": body.hex()}
 
     forged = [
         answer(mac=bytes(32)),

@@ -17,7 +17,8 @@ def mpremote(dev, *args, timeout=30):
     except subprocess.TimeoutExpired:
         raise AssertionError(f"mpremote {args} timed out; console since it started:\n"
                              f"{bytes(dev.output[mark:])!r} running={dev.running} "
-                             f"swallow={dev._swallow!r} raw={dev._raw} {dev.events}") from None
+                             f"swallow={dev.console.swallow!r} raw={dev.console.raw} "
+                             f"{dev.events}") from None
     out = proc.stdout.decode("utf-8", "replace")
     assert proc.returncode == 0, (args, out, proc.stderr.decode("utf-8", "replace"))
     return out

@@ -11,7 +11,7 @@ from upkit import ServerThread, client_for, make_state, record, register, stored
 from sealscan.protocol import BadAckMac, SenderSession
 from sealscan.upstream.client import BatchClient, pinned_ssl_context
 from sealscan.upstream.config import make_tls_cert
-from sealscan.upstream.errors import ConfigError
+from sealscan.upstream.errors import UpstreamConfigError
 from sealscan.upstream.registry import open_store
 
 
@@ -190,7 +190,7 @@ def test_client_refuses_a_server_with_another_certificate(cfg, devices, server):
         client.request("GET", "/v1/health")
     pinned = client_for(cfg, server.port)
     pinned.pin = "00" * 32
-    with pytest.raises(ConfigError, match="pin"):
+    with pytest.raises(UpstreamConfigError, match="pin"):
         pinned.request("GET", "/v1/health")
 
 

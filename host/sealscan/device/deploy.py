@@ -18,13 +18,11 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sealscan.boards import Board
-from sealscan.device.firmware import BOARD_JSON, MANIFEST, FirmwareBuild, build_firmware
-from sealscan.device.link import DeviceError, DeviceLink, open_link
-from sealscan.paths import FIRMWARE_DIR
+from sealscan.device.firmware import BOARD_JSON, MANIFEST, FirmwareBuild
+from sealscan.device.link import DeviceError, DeviceLink
 
 Progress = Callable[[str], None]
 
@@ -78,20 +76,19 @@ def check_board(link: DeviceLink, board: Board, *, force: bool = False) -> None:
                          f"{board.name} (use --force to redeploy it as {board.name})")
 
 
-def deploy(port: str, board: Board, *, src: Path = FIRMWARE_DIR, force: bool = False,
+def deploy(link: DeviceLink, board: Board, build: FirmwareBuild, *, force: bool = False,
            reset: bool = True, progress: Progress | None = None) -> DeployResult:
-    """Compile, then bring the device's filesystem to exactly this build. The build is made
-    before the port is opened, so firmware that does not compile never touches a device."""
+    """Bring the device's filesystem on `link` to exactly `build` (build_firmware(board):
+    make it before opening the link, so firmware that does not compile never touches a
+    device)."""
     say = progress or (lambda _msg: None)
-    build = build_firmware(board, src)
-    with open_link(port) as link:
-        check_board(link, board, force=force)
-        result = sync_files(link, build, say)
-        result.board = board.name
-        if reset:
-            say("soft reset")
-            link.soft_reset()
-            result.reset = True
+    check_board(link, board, force=force)
+    result = sync_files(link, build, say)
+    result.board = board.name
+    if reset:
+        say("soft reset")
+        link.soft_reset()
+        result.reset = True
     return result
 
 

@@ -1,4 +1,4 @@
-"""What `sealscan deploy` puts on a device's filesystem (DEVICE.md), built on the host.
+"""What `sealscan deploy` puts on a device's filesystem (docs/device.md), built on the host.
 
     main.py        firmware/main.py (checks every file against firmware.json at boot, then
                    `import app` / `app.main()`), or just those two lines if the tree has

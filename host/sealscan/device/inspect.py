@@ -4,9 +4,9 @@ scanner that came back?). Both read only; neither ever reports an NVS value or a
 verify: firmware files on the device = its firmware.json = the local build of the board
         named in board.json; board.json = that board's config; every required NVS key
         present (names only) and `provisioned` = 1.
-audit:  every file and NVS key that DEVICE.md does not allow, and record-like data
-        (identity tokens and numbers, phone numbers, waybills) in every file and, where
-        the keys can be listed, in NVS: reported by place and kind, masked.
+audit:  every file and NVS key the device contract (docs/device.md) does not allow, and
+        record-like data (identity tokens and numbers, phone numbers, waybills) in every
+        file and, where the keys can be listed, in NVS: reported by place and kind, masked.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 
 from sealscan.boards import BoardError, load_board
 from sealscan.device.firmware import BOARD_JSON, MANIFEST, build_firmware, parse_manifest
-from sealscan.device.link import NVS_NAMESPACE, DeviceLink, open_link
+from sealscan.device.link import NVS_NAMESPACE, DeviceLink
 from sealscan.device.nvsparse import parse_nvs
-from sealscan.device.provision import NVS_KEYS, OPTIONAL_KEYS
+from sealscan.device.provision import NVS_KEYS
 from sealscan.device.records import Finding, mask_console, scan
 from sealscan.paths import FIRMWARE_DIR
 
@@ -56,57 +56,57 @@ def _manifest(link: DeviceLink) -> tuple[dict[str, str] | None, str | None]:
     return files, version if isinstance(version, str) else None
 
 
-def verify(port: str, *, board_name: str | None = None, src: Path = FIRMWARE_DIR
+def verify(link: DeviceLink, *, board_name: str | None = None, src: Path = FIRMWARE_DIR
            ) -> VerifyReport:
-    report = VerifyReport(port)
+    """Is the scanner on `link` ready to hand out? (read only)"""
+    report = VerifyReport(link.port)
     problems = report.problems
-    with open_link(port) as link:
-        manifest, report.version = _manifest(link)
-        if manifest is None:
-            problems.append(f"{MANIFEST}: missing or malformed (run `sealscan deploy`)")
-        raw_board = link.read_file("/" + BOARD_JSON) \
-            if link.sha256_files(["/" + BOARD_JSON])["/" + BOARD_JSON] else None
+    manifest, report.version = _manifest(link)
+    if manifest is None:
+        problems.append(f"{MANIFEST}: missing or malformed (run `sealscan deploy`)")
+    raw_board = link.read_file("/" + BOARD_JSON) \
+        if link.sha256_files(["/" + BOARD_JSON])["/" + BOARD_JSON] else None
+    try:
+        named = json.loads(raw_board)["board"] if raw_board is not None else None
+    except (ValueError, KeyError, TypeError):
+        named = None
+    report.board = named if isinstance(named, str) else None
+    if report.board is None:
+        problems.append(f"{BOARD_JSON}: missing or malformed (run `sealscan deploy`)")
+    elif board_name and report.board != board_name:
+        problems.append(f"{BOARD_JSON}: board {report.board}, expected {board_name}")
+    board = None
+    if report.board is not None:
         try:
-            named = json.loads(raw_board)["board"] if raw_board is not None else None
-        except (ValueError, KeyError, TypeError):
-            named = None
-        report.board = named if isinstance(named, str) else None
-        if report.board is None:
-            problems.append(f"{BOARD_JSON}: missing or malformed (run `sealscan deploy`)")
-        elif board_name and report.board != board_name:
-            problems.append(f"{BOARD_JSON}: board {report.board}, expected {board_name}")
-        board = None
-        if report.board is not None:
-            try:
-                board = load_board(board_name or report.board)
-            except BoardError as e:
-                problems.append(f"{BOARD_JSON}: {e}")
-        if board is not None:
-            local = build_firmware(board, src).hashes
-            names = sorted(set(local) | set(manifest or {}))
-            on_device = link.sha256_files(["/" + n for n in names])
-            report.files = len(names)
-            for name in names:
-                have, want = on_device["/" + name], local.get(name)
-                if want is None:
-                    problems.append(f"{name}: in {MANIFEST} but not in the local build")
-                elif have is None:
-                    problems.append(f"{name}: missing on the device")
-                elif have != want:
-                    what = "board config" if name == BOARD_JSON else "local build"
-                    problems.append(f"{name}: differs from the {what}")
-                if manifest is not None and want is not None and manifest.get(name) != want:
-                    problems.append(f"{MANIFEST}: {name}: not the local build's hash")
-        present = link.nvs_present(NVS_KEYS)
-        report.nvs_keys = present
-        for key in sorted(set(NVS_KEYS) - OPTIONAL_KEYS - set(present)):
-            problems.append(f"NVS {NVS_NAMESPACE}/{key}: missing")
-        small = link.nvs_read({"device_id": "blob", "provisioned": "i32"})
-        if "provisioned" in small and small["provisioned"] != 1:
-            problems.append(f"NVS {NVS_NAMESPACE}/provisioned: not 1")
-        device_id = small.get("device_id")
-        if isinstance(device_id, bytes):
-            report.device_id = device_id.decode("utf-8", "replace")
+            board = load_board(board_name or report.board)
+        except BoardError as e:
+            problems.append(f"{BOARD_JSON}: {e}")
+    if board is not None:
+        local = build_firmware(board, src).hashes
+        names = sorted(set(local) | set(manifest or {}))
+        on_device = link.sha256_files(["/" + n for n in names])
+        report.files = len(names)
+        for name in names:
+            have, want = on_device["/" + name], local.get(name)
+            if want is None:
+                problems.append(f"{name}: in {MANIFEST} but not in the local build")
+            elif have is None:
+                problems.append(f"{name}: missing on the device")
+            elif have != want:
+                what = "board config" if name == BOARD_JSON else "local build"
+                problems.append(f"{name}: differs from the {what}")
+            if manifest is not None and want is not None and manifest.get(name) != want:
+                problems.append(f"{MANIFEST}: {name}: not the local build's hash")
+    present = link.nvs_present(NVS_KEYS)
+    report.nvs_keys = present
+    for key in sorted(set(NVS_KEYS) - set(present)):
+        problems.append(f"NVS {NVS_NAMESPACE}/{key}: missing")
+    small = link.nvs_read({"device_id": "blob", "provisioned": "i32"})
+    if "provisioned" in small and small["provisioned"] != 1:
+        problems.append(f"NVS {NVS_NAMESPACE}/provisioned: not 1")
+    device_id = small.get("device_id")
+    if isinstance(device_id, bytes):
+        report.device_id = device_id.decode("utf-8", "replace")
     return report
 
 
@@ -129,49 +129,49 @@ class AuditReport:
                 "findings": [f.to_dict() for f in self.findings]}
 
 
-def audit(port: str, *, sim_state: Path | None = None) -> AuditReport:
-    """Everything on the device against the contract, and a record-data search. With
-    `sim_state` (a simulated device's state directory) NVS is listed and searched from it."""
-    report = AuditReport(port)
-    with open_link(port) as link:
-        manifest, _ = _manifest(link)
-        entries = link.walk("/")
-        hashes = link.sha256_files([e.path for e in entries if not e.is_dir])
-        for entry in entries:
-            name = entry.path[1:]
-            # A name can hold record data too (a log file named after an id): names are
-            # searched, and shown masked like everything else.
-            shown = mask_console(entry.path)
-            report.findings += scan(entry.path.encode(), f"name:{shown}")
-            allowed = not entry.is_dir and "/" not in name and (
-                name in CONTRACT_FILES or (name.endswith(".mpy") and manifest is not None
-                                           and name in manifest))
-            report.files.append({"path": shown, "dir": entry.is_dir, "size": entry.size,
-                                 "contract": allowed})
-            if not allowed:
-                report.flagged.append(f"{shown}: not in the DEVICE.md contract")
-            elif manifest is not None and name in manifest and hashes[entry.path] != \
-                    manifest[name]:
-                report.flagged.append(f"{shown}: changed since deploy (not the hash in "
-                                      f"{MANIFEST})")
-            if not entry.is_dir:
-                report.findings += scan(link.read_file(entry.path), f"fs:{shown}")
-        if sim_state is not None:
-            _sim_nvs(Path(sim_state), report)
+def audit(link: DeviceLink, *, sim_state: Path | None = None) -> AuditReport:
+    """Everything on the device on `link` against the contract, and a record-data search
+    (read only). With `sim_state` (a simulated device's state directory) NVS is listed and
+    searched from it."""
+    report = AuditReport(link.port)
+    manifest, _ = _manifest(link)
+    entries = link.walk("/")
+    hashes = link.sha256_files([e.path for e in entries if not e.is_dir])
+    for entry in entries:
+        name = entry.path[1:]
+        # A name can hold record data too (a log file named after an id): names are
+        # searched, and shown masked like everything else.
+        shown = mask_console(entry.path)
+        report.findings += scan(entry.path.encode(), f"name:{shown}")
+        allowed = not entry.is_dir and "/" not in name and (
+            name in CONTRACT_FILES or (name.endswith(".mpy") and manifest is not None
+                                       and name in manifest))
+        report.files.append({"path": shown, "dir": entry.is_dir, "size": entry.size,
+                             "contract": allowed})
+        if not allowed:
+            report.flagged.append(f"{shown}: not in the device contract (docs/device.md)")
+        elif manifest is not None and name in manifest and hashes[entry.path] != \
+                manifest[name]:
+            report.flagged.append(f"{shown}: changed since deploy (not the hash in "
+                                  f"{MANIFEST})")
+        if not entry.is_dir:
+            report.findings += scan(link.read_file(entry.path), f"fs:{shown}")
+    if sim_state is not None:
+        _sim_nvs(Path(sim_state), report)
+    else:
+        raw = link.nvs_partition()
+        if raw is not None:
+            report.nvs_listed = True
+            report.nvs = parse_nvs(raw)
+            report.findings += scan(raw, "nvs partition")
         else:
-            raw = link.nvs_partition()
-            if raw is not None:
-                report.nvs_listed = True
-                report.nvs = parse_nvs(raw)
-                report.findings += scan(raw, "nvs partition")
-            else:
-                report.nvs = {NVS_NAMESPACE: link.nvs_present(NVS_KEYS)}
+            report.nvs = {NVS_NAMESPACE: link.nvs_present(NVS_KEYS)}
     if report.nvs_listed:
         for ns, keys in sorted(report.nvs.items()):
             for key in keys:
                 if ns != NVS_NAMESPACE or key not in NVS_KEYS:
                     report.flagged.append(f"NVS {mask_console(ns)}/{mask_console(key)}: not "
-                                          "in the DEVICE.md contract")
+                                          "in the device contract (docs/device.md)")
         report.nvs = {mask_console(ns): [mask_console(k) for k in keys]
                       for ns, keys in report.nvs.items()}
     report.findings.sort(key=lambda f: (f.where, f.offset))
@@ -179,7 +179,7 @@ def audit(port: str, *, sim_state: Path | None = None) -> AuditReport:
 
 
 def _sim_nvs(state: Path, report: AuditReport) -> None:
-    from sealsim.device import read_nvs  # the simulator's NVS files (sealsim is optional)
+    from sealscan.device.simnvs import read_nvs
 
     report.nvs_listed = True
     for path in sorted((state / "nvs").glob("*.nvs")):

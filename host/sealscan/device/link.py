@@ -27,6 +27,8 @@ import serial
 from mpremote.transport import TransportError, TransportExecError
 from mpremote.transport_serial import SerialTransport
 
+from sealscan.errors import SealscanError
+
 NVS_NAMESPACE = "sealscan"
 _READ_CHUNK = 1024  # bytes per raw-REPL round trip when reading a file
 _WRITE_CHUNK = 1024  # bytes per raw-REPL round trip when writing a file
@@ -35,8 +37,8 @@ _ENTER_ATTEMPTS = 3
 _ENTER_TIMEOUT = 4  # seconds per attempt to reach the raw REPL
 
 
-class DeviceError(Exception):
-    """A depot operation on a device failed. str() is one actionable line."""
+class DeviceError(SealscanError):
+    """A depot operation on a device failed. str() is one actionable line (exit 1)."""
 
 
 class PortError(DeviceError):

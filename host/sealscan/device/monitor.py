@@ -1,6 +1,6 @@
 """`sealscan monitor`: follow a scanner's console with a defensive masker in front.
 
-The firmware already masks what it prints (DESIGN I4); the monitor masks again, because a
+The firmware already masks what it prints (docs/design.md I4); the monitor masks again, because a
 depot terminal is where a firmware bug would otherwise put an identity number in front of
 people. It only reads: nothing is sent to the device, so main.py keeps running.
 """

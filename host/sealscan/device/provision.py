@@ -1,4 +1,5 @@
-"""`sealscan provision`: give a deployed device its identity and keys (DEVICE.md NVS table).
+"""`sealscan provision`: give a deployed device its identity and keys (the NVS table of
+docs/device.md).
 
 The device key is made here, on the host, from the OS's CSPRNG (an ESP32's RNG is only truly
 random with the radio on). It exists in clear only in this process's memory and in the
@@ -19,11 +20,11 @@ import hashlib
 import ipaddress
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import urlsplit
 
-import cbor2
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -31,24 +32,22 @@ from sealscan.boards import Board
 from sealscan.codes import MalformedCode, load_key_file
 from sealscan.device.deploy import WrongBoard, device_board_name
 from sealscan.device.firmware import MANIFEST
-from sealscan.device.link import DeviceError, DeviceLink, open_link
+from sealscan.device.link import DeviceError, DeviceLink
+from sealscan.errors import InputError, file_problem
 from sealscan.paths import FIRMWARE_DIR
 from sealscan.protocol import InvalidDeviceId, check_device_id, generate_device_key
 from sealscan.upstream.provisioning import make_provisioning_entry
 
-# NVS contract (DEVICE.md): key -> stored type. Optional keys are not needed by `verify`.
+# The NVS contract (docs/device.md): key -> stored type. Every key is required by `verify`.
 NVS_KEYS = {
     "device_id": "blob", "device_key": "blob", "upstream_pk": "blob", "upstream_url": "blob",
     "tls_cert": "blob", "badge_key": "blob", "config_key": "blob", "carrier": "blob",
-    "issuers": "blob", "wifi_ssid": "blob", "wifi_pass": "blob", "config_serial": "i32",
-    "provisioned": "i32",
+    "wifi_ssid": "blob", "wifi_pass": "blob", "config_serial": "i32", "provisioned": "i32",
 }
-OPTIONAL_KEYS = frozenset({"issuers"})
+# Keys older versions wrote that no firmware reads: erased when a device is provisioned again
+# (docs/device.md, "Retired").
+RETIRED_KEYS = ("issuers",)
 SECRET_KEYS = frozenset({"device_key", "badge_key", "config_key", "wifi_pass"})
-
-
-class InputError(DeviceError):
-    """A key file, certificate or upstream directory is malformed (exit 3)."""
 
 
 class AlreadyProvisioned(DeviceError):
@@ -74,11 +73,6 @@ class Upstream:
     public_key: bytes  # X25519, 32 bytes
     url: str
     tls_cert_der: bytes
-    issuers: dict[bytes, bytes] = field(default_factory=dict)  # kid -> Ed25519 public key
-
-    def issuers_cbor(self) -> bytes | None:
-        """NVS `issuers`: a CBOR map {kid bstr: public key bstr} (canonical key order)."""
-        return cbor2.dumps(self.issuers, canonical=True) if self.issuers else None
 
     @property
     def pin(self) -> str:
@@ -89,7 +83,7 @@ def _read(path: Path, what: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as e:
-        raise InputError(f"{path}: cannot read the {what} ({e.strerror})") from None
+        raise InputError(f"{file_problem(path, e)} (the {what})") from None
 
 
 def load_public_key(path: Path) -> bytes:
@@ -131,21 +125,17 @@ def check_url(url: str) -> str:
 
 def load_upstream(directory: Path | None = None, *, public_key: Path | None = None,
                   url: str | None = None, tls_cert: Path | None = None) -> Upstream:
-    """From an upstream state directory (`sealscan upstream init DIR`: upstream.pub,
+    """From an upstream state directory (`sealscan upstream init --dir DIR`: upstream.pub,
     tls/cert.pem, the listen port; the host is the certificate's first name unless `url`),
     or from the three pieces given one by one (which also override the directory's)."""
-    issuers: dict[bytes, bytes] = {}
     if directory is not None:
         from sealscan.upstream.config import load_config
-        from sealscan.upstream.errors import ConfigError
+        from sealscan.upstream.errors import UpstreamConfigError
 
         try:
             cfg = load_config(directory)
-        except ConfigError as e:
+        except UpstreamConfigError as e:
             raise InputError(str(e)) from None
-        # The identity token issuers the upstream trusts (`upstream trust-issuer`), so the
-        # device can warn about a token from an issuer nobody will accept.
-        issuers = {kid: pk.public_bytes_raw() for kid, pk in cfg.issuer_keys().items()}
         public_key = public_key or Path(directory) / "upstream.pub"
         tls_cert = tls_cert or cfg.path(cfg.tls_cert)
         if url is None:
@@ -155,8 +145,7 @@ def load_upstream(directory: Path | None = None, *, public_key: Path | None = No
     if missing:
         raise InputError(f"upstream: give --upstream DIR or {', '.join(missing)}")
     assert public_key is not None and url is not None and tls_cert is not None
-    return Upstream(load_public_key(public_key), check_url(url), load_cert_der(tls_cert),
-                    issuers)
+    return Upstream(load_public_key(public_key), check_url(url), load_cert_der(tls_cert))
 
 
 def _cert_host(der: bytes, path: Path) -> str:
@@ -181,7 +170,9 @@ def _cert_host(der: bytes, path: Path) -> str:
 def load_secret_key(path: Path, what: str) -> bytes:
     try:
         return load_key_file(path)
-    except MalformedCode:
+    except MalformedCode as e:
+        if not Path(path).is_file():  # missing, a directory, ...: load_key_file says which
+            raise InputError(str(e)) from None
         raise InputError(f"{path}: not a {what} file (64 hex characters)") from None
 
 
@@ -199,16 +190,33 @@ class ProvisionRequest:
         return f"ProvisionRequest(device_id={self.device_id!r}, carrier={self.carrier!r})"
 
     def check(self) -> None:
-        try:
-            check_device_id(self.device_id)
-        except InvalidDeviceId as e:
-            raise InputError(f"device id {self.device_id!r}: {e}") from None
-        if self.carrier not in carriers():
-            raise InputError(f"carrier {self.carrier!r}: not one of {', '.join(carriers())}")
-        if not 1 <= len(self.wifi_ssid.encode()) <= 32:
-            raise InputError("Wi-Fi SSID: 1 to 32 bytes")
+        check_device_id_value(self.device_id)
+        check_carrier(self.carrier)
+        check_wifi_ssid(self.wifi_ssid)
         if len(self.wifi_pass.encode()) > 64 or 0 < len(self.wifi_pass) < 8:
             raise InputError("Wi-Fi password: empty (open network) or 8 to 64 characters")
+
+
+# One check per provisioning value (InputError): ProvisionRequest.check runs them all, the CLI
+# runs each on its flag (a bad flag value, exit 2).
+
+def check_device_id_value(value: str) -> str:
+    try:
+        return check_device_id(value)
+    except InvalidDeviceId as e:
+        raise InputError(f"device id {value!r}: {e}") from None
+
+
+def check_carrier(value: str) -> str:
+    if value not in carriers():
+        raise InputError(f"carrier {value!r}: not one of {', '.join(carriers())}")
+    return value
+
+
+def check_wifi_ssid(value: str) -> str:
+    if not 1 <= len(value.encode()) <= 32:
+        raise InputError("Wi-Fi SSID: 1 to 32 bytes")
+    return value
 
 
 @dataclass(frozen=True)
@@ -259,52 +267,55 @@ def is_provisioned(link: DeviceLink) -> bool:
     return link.nvs_read({"provisioned": "i32"}).get("provisioned") == 1
 
 
-def provision(port: str, request: ProvisionRequest, entries: Path, *,
-              board: Board | None = None, force: bool = False) -> ProvisionResult:
-    request.check()
-    entries = Path(entries)
-    try:  # can the entry be kept? Know before the device is touched.
-        out = open(entries, "a", encoding="utf-8")
+def open_entries(path: Path) -> TextIO:
+    """The provisioning entries file, open for appending: open it before the device link, so
+    an entry that could not be kept is known before the device is touched."""
+    try:
+        return open(path, "a", encoding="utf-8")
     except OSError as e:
-        raise InputError(f"{entries}: cannot append provisioning entries ({e.strerror})"
-                         ) from None
-    with out, open_link(port) as link:
-        name = device_board_name(link)
-        if name is None or link.sha256_files(["/" + MANIFEST])["/" + MANIFEST] is None:
-            raise NotDeployed(f"{port}: no firmware deployed (run `sealscan deploy` first)")
-        if board is not None and name != board.name:
-            raise WrongBoard(f"{port}: the device is deployed as board {name}, not "
-                             f"{board.name}")
-        was = is_provisioned(link)
-        if was and not force:
-            current = link.nvs_read({"device_id": "blob"}).get("device_id", b"")
-            shown = current.decode("utf-8", "replace") if isinstance(current, bytes) else "?"
-            raise AlreadyProvisioned(f"{port}: already provisioned as {shown!r} (use --force "
-                                     "to provision it again with a new key)")
-        device_key = generate_device_key()
-        entry = make_provisioning_entry(request.upstream.public_key, request.device_id,
-                                        device_key)
-        values: dict[str, bytes | int] = {
-            "device_id": request.device_id.encode(),
-            "device_key": device_key,
-            "upstream_pk": request.upstream.public_key,
-            "upstream_url": request.upstream.url.encode(),
-            "tls_cert": request.upstream.tls_cert_der,
-            "badge_key": request.badge_key,
-            "config_key": request.config_key,
-            "carrier": request.carrier.encode(),
-            "wifi_ssid": request.wifi_ssid.encode(),
-            "wifi_pass": request.wifi_pass.encode(),
-            "config_serial": 0,
-        }
-        issuers = request.upstream.issuers_cbor()
-        if issuers is not None:
-            values["issuers"] = issuers
-        link.nvs_write({}, erase=("provisioned", "issuers"))
-        link.nvs_write(values)
-        del device_key, values
-        out.close()
-        keep_entry(entries, request.device_id, entry)
-        link.nvs_write({"provisioned": 1})
-        return ProvisionResult(port, request.device_id, name, request.upstream.url,
-                               request.upstream.pin, str(entries), was)
+        raise InputError(f"{path}: cannot append provisioning entries ({e.strerror})") from None
+
+
+def provision(link: DeviceLink, request: ProvisionRequest, entries: TextIO, *,
+              board: Board | None = None, force: bool = False) -> ProvisionResult:
+    """Make the device key and write the NVS contract to the device on `link`; the entry
+    (the key sealed to the upstream) goes into the file `entries` (open_entries) names, in
+    place of any earlier entry for the device (keep_entry), before `provisioned = 1` is set."""
+    request.check()
+    port = link.port
+    name = device_board_name(link)
+    if name is None or link.sha256_files(["/" + MANIFEST])["/" + MANIFEST] is None:
+        raise NotDeployed(f"{port}: no firmware deployed (run `sealscan deploy --port {port} "
+                          "--board BOARD` first; `sealscan boards list` names them)")
+    if board is not None and name != board.name:
+        raise WrongBoard(f"{port}: the device is deployed as board {name}, not "
+                         f"{board.name}")
+    was = is_provisioned(link)
+    if was and not force:
+        current = link.nvs_read({"device_id": "blob"}).get("device_id", b"")
+        shown = current.decode("utf-8", "replace") if isinstance(current, bytes) else "?"
+        raise AlreadyProvisioned(f"{port}: already provisioned as {shown!r} (use --force "
+                                 "to provision it again with a new key)")
+    device_key = generate_device_key()
+    entry = make_provisioning_entry(request.upstream.public_key, request.device_id,
+                                    device_key)
+    values: dict[str, bytes | int] = {
+        "device_id": request.device_id.encode(),
+        "device_key": device_key,
+        "upstream_pk": request.upstream.public_key,
+        "upstream_url": request.upstream.url.encode(),
+        "tls_cert": request.upstream.tls_cert_der,
+        "badge_key": request.badge_key,
+        "config_key": request.config_key,
+        "carrier": request.carrier.encode(),
+        "wifi_ssid": request.wifi_ssid.encode(),
+        "wifi_pass": request.wifi_pass.encode(),
+        "config_serial": 0,
+    }
+    link.nvs_write({}, erase=("provisioned", *RETIRED_KEYS))
+    link.nvs_write(values)
+    del device_key, values
+    keep_entry(Path(entries.name), request.device_id, entry)
+    link.nvs_write({"provisioned": 1})
+    return ProvisionResult(port, request.device_id, name, request.upstream.url,
+                           request.upstream.pin, str(entries.name), was)

@@ -1,4 +1,4 @@
-"""Record-like data in bytes (what must never be on a scanner's flash, DESIGN I1), masked.
+"""Record-like data in bytes (what must never be on a scanner's flash, docs/design.md I1), masked.
 
 A finding names what it looks like, where it is and a masked form; the matched text itself
 is never kept in a finding, so nothing that reports findings can print it.

@@ -8,14 +8,15 @@ batch handler), `server` (aiohttp), `metrics`, `logs`, `stats`.
 
 from sealscan.upstream.config import Limits, UpstreamConfig, init_state, load_config
 from sealscan.upstream.errors import (
-    ConfigError,
+    AlreadyInitialised,
     ProvisioningEntryError,
     RegistryError,
     StorageError,
+    UpstreamConfigError,
     UpstreamError,
 )
 from sealscan.upstream.provisioning import make_provisioning_entry, read_entries
 
-__all__ = ["ConfigError", "Limits", "ProvisioningEntryError", "RegistryError", "StorageError",
-           "UpstreamConfig", "UpstreamError", "init_state", "load_config",
-           "make_provisioning_entry", "read_entries"]
+__all__ = ["AlreadyInitialised", "Limits", "ProvisioningEntryError", "RegistryError",
+           "StorageError", "UpstreamConfig", "UpstreamConfigError", "UpstreamError", "init_state",
+           "load_config", "make_provisioning_entry", "read_entries"]

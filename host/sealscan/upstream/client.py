@@ -8,7 +8,7 @@ import hashlib
 import http.client
 import ssl
 
-from sealscan.upstream.errors import ConfigError
+from sealscan.upstream.errors import UpstreamConfigError
 
 
 def pinned_ssl_context(cert_pem: bytes) -> ssl.SSLContext:
@@ -22,7 +22,7 @@ def pinned_ssl_context(cert_pem: bytes) -> ssl.SSLContext:
 def check_pin(sock: ssl.SSLSocket, pin_sha256: str) -> None:
     der = sock.getpeercert(binary_form=True) or b""
     if hashlib.sha256(der).hexdigest() != pin_sha256.lower():
-        raise ConfigError("server certificate does not match the pin")
+        raise UpstreamConfigError("server certificate does not match the pin")
 
 
 class BatchClient:

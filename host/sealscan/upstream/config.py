@@ -1,6 +1,6 @@
 """The upstream's state directory: configuration, TLS certificate, X25519 key pair, database.
 
-Layout (made by `sealscan upstream init DIR`)::
+Layout (made by `sealscan upstream init --dir DIR`)::
 
     DIR/upstream.json     configuration (listen address, limits, trusted identity issuers)
     DIR/upstream.key      X25519 private key, 64 hex chars, mode 0600 (never printed)
@@ -19,6 +19,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.x509.oid import NameOID
 
 from sealscan.codes import MalformedCode, load_key_file, save_key_file
-from sealscan.upstream.errors import ConfigError
+from sealscan.upstream.errors import AlreadyInitialised, UpstreamConfigError
 
 CONFIG_NAME = "upstream.json"
 CONFIG_VERSION = 1
@@ -85,7 +86,8 @@ class UpstreamConfig:
             try:
                 out[bytes.fromhex(kid)] = Ed25519PublicKey.from_public_bytes(bytes.fromhex(pk))
             except ValueError as e:
-                raise ConfigError(f"{self.directory / CONFIG_NAME}: issuers: {kid}: {e}") from e
+                raise UpstreamConfigError(
+                    f"{self.directory / CONFIG_NAME}: issuers: {kid}: {e}") from e
         return out
 
     def trust_issuer(self, kid: bytes, public_key: bytes) -> None:
@@ -93,9 +95,9 @@ class UpstreamConfig:
         try:
             Ed25519PublicKey.from_public_bytes(public_key)
         except ValueError as e:
-            raise ConfigError(f"issuer public key: {e}") from e
+            raise UpstreamConfigError(f"issuer public key: {e}") from e
         if not kid:
-            raise ConfigError("issuer kid: empty")
+            raise UpstreamConfigError("issuer kid: empty")
         self.issuers[kid.hex()] = public_key.hex()
         self.save()
 
@@ -118,12 +120,13 @@ def load_config(directory: Path | str) -> UpstreamConfig:
     try:
         raw = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"{path}: not found (run `sealscan upstream init {directory}`)") from None
+        raise UpstreamConfigError(f"{path}: not found (run `sealscan upstream init --dir "
+                                  f"{shlex.quote(str(directory))}`)") from None
     except (OSError, ValueError) as e:
-        raise ConfigError(f"{path}: {e}") from e
+        raise UpstreamConfigError(f"{path}: {e}") from e
     try:
         if raw.get("version") != CONFIG_VERSION:
-            raise ConfigError(f"{path}: version: expected {CONFIG_VERSION}")
+            raise UpstreamConfigError(f"{path}: version: expected {CONFIG_VERSION}")
         lim = Limits(**raw.get("limits", {}))
         cfg = UpstreamConfig(directory=directory, host=str(raw["listen"]["host"]),
                              port=int(raw["listen"]["port"]), tls_cert=str(raw["tls"]["cert"]),
@@ -132,7 +135,7 @@ def load_config(directory: Path | str) -> UpstreamConfig:
                              database=str(raw["database"]), issuers=dict(raw.get("issuers", {})),
                              limits=lim)
     except (KeyError, TypeError, AttributeError, ValueError) as e:
-        raise ConfigError(f"{path}: {type(e).__name__}: {e}") from e
+        raise UpstreamConfigError(f"{path}: {type(e).__name__}: {e}") from e
     cfg.issuer_keys()  # validate now, not on the first batch
     return cfg
 
@@ -142,7 +145,7 @@ def read_hex_key(path: Path) -> bytes:
     try:
         return load_key_file(path)
     except MalformedCode as e:
-        raise ConfigError(str(e)) from None
+        raise UpstreamConfigError(str(e)) from None
 
 
 def _write_secret(path: Path, data: bytes) -> None:
@@ -181,7 +184,7 @@ def cert_pin(cert_pem: bytes) -> str:
     try:
         cert = x509.load_pem_x509_certificate(cert_pem)
     except ValueError as e:
-        raise ConfigError(f"not a PEM certificate: {e}") from e
+        raise UpstreamConfigError(f"not a PEM certificate: {e}") from e
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
@@ -202,8 +205,9 @@ def init_state(directory: Path | str, hosts: list[str] | None = None, port: int 
     directory = Path(directory)
     hosts = hosts or ["localhost", "127.0.0.1"]
     if (directory / CONFIG_NAME).exists() and not force:
-        raise ConfigError(f"{directory / CONFIG_NAME}: already exists (use --force to replace "
-                          "the keys; every provisioned device then needs the new public key)")
+        raise AlreadyInitialised(f"{directory / CONFIG_NAME}: already exists (use --force to "
+                                 "replace the keys; every provisioned device then needs the new "
+                                 "public key)")
     (directory / "tls").mkdir(parents=True, exist_ok=True)
     sk = X25519PrivateKey.generate()
     (directory / "upstream.key").unlink(missing_ok=True)  # only reached when new or --force

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from sealscan.upstream import logs
 from sealscan.upstream.config import UpstreamConfig
-from sealscan.upstream.errors import ConfigError, StorageError
+from sealscan.upstream.errors import StorageError, UpstreamConfigError
 from sealscan.upstream.ingest import Ingestor, Reply
 from sealscan.upstream.metrics import Metrics, shared_rows
 from sealscan.upstream.sqlite import SQLiteStorage
@@ -39,7 +39,8 @@ def tls_context(cfg: UpstreamConfig) -> ssl.SSLContext:
     try:
         ctx.load_cert_chain(cfg.path(cfg.tls_cert), cfg.path(cfg.tls_key))
     except (OSError, ssl.SSLError) as e:
-        raise ConfigError(f"TLS certificate/key ({cfg.tls_cert}, {cfg.tls_key}): {e}") from e
+        raise UpstreamConfigError(f"TLS certificate/key ({cfg.tls_cert}, {cfg.tls_key}): {e}"
+                                  ) from e
     return ctx
 
 
@@ -171,7 +172,7 @@ def serve(cfg: UpstreamConfig, opts: ServeOptions) -> None:
         asyncio.run(_run_worker(cfg, opts, rows, 0, announce=True))
         return
     if not (opts.port if opts.port is not None else cfg.port):
-        raise ConfigError("several workers need a fixed --port (they share it)")
+        raise UpstreamConfigError("several workers need a fixed --port (they share it)")
     ctx = multiprocessing.get_context("fork")
     procs = [ctx.Process(target=_worker_main, args=(cfg, opts, rows, k), daemon=True)
              for k in range(opts.workers)]

@@ -21,7 +21,7 @@ from collections import OrderedDict
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from sealscan.codes import CodeError, check_identity_token, verdict_at
+from sealscan.codes import ScannedCodeError, check_identity_token, verdict_at
 
 
 class TokenVerdicts:
@@ -44,7 +44,7 @@ class TokenVerdicts:
         self.misses += 1
         try:
             entry = check_identity_token(token.decode("utf-8"), self.issuers)
-        except (CodeError, UnicodeDecodeError):
+        except (ScannedCodeError, UnicodeDecodeError):
             entry = ("malformed", 0)
         if self.size > 0:
             self.memo[key] = entry

@@ -9,7 +9,7 @@ The flash lives in `<state>/flash.bin` (the board's flash size). `python -m seal
 --board B --state DIR` runs one for people and prints the port.
 """
 
-from sealsim.rom.device import Faults, RomSimError, SimulatedChip
+from sealsim.rom.chip import Faults, RomSimError, SimulatedChip
 from sealsim.rom.flash import Flash, FlashError
 
 __all__ = ["Faults", "Flash", "FlashError", "RomSimError", "SimulatedChip", "start"]

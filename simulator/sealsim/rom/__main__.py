@@ -14,7 +14,7 @@ import sys
 import threading
 
 from sealscan.boards import DEFAULT_BOARD
-from sealsim.rom.device import Faults, RomSimError, SimulatedChip
+from sealsim.rom.chip import Faults, RomSimError, SimulatedChip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,8 @@ import json
 import sys
 from binascii import hexlify, unhexlify
 
+import sealtest  # tests/firmware/helpers, compiled beside the firmware
+
 h = unhexlify
 
 
@@ -61,8 +63,10 @@ def _session(c):
     s = sealer.Sealer(c["device_id"], h(c["psk"]), h(c["pkR"]), queue_bytes=c.get("queue", 2048))
     import asyncio
 
+    import hpke
+
     ikm = c.get("ikmE")
-    asyncio.run(s.start_session(h(ikm) if ikm else None))
+    asyncio.run(s.start_session(hpke.fixed_encap(h(ikm)) if ikm else None))
     return s
 
 
@@ -74,8 +78,8 @@ def cmd_seal(path):
         s = _session(c)
         sys.stdout.write('{"enc": "%s", "sealed": [' % hx(s.enc))
         for n, (t, carrier, waybill, token, courier) in enumerate(c["records"]):
-            i = s.next_index
-            sealed = s.seal(t, carrier, waybill, bytearray(h(token)), courier)
+            i = s.seal(t, carrier, waybill, bytearray(h(token)), courier)
+            sealed = sealtest.sealed(s, i)
             sys.stdout.write('%s"%s"' % (", " if n else "", hx(sealed)))
             s.queue.drop(s._slot, i)
         sys.stdout.write("]}\n")
@@ -102,8 +106,9 @@ def cmd_open(path):
 
 
 def cmd_ack(path):
-    # case: {device_id, psk, pkR, ikmE, n, answers: [{enc, ack, rej, ver, mac}]}
-    # out: {verified: [bool], settled: [int], left: int}
+    # case: {device_id, psk, pkR, ikmE, n, answers: [{enc, ack, rej, ver, mac, body}]}
+    # out: {verified: [bool], settled: [records dropped, or -1 if the body was refused],
+    #       left: int}
     for c in cases(path):
         s = _session(c)
         for i in range(c["n"]):
@@ -115,7 +120,9 @@ def cmd_ack(path):
             ver = {int(k): v for k, v in a["ver"].items()}
             enc = h(a["enc"])
             verified.append(s.verify_ack(enc, a["ack"], rej, ver, h(a["mac"])))
-            settled.append(s.settle(enc, a["ack"], rej, ver, h(a["mac"])))
+            before = len(s.queue)
+            res = s.settle(enc, h(a["body"]))
+            settled.append(-1 if res is None else before - len(s.queue))
         print(json.dumps({"verified": verified, "settled": settled, "left": len(s.queue)}))
 
 
@@ -166,8 +173,8 @@ def cmd_vectors(path):
             keys = []
         elif "record" in line:
             t, carrier, waybill, token, courier = line["record"]
-            i = s.next_index
-            sealed = hx(s.seal(t, carrier, waybill, bytearray(h(token)), courier))
+            i = s.seal(t, carrier, waybill, bytearray(h(token)), courier)
+            sealed = hx(sealtest.sealed(s, i))
             if not c.get("keep"):
                 s.queue.drop(s._slot, i)
             print(json.dumps({"index": i, "sealed": sealed}))

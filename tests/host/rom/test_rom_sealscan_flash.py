@@ -57,6 +57,13 @@ def test_cli_writes_a_release_and_verifies(chips, release, board_name):
     assert f"baud {flashing.DEFAULT_BAUD}" in chip.events
 
 
+
+def flash(port, board, image, *, sha256=None, before="default-reset"):
+    """What `sealscan flash write` does: check the image, open the port once, write."""
+    data = flashing.load_image(board, image, sha256)
+    with flashing.connect(port, before=before) as esp:
+        return flashing.flash_image(esp, board, image, data)
+
 def test_cli_info_reads_the_chip(chips):
     chip = chips(S3_BOARD)
     result = sealscan("flash", "info", "--port", chip.port, "--json")
@@ -73,13 +80,13 @@ def test_pinned_board_refuses_an_image_with_another_hash(chips, release, tmp_pat
     board = board_copy(tmp_path, ESP32_BOARD, 'sha256 = "unpinned"', f'sha256 = "{digest}"')
     chip = chips(ESP32_BOARD)
     with pytest.raises(flashing.ImageRefused, match="expected " + digest):
-        flashing.flash_image(chip.port, board, other_path)
+        flashing.load_image(board, other_path)
     # A technician's --sha256 cannot overrule the pin, even when it matches the image.
     with pytest.raises(flashing.ImageRefused, match="contradicts the pin"):
-        flashing.flash_image(chip.port, board, other_path, sha256=other_digest)
+        flashing.load_image(board, other_path, sha256=other_digest)
     assert chip.events == []  # refused before anything reached the chip
     assert flash_bytes(chip, 0, 0x20000) == b"\xff" * 0x20000
-    result = flashing.flash_image(chip.port, board, good_path)
+    result = flash(chip.port, board, good_path)
     assert result.verified and flash_bytes(chip, 0x1000, len(good)) == good
 
 
@@ -94,7 +101,7 @@ def test_unpinned_board_needs_the_technicians_hash(chips, release):
     assert wrong.returncode == 1 and f"has sha256 {digest}" in wrong.stderr
     garbage = sealscan("flash", "write", "--port", chip.port, "--board", ESP32_BOARD,
                        "--image", str(path), "--sha256", "xyz")
-    assert garbage.returncode == 1 and "not 64 hex digits" in garbage.stderr
+    assert garbage.returncode == 2 and "not 64 hex digits" in garbage.stderr  # a bad flag value
     missing = sealscan("flash", "write", "--port", chip.port, "--board", ESP32_BOARD,
                        "--image", str(path) + ".nope", "--sha256", digest)
     assert missing.returncode == 3 and "cannot read image" in missing.stderr
@@ -105,7 +112,7 @@ def test_wrong_chip_is_detected_before_writing(chips, release):
     board, path, _, digest = release(ESP32_BOARD)
     chip = chips(ESP32_BOARD, faults=Faults(wrong_model=True))
     with pytest.raises(flashing.WrongChip, match="has an ESP32-S3, but esp32-devkitc-gm65"):
-        flashing.flash_image(chip.port, board, path, sha256=digest)
+        flash(chip.port, board, path, sha256=digest)
     assert chip.flash_path.read_bytes() == b"\xff" * board.flash_size
 
 
@@ -119,8 +126,9 @@ def test_corrupted_write_is_reported_as_a_verify_failure(chips, release):
 
 
 def test_no_bootloader_on_the_port_is_a_port_error(tmp_path):
-    with pytest.raises(flashing.PortError, match="is the scanner plugged in"):
-        flashing.identify(str(tmp_path / "ttyUSB9"))
+    with pytest.raises(flashing.FlashPortError, match="is the scanner plugged in"):
+        with flashing.connect(str(tmp_path / "ttyUSB9")) as esp:
+            flashing.identify(esp)
 
 
 def test_board_whose_flash_is_bigger_than_the_chips_is_refused(chips, release, tmp_path):
@@ -128,13 +136,13 @@ def test_board_whose_flash_is_bigger_than_the_chips_is_refused(chips, release, t
     big = board_copy(tmp_path, ESP32_BOARD, 'flash_size = "4MB"', 'flash_size = "16MB"')
     chip = chips(ESP32_BOARD)  # a 4 MB part
     with pytest.raises(flashing.WrongChip, match="has 4 MB of flash"):
-        flashing.flash_image(chip.port, big, path, sha256=digest)
+        flash(chip.port, big, path, sha256=digest)
     assert flash_bytes(chip, 0, 0x20000) == b"\xff" * 0x20000
 
 
 def test_cable_pulled_mid_write_is_a_port_error(chips, release, tmp_path):
     board, path, _, digest = release(ESP32_BOARD)
     chip = chips(ESP32_BOARD, faults=Faults(drop_after_blocks=1), link=tmp_path / "ttyUSB-x")
-    with pytest.raises(flashing.PortError, match="lost the connection"):
-        flashing.flash_image(chip.port, board, path, sha256=digest, before="no-reset")
+    with pytest.raises(flashing.FlashPortError, match="lost the connection"):
+        flash(chip.port, board, path, sha256=digest, before="no-reset")
     assert "dropped" in chip.events

@@ -2,8 +2,10 @@
 # and mode_psk, export-only use (aead 0xFFFF; the AEAD id is a parameter so the RFC's
 # vectors for other AEADs check the same key schedule).
 #
-# The key schedule, Export and SetupPSKS from a DH output are hpkeks.py (re-exported here);
-# this module adds Encap, DeriveKeyPair and SetupPSKS with its own Encap.
+# The key schedule, Export and SetupPSKS from a DH output are the firmware's hpkeks.py
+# (re-exported here); this module adds Encap, DeriveKeyPair and SetupPSKS with its own Encap,
+# which the RFC's vectors and the fixed-ikmE sessions of tests need. The app never does: this
+# module lives with the tests (tests/firmware/helpers) and is never deployed.
 from hpkeks import (  # noqa: F401  re-exported: hpke is the whole sender-side API
     AEAD_EXPORT_ONLY,
     KEM_SUITE,
@@ -55,13 +57,20 @@ async def encap_async(pkR, ikmE=None):
     if ikmE is None:
         enc, dh = await x25519.ephemeral_async(pkR)
         return _extract_and_expand(dh, enc, pkR)
+    enc, dh = await _fixed_dh(ikmE, pkR)
+    return _extract_and_expand(dh, enc, pkR)
+
+
+async def _fixed_dh(ikmE, pkR):
+    # (enc, dh) of the ephemeral key DeriveKeyPair(ikmE); skE wiped
+    import x25519
+
     skE = _derive_sk(ikmE)
     try:
         enc = bytes(await x25519.x25519_async(skE, x25519.BASE))
-        dh = await x25519.x25519_async(skE, pkR)
+        return enc, await x25519.x25519_async(skE, pkR)
     finally:
         wipe(skE)
-    return _extract_and_expand(dh, enc, pkR)
 
 
 def encap(pkR, skE):
@@ -83,3 +92,13 @@ async def setup_psk_sender(pkR, info, psk, psk_id, ikmE=None):
     ss, enc = await encap_async(pkR, ikmE)
     await asyncio.sleep(0)  # the key schedule is one more piece of work for the loop
     return _psk_sender(ss, enc, info, psk, psk_id)
+
+
+def fixed_encap(ikmE):
+    """An encap for Sealer.start_session whose ephemeral key is DeriveKeyPair(ikmE): the
+    sessions of the test vectors, through the same two-stage setup the app runs."""
+
+    async def encap(pkR):
+        return await _fixed_dh(ikmE, pkR)
+
+    return encap

@@ -1,4 +1,7 @@
-"""`sealscan sim`: run the firmware on simulated devices (see simulator/sealsim)."""
+"""`sealscan sim`: run the firmware on simulated devices.
+
+The simulator's own CLI: `sealscan` loads this module by name when `sim` is asked for (see
+sealscan.cli.GROUPS), so the host package never imports the simulator."""
 
 from __future__ import annotations
 
@@ -9,6 +12,11 @@ import click
 
 from sealscan.boards import DEFAULT_BOARD
 from sealscan.cli import emit_json, fail, load_board_or_exit
+from sealsim import interactive
+from sealsim.audit import Snapshot, audit
+from sealsim.device import SimDeviceError
+from sealsim.micropython import MicroPythonNotFound
+from sealsim.scenario import TESTFW_DIR, start_device
 
 
 @click.group()
@@ -54,11 +62,6 @@ def run(board: str, state: Path | None, firmware: Path | None, png_dir: Path) ->
       s        save the captured display frames as PNG under --png-dir
       q        quit (the device is switched off; --state keeps its flash)
     """
-    from sealsim import interactive
-    from sealsim.device import DeviceError
-    from sealsim.micropython import MicroPythonNotFound
-    from sealsim.scenario import TESTFW_DIR, start_device
-
     b = load_board_or_exit(board)
     if state is None:
         state = Path(tempfile.mkdtemp(prefix="sealsim-state-"))
@@ -66,7 +69,7 @@ def run(board: str, state: Path | None, firmware: Path | None, png_dir: Path) ->
     fw = firmware or (TESTFW_DIR if fresh else None)
     try:
         dev = start_device(b, state, firmware=fw)
-    except (DeviceError, MicroPythonNotFound, OSError) as e:
+    except (SimDeviceError, MicroPythonNotFound, OSError) as e:
         fail(f"cannot start the simulated device: {e}")
     with dev:
         interactive.run(dev, png_dir)
@@ -79,8 +82,6 @@ def run(board: str, state: Path | None, firmware: Path | None, png_dir: Path) ->
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def audit_cmd(state: Path, canaries: tuple[str, ...], as_json: bool) -> None:
     """Search a device state directory (fs/, nvs/, rtc.bin, flash.bin) for canary values."""
-    from sealsim.audit import Snapshot, audit
-
     report = audit(Snapshot(state, {}), state, list(canaries))
     if as_json:
         emit_json({"ok": not report.hits,

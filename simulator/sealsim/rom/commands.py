@@ -1,53 +1,31 @@
-"""A simulated ESP32 / ESP32-S3 serial bootloader on a pty: the ROM and the flasher stub.
+"""The serial bootloader's command set: what the ROM and the flasher stub answer.
 
-The host side is the unmodified esptool. One thread per chip reads SLIP frames from the pty
-master and answers as the ROM would, until esptool uploads its flasher stub (MEM_BEGIN /
-MEM_DATA / MEM_END with an entry point inside the uploaded code), after which it answers as
-the stub: "OHAI", 2 status bytes instead of 4, deflate writes by uncompressed size, raw MD5,
-streamed READ_FLASH, erase. When the host closes the port the chip resets to the ROM.
-
-Wire layout (little-endian):
+Wire layout (little-endian, inside SLIP frames):
 
     request   00 op:u8 size:u16 chk:u32 data[size]   (chk = XOR of payload from 0xEF, *_DATA)
     response  01 op:u8 size:u16 value:u32 data status
               status = 4 bytes from the ROM (failed, error, 0, 0), 2 from the stub (error, 0)
 
-The baud rate is simulated: the ROM locks on to the host's rate at the first byte after a
-reset, CHANGE_BAUDRATE switches the chip, and bytes arriving at any other rate are line noise
-the chip drops (so a host that forgets to switch gets no answer, as on a real UART). A pty
-has no line rate of its own, so the host's setting is sampled when the chip reads the bytes.
+The ROM answers until esptool uploads its flasher stub (MEM_BEGIN / MEM_DATA / MEM_END with
+an entry point inside the uploaded code); then the stub answers: "OHAI", 2 status bytes
+instead of 4, deflate writes by uncompressed size, raw MD5, streamed READ_FLASH, erase.
+
+`Loader` is the command half of `sealsim.rom.chip.SimulatedChip`: it reads and writes the
+chip's registers (`regs`, chip data from sealsim.rom.chips) and its flash
+(sealsim.rom.flash), and talks through the port half (sealsim.rom.port: `_send`,
+`_next_frame`, `_drop`).
 """
 
 from __future__ import annotations
 
-import collections
 import hashlib
-import os
-import pty
-import select
 import struct
-import termios
-import threading
-import time
-import tty
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from sealscan.boards import Board, load_board
-from sealsim.rom import slip
-from sealsim.rom.chips import (
-    MODELS,
-    OTHER_MODEL,
-    SPI_CMD_USR,
-    UART_CLKDIV_REG,
-    derive_mac,
-    initial_registers,
-    jedec_id,
-    uart_clkdiv,
-)
-from sealsim.rom.flash import Flash, FlashError
+from sealsim.rom.chips import SPI_CMD_USR, UART_CLKDIV_REG, uart_clkdiv
+from sealsim.rom.flash import FlashError
 
 # Opcodes (esptool loader.ESPLoader.ESP_CMDS)
 FLASH_BEGIN, FLASH_DATA, FLASH_END = 0x02, 0x03, 0x04
@@ -62,7 +40,6 @@ SYNC_PAYLOAD = b"\x07\x07\x12\x20" + b"\x55" * 32
 ROM_SYNC_VALUE = 0x20120707
 CHECKSUM_SEED = 0xEF
 ROM_READ_BLOCK = 64  # READ_FLASH_SLOW always answers 64 bytes
-SEND_TIMEOUT = 5.0  # a host that stops reading for this long is gone
 ACK_TIMEOUT = 5.0
 
 # Error kinds -> (ROM error byte, stub error byte); esptool prints its own text for each.
@@ -78,36 +55,6 @@ _ERRORS = {
     "range": (0x0A, 0xC4),
 }
 
-_SPEEDS = {getattr(termios, name): int(name[1:]) for name in dir(termios)
-           if name.startswith("B") and name[1:].isdigit()}
-
-
-@dataclass(frozen=True)
-class Faults:
-    """Faults a simulated chip can be told to have.
-
-    corrupt_write: the first block of every flash write reads back with one bit flipped, so
-        esptool's MD5 verification must catch it.
-    drop_after_blocks: after this many flash data blocks (counted from start) the USB serial
-        port disappears (the pty is hung up and removed, and the link with it), as when a
-        cable is pulled. Give the chip a `link` and the host that link: a bare /dev/pts/N
-        number can be handed to another program's pty as soon as it is free.
-    replug_after: with drop_after_blocks, the port comes back this many seconds later as a
-        new pty behind the same link path (as udev's /dev/serial/by-id names do), and the
-        chip, power-cycled by the unplug, is back in its ROM. Needs `link`.
-    wrong_model: the chip answers as the other model (an ESP32 board answers as ESP32-S3
-        and vice versa), so a flasher that checks the chip must refuse.
-    """
-
-    corrupt_write: bool = False
-    drop_after_blocks: int | None = None
-    replug_after: float | None = None
-    wrong_model: bool = False
-
-
-class RomSimError(Exception):
-    """The simulated chip cannot start (bad board, flash file of the wrong size, ...)."""
-
 
 class _Refuse(Exception):
     def __init__(self, kind: str):
@@ -115,12 +62,8 @@ class _Refuse(Exception):
         self.kind = kind
 
 
-class _Gone(Exception):
-    """The host end of the port is gone (closed, or the port was dropped)."""
-
-
 @dataclass
-class _FlashSession:
+class FlashSession:
     compressed: bool
     offset: int
     size: int
@@ -138,224 +81,8 @@ def _checksum(data: bytes) -> int:
     return state
 
 
-class SimulatedChip:
-    """One simulated board's serial bootloader. `start()` returns the pty path to give esptool.
-
-        chip = SimulatedChip("esp32-devkitc-gm65", state_dir)
-        port = chip.start()      # /dev/pts/N
-        ...                      # esptool --port {port} --before no-reset ...
-        chip.stop()
-
-    `device_id` (default: the state directory's name) is the chip's identity: its MAC and
-    eFuse words derive from it. With `link`, a symlink at that path points at the current
-    pty and `port` is the link (a stable name across an unplug, like /dev/serial/by-id).
-    `events` records what happened ("sync", "stub", "baud N", "reset", "corrupted",
-    "dropped", "replugged", "garbled") for tests and the console entry.
-    """
-
-    def __init__(self, board: Board | str | Path, state_dir: Path | str, *,
-                 device_id: str | None = None, faults: Faults | None = None,
-                 link: Path | str | None = None):
-        try:
-            self.board = board if isinstance(board, Board) else load_board(str(board))
-        except ValueError as e:  # BoardError is a ValueError with a one-line message
-            raise RomSimError(str(e)) from None
-        self.state_dir = Path(state_dir)
-        self.device_id = device_id or self.state_dir.resolve().name
-        self.faults = faults or Faults()
-        self.link = Path(link) if link is not None else None
-        if self.faults.replug_after is not None and self.link is None:
-            raise RomSimError("replug_after needs a link path for the host to find the port")
-        chip = self.board.chip
-        if chip not in MODELS:
-            raise RomSimError(f"no simulated bootloader for chip {chip!r}")
-        self.model = OTHER_MODEL[chip] if self.faults.wrong_model else MODELS[chip]
-        self.mac = derive_mac(chip, self.device_id)
-        self.flash_id = jedec_id(self.board.flash_size)
-        self.flash_path = self.state_dir / "flash.bin"
-        try:
-            self.flash = Flash(self.flash_path, self.board.flash_size)
-        except (FlashError, OSError) as e:
-            raise RomSimError(str(e)) from None
-        self.events: list[str] = []
-        self.port: str | None = None
-        self.error: BaseException | None = None
-        self._master = -1
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._decoder = slip.Decoder()
-        self._frames: collections.deque[bytes] = collections.deque()
-        self._blocks = 0
-        self._dropped = False
-        self._host_present = False
-        self._current_op = 0
-        self._reset_state()
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> str:
-        self._plug_in()
-        self._thread = threading.Thread(target=self._run, name=f"rom-{self.device_id}",
-                                        daemon=True)
-        self._thread.start()
-        return self.port
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._close_master()
-        if self.link is not None and self.link.is_symlink():
-            self.link.unlink()
-        self.flash.close()
-
-    def __enter__(self) -> SimulatedChip:
-        if self.port is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    @property
-    def mac_text(self) -> str:
-        return ":".join(f"{b:02x}" for b in self.mac)
-
-    def _plug_in(self) -> None:
-        """A new pty for the host (at power-on and when the cable is plugged back in)."""
-        master, slave = pty.openpty()
-        tty.setraw(slave)
-        self.tty = os.ttyname(slave)
-        os.close(slave)  # the host opens it; while nobody has it open the master sees HUP
-        os.set_blocking(master, False)
-        self._master = master
-        self._poll = select.poll()
-        self._poll.register(master, select.POLLIN)
-        if self.link is not None:
-            fresh = self.link.with_name(self.link.name + ".new")
-            fresh.unlink(missing_ok=True)
-            fresh.symlink_to(self.tty)
-            fresh.replace(self.link)  # atomic: the name never points nowhere
-            self.port = str(self.link)
-        else:
-            self.port = self.tty
-
-    def _close_master(self) -> None:
-        if self._master >= 0:
-            os.close(self._master)
-            self._master = -1
-
-    def _reset_state(self) -> None:
-        """Power-on / reset into the ROM download mode."""
-        self.mode = "rom"  # "rom", "stub", or "app" (user code running: no SLIP)
-        self.baud: int | None = None  # locked on at the first byte (ROM auto-baud)
-        self.regs = initial_registers(self.model, self.mac)
-        self._mem: tuple[int, int, int] | None = None  # (offset, blocks, blocksize)
-        self._ram: list[tuple[int, bytes]] = []
-        self._session: _FlashSession | None = None
-        self._corrupt_pending = False
-        self._decoder.reset()
-        self._frames.clear()
-
-    # -- the port --------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                frame = self._next_frame(0.1)
-                if frame is not None:
-                    try:
-                        self._handle(frame)
-                    except _Gone:
-                        self._host_gone()
-        except Exception as e:  # keep the failure for whoever runs the chip
-            self.error = e
-            self.events.append(f"error {type(e).__name__}: {e}")
-
-    def _host_gone(self) -> None:
-        if self._host_present:
-            self._host_present = False
-            self._reset_state()
-            self.events.append("reset")
-
-    def _next_frame(self, timeout: float) -> bytes | None:
-        deadline = time.monotonic() + timeout
-        while not self._frames:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or self._stop.is_set() or self._master < 0:
-                return None
-            ready = self._poll.poll(min(remaining, 0.1) * 1000)
-            if not ready:
-                continue
-            revents = ready[0][1]
-            if revents & select.POLLIN:
-                try:
-                    chunk = os.read(self._master, 65536)
-                except BlockingIOError:
-                    continue
-                except OSError:  # EIO: the host closed its end
-                    chunk = b""
-                if chunk:
-                    self._host_present = True
-                    self._receive(chunk)
-                    continue
-            # POLLHUP (nobody has the port open) or a read that found the host gone
-            self._host_gone()
-            time.sleep(0.02)
-        return self._frames.popleft()
-
-    def _port_speed(self) -> int | None:
-        try:
-            return _SPEEDS.get(termios.tcgetattr(self._master)[5])
-        except termios.error:
-            return None
-
-    def _receive(self, chunk: bytes) -> None:
-        speed = self._port_speed()
-        if self.baud is None:
-            self.baud = speed or 115200
-        elif speed is not None and speed != self.baud:
-            self._decoder.reset()  # line noise at the wrong baud rate
-            self.events.append("garbled")
-            return
-        if self.mode != "app":
-            self._frames.extend(self._decoder.feed(chunk))
-
-    def _send(self, payload: bytes) -> None:
-        data = slip.encode(payload)
-        deadline = time.monotonic() + SEND_TIMEOUT
-        while data:
-            if self._master < 0 or time.monotonic() > deadline:
-                raise _Gone()
-            try:
-                n = os.write(self._master, data)
-                data = data[n:]
-            except BlockingIOError:
-                select.select([], [self._master], [], 0.05)
-            except OSError:
-                raise _Gone() from None
-
-    def _drop(self) -> None:
-        self._dropped = True
-        self.events.append("dropped")
-        self._close_master()
-        if self.link is not None:  # udev removes the by-id name with the device
-            self.link.unlink(missing_ok=True)
-        if self.faults.replug_after is None:
-            self._stop.set()
-        elif not self._stop.wait(self.faults.replug_after):
-            self._host_present = False
-            self._reset_state()  # the unplug power-cycled the chip
-            self._plug_in()
-            self.events.append("replugged")
-        raise _Gone()
-
-    # -- requests --------------------------------------------------------------------------
+class Loader:
+    """The ROM / stub command handlers (a mixin: the chip's state lives in SimulatedChip)."""
 
     def _reply(self, op: int, value: int = 0, data: bytes = b"", error: str | None = None):
         if self.mode == "stub":
@@ -556,7 +283,7 @@ class SimulatedChip:
         compressed = self._current_op == FLASH_DEFL_BEGIN
         if size:
             self.flash.erase(offset, size)  # the ROM erases up front; the stub as it goes
-        self._session = _FlashSession(compressed=compressed, offset=offset, size=size,
+        self._session = FlashSession(compressed=compressed, offset=offset, size=size,
                                       blocksize=blocksize, pos=offset,
                                       inflater=zlib.decompressobj() if compressed else None)
         self._corrupt_pending = self.faults.corrupt_write and size > 0

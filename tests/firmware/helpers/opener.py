@@ -1,8 +1,7 @@
 # The receiver side of the device's records: parse a COSE_Encrypt0 (cose.py) and open it
-# with AES-CCM (aesccm.py). Opening records is the upstream's job, never the handheld's: the
-# app never imports this module, so its code costs the device's heap nothing. Tests and audits
-# use it to check, on the firmware's own code, that what the sealer wrote opens, and only
-# under K_i.
+# with AES-CCM (aesccm.py). Opening records is the upstream's job, never the handheld's: this
+# module lives with the tests (tests/firmware/helpers) and is never deployed. Tests use it to
+# check, on the firmware's own code, that what the sealer wrote opens, and only under K_i.
 import aesccm
 import cborenc
 import cose
