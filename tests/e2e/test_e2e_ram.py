@@ -34,7 +34,9 @@ def needles(token: str) -> dict[str, bytes]:
 
 
 def ram(dev) -> list[memdump.Region]:
-    return memdump.dump(dev._proc.pid)  # the device's process session
+    pid = dev.supervisor.pid()
+    assert pid is not None, "the device is not running"
+    return memdump.dump(pid)  # the device's process session (start_new_session: sid = pid)
 
 
 def settle(dev, since, text):

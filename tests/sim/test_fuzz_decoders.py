@@ -1,5 +1,6 @@
 """Every firmware decoder, fuzzed under MicroPython at the app's steady-state heap: only its
-documented error type, no hang, no leak, no canary printed (issue 14, DESIGN I7).
+documented error type, no hang, no leak, no canary printed (issue 14; invariant I7, bad
+input is expected).
 
 The seeds are real codes made by the host's own encoders (sealscan.codes, the protocol's
 answer encoder) with canary identities; tests/firmware/fuzzdecoders.py mutates them at every
