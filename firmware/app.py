@@ -22,12 +22,23 @@ def main():
         a = _boot()
     finally:
         transient.release(fresh)
-    if a is None:
+    if a is None:  # not started (maintenance mode, not provisioned): no record data in RAM
         return
     gc.collect()
     import asyncio
 
-    asyncio.run(a.run())
+    import machine
+    import micropython
+
+    # From here record data can be in RAM: the console is locked. Ctrl-C no longer
+    # interrupts, and the app never returns to the REPL (and so to the raw REPL): whatever
+    # ends it (an exception asyncio lets through, SystemExit) resets the board. The depot's
+    # way in is maintenance mode (BACK held at power-on: bootload.maintenance).
+    micropython.kbd_intr(-1)
+    try:
+        asyncio.run(a.run())
+    finally:
+        machine.reset()
 
 
 def _boot():
@@ -36,6 +47,10 @@ def _boot():
 
     try:
         board = bootload.load_board()
+        if bootload.maintenance(board):
+            print("sealscan: maintenance mode (BACK held at power-on): app not started, "
+                  "console open")
+            return None
         cfg = bootload.read_config(esp32.NVS(config.NAMESPACE))
     except (OSError, ValueError, config.ConfigError) as e:
         print("sealscan: cannot start:", e)

@@ -16,6 +16,19 @@ def load_board(path="board.json"):
         return json.load(f)
 
 
+def maintenance(board):
+    """True if BACK is held at power-on: maintenance mode (docs/runbook.md). The app does not
+    start, so RAM holds no record data, and the console stays open for the depot's tools.
+    Only a power-on counts: after a reset (a crash, machine.reset) RAM still holds what the
+    app had, so holding BACK then starts the app as usual, console locked."""
+    import machine
+
+    if machine.reset_cause() != machine.PWRON_RESET:
+        return False
+    key = machine.Pin(board["pins"]["key_back"], machine.Pin.IN, machine.Pin.PULL_UP)
+    return key.value() == 0
+
+
 def read_config(nvs):
     """A config.Config from NVS namespace "sealscan" (docs/device.md); ConfigError if the
     device is not provisioned or a key is missing or malformed."""
