@@ -165,6 +165,17 @@ def rand_item(depth=0):
     return below(100)
 
 
+def mutate_map(m, n):
+    """`m` with n of its keys (or new ones) given any value, or dropped."""
+    for _ in range(n):
+        k = pick(list(m) + [pick(_INTS)])
+        if bits(3) == 0:
+            m.pop(k, None)
+        else:
+            m[k] = rand_item(1)
+    return m
+
+
 def mutate(b, n=0):
     b = bytearray(b)
     for _ in range(n or 1 + below(4)):
@@ -308,14 +319,7 @@ class Fuzz:
         if layer == 0:  # claims: any value for any key, or byte mutations
             claims = pick(self.id_claims)
             if bits(1):
-                m = decode(claims)
-                for _ in range(1 + below(3)):
-                    k = pick(list(m) + [pick(_INTS)])
-                    if bits(3) == 0:
-                        m.pop(k, None)
-                    else:
-                        m[k] = rand_item(1)
-                claims = enc(m, bool(bits(3)))
+                claims = enc(mutate_map(decode(claims), 1 + below(3)), bool(bits(3)))
             else:
                 claims = mutate(claims)
             cose_b = enc([b"\xa1\x01\x27", {4: b"kid1"}, claims, bytes(64)])
@@ -360,13 +364,7 @@ class Fuzz:
             m = {1: "depot", 2: "password", 3: "https://10.0.0.5:8443", 4: self.now + 9, 5: 7}
         else:
             m = {1: "courier-7", 2: "Li", 3: "SF", 4: self.now + 9}
-        for _ in range(below(3)):
-            k = pick(list(m) + [pick(_INTS)])
-            if bits(3) == 0:
-                m.pop(k, None)
-            else:
-                m[k] = rand_item(1)
-        payload = enc(m, bool(bits(3)))
+        payload = enc(mutate_map(m, below(3)), bool(bits(3)))
         if bits(3) == 0:
             payload = mutate(payload)
         key = self.config_key if config_code else self.badge_key
@@ -495,23 +493,14 @@ class Fuzz:
             self.fl.cancel()
 
     def step(self):
+        # weights out of 20: identity 6, badge/config 2, CBOR/COSE 3, base45 2, waybill 2,
+        # answers 2, URL 1, scan lines 2
         r = below(20)
-        if r < 6:
-            self.t_identity()
-        elif r < 8:
-            self.t_mac0()
-        elif r < 11:
-            self.t_cbor()
-        elif r < 13:
-            self.t_base45()
-        elif r < 15:
-            self.t_waybill()
-        elif r < 17:
-            self.t_answer()
-        elif r < 18:
-            self.t_url()
-        else:
-            self.t_lines()
+        for limit, target in ((6, self.t_identity), (8, self.t_mac0), (11, self.t_cbor),
+                              (13, self.t_base45), (15, self.t_waybill), (17, self.t_answer),
+                              (18, self.t_url), (20, self.t_lines)):
+            if r < limit:
+                return target()
 
 
 _HARNESS = const(4096)  # what the harness holds while a decoder runs (the input, ...)
