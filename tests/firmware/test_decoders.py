@@ -77,3 +77,20 @@ def test_scanned_text_never_grows_the_interned_strings():
     before = free_after(scans(0x4E00))  # warm-up: code paths, any one-time allocation
     after = free_after(scans(0x5400))
     assert after >= before - 256, (before, after)
+
+
+def test_scrub_heap_zeroes_what_was_freed():
+    # maintenance mode zeroes the free heap before it opens the console (app.py, wipe.py)
+    import gc
+
+    import uctypes
+    from wipe import scrub_heap
+
+    canary = b"11010519491231002X-CANARY"
+    blocks = [bytearray(canary * 4) for _ in range(8)]
+    addrs = [uctypes.addressof(b) for b in blocks]
+    blocks = None  # noqa: F841
+    gc.collect()
+    scrub_heap()
+    for a in addrs:
+        assert bytes(uctypes.bytearray_at(a, len(canary) * 4)) != canary * 4
