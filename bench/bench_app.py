@@ -67,7 +67,7 @@ def main() -> None:
             # watches the setup (kit.SETUP_WATCH_MAIN)
             kit.provision(work / "dev2", board, kit.build_firmware(work / "fw2"), up,
                           device_id="scanner-2")
-            kit.watch_session_setup(work / "dev2")
+            kit.watch_session_setup(work / "dev2", board)
             dev = kit.device(board, work / "dev2")
             try:
                 dev.wait_until(lambda: re.search(kit.SETUP_LOW, bytes(dev.output)), 30,

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from sealscan.cli import EXIT_FAILURE, EXIT_INPUT, emit_json, fail, load_board_or_exit, on_interrupt
-from sealscan.errors import InputError, bad_value
+from sealscan.errors import InputError, bad_value, file_problem
 
 _PORT = click.option("--port", "-p", required=True, envvar="SEALSCAN_PORT",
                      help="Serial port of the scanner, e.g. /dev/ttyUSB0 (or $SEALSCAN_PORT).")
@@ -186,17 +186,75 @@ def verify(port: str, board_name: str | None, src: Path | None, as_json: bool) -
         raise SystemExit(EXIT_FAILURE)
 
 
-@click.command(short_help="Audit a returned scanner for files, keys and record data.")
-@_PORT
+@click.command(short_help="Audit a returned scanner's flash for files, keys and record data.")
+@click.option("--port", "-p", envvar="SEALSCAN_PORT",
+              help="Serial port of the scanner: its whole flash is read through the ROM "
+                   "bootloader (esptool read-flash), or over the REPL with --repl.")
+@click.option("--dump", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="A whole-flash dump file (esptool read-flash 0 SIZE) instead of a port.")
+@click.option("--board", "-b", "board_name",
+              help="The scanner's board (flash size, image offset and pin); needed unless "
+                   "--repl.")
+@click.option("--before", type=click.Choice(["default-reset", "usb-reset", "no-reset"]),
+              default="default-reset", show_default=True,
+              help="How esptool gets the chip into its bootloader.")
+@click.option("--repl", is_flag=True,
+              help="Audit through the firmware's REPL (mpremote) instead of the raw flash: "
+                   "sees only what the firmware shows.")
 @click.option("--sim-state", type=click.Path(path_type=Path, file_okay=False, exists=True),
-              help="A simulated device's state directory: list and search its NVS too "
-                   "(esp32.NVS cannot list keys; on a board the NVS partition is read).")
+              help="With --repl: a simulated device's state directory, to list its NVS.")
 @_JSON
 @on_interrupt(_READ_ONLY)
-def audit(port: str, sim_state: Path | None, as_json: bool) -> None:
+def audit(port: str | None, dump: Path | None, board_name: str | None, before: str,
+          repl: bool, sim_state: Path | None, as_json: bool) -> None:
     """Audit a returned or recovered scanner: every file and NVS key outside the device
     contract (docs/device.md), and record-like data (identity tokens and numbers, phone
-    numbers, waybills) anywhere, reported by place and masked. Exit 1 if anything is found."""
+    numbers, waybills, sealed records) anywhere, reported by place and masked.
+
+    From the flash (--dump, or --port without --repl) the search covers deleted files'
+    blocks, old filesystem metadata and erased NVS entries too, and the MicroPython image is
+    checked against the board's pin. Exit 0 clean, 1 something found (or the port failed),
+    3 the flash image (or part of it) is unreadable."""
+    if repl:
+        if port is None:
+            raise click.UsageError("--repl needs --port")
+        _audit_repl(port, sim_state, as_json)
+        return
+    if (port is None) == (dump is None):
+        raise click.UsageError("give exactly one of --port and --dump")
+    if board_name is None:
+        raise click.UsageError("--board is needed to audit a flash image (size, image "
+                               "offset, pin)")
+    from sealscan.device.flashaudit import audit_dump, dump_json, dump_text
+    from sealscan.flashing import connect, read_whole_flash
+
+    board = load_board_or_exit(board_name)
+    if dump is not None:
+        try:
+            data = dump.read_bytes()
+        except OSError as e:
+            fail(file_problem(dump, e), EXIT_INPUT)
+        source = str(dump)
+    else:
+        with connect(port, before=before, quiet=True) as esp:
+            data = read_whole_flash(esp, board)
+        source = str(port)
+    report = audit_dump(data, board, source=source)  # an unreadable dump: exit 3
+    if as_json:
+        click.echo(dump_json(report))
+    else:
+        for line in dump_text(report):
+            click.echo(line)
+    for part in report.unreadable:
+        click.echo(f"error: {part}", err=True)
+    if report.unreadable:
+        raise SystemExit(EXIT_INPUT)
+    if not report.clean:
+        raise SystemExit(EXIT_FAILURE)
+
+
+def _audit_repl(port: str, sim_state: Path | None, as_json: bool) -> None:
+    from sealscan.device.contract import file_listing
     from sealscan.device.inspect import audit as run
     from sealscan.device.link import open_link
 
@@ -206,10 +264,8 @@ def audit(port: str, sim_state: Path | None, as_json: bool) -> None:
         emit_json(report.to_dict())
     else:
         click.echo(f"{port}: {len(report.files)} filesystem entries")
-        for f in report.files:
-            mark = " " if f["contract"] else "!"
-            kind = "dir " if f["dir"] else f"{f['size']:>7}"
-            click.echo(f" {mark} {kind} {f['path']}")
+        for line in file_listing(report.files):
+            click.echo(line)
         for ns, keys in sorted(report.nvs.items()):
             click.echo(f"NVS {ns}: {', '.join(keys) or '(empty)'}")
         if not report.nvs_listed:

@@ -198,6 +198,24 @@ def identify(esp: Any) -> ChipInfo:
         raise FlashPortError(f"{port}: {_first_line(e)}") from None
 
 
+def _stub_session(esp: Any, board: Board, baud: int, note: str) -> Any:
+    """The board's chip (WrongChip otherwise) running esptool's stub at `baud`, flash
+    attached."""
+    port = _port_of(esp)
+    wanted = CHIP_DEFS[board.chip].CHIP_NAME
+    if esp.CHIP_NAME != wanted:
+        raise WrongChip(f"{port} has an {esp.CHIP_NAME}, but {board.name} is built on an "
+                        f"{wanted}: wrong board file or wrong device{note}")
+    try:
+        esp = esp_cmds.run_stub(esp)
+        if baud > ROM_BAUD:
+            esp.change_baud(baud)
+        esp_cmds.attach_flash(esp)
+    except FatalError as e:
+        raise FlashPortError(f"{port}: {_first_line(e)}") from None
+    return esp
+
+
 def flash_image(esp: Any, board: Board, image: Path | str, data: bytes, *,
                 baud: int = DEFAULT_BAUD, after: str = "hard-reset") -> FlashResult:
     """Write `data` (load_image(board, image): checked before the port was opened) at the
@@ -206,15 +224,8 @@ def flash_image(esp: Any, board: Board, image: Path | str, data: bytes, *,
     digest = hashlib.sha256(data).hexdigest()
     if after not in AFTER_MODES:
         raise FlashingError(f"unknown reset mode {after!r} (one of {', '.join(AFTER_MODES)})")
-    wanted = CHIP_DEFS[board.chip].CHIP_NAME
-    if esp.CHIP_NAME != wanted:
-        raise WrongChip(f"{port} has an {esp.CHIP_NAME}, but {board.name} is built on an "
-                        f"{wanted}: wrong board file or wrong device; nothing was written")
+    esp = _stub_session(esp, board, baud, "; nothing was written")
     try:
-        esp = esp_cmds.run_stub(esp)
-        if baud > ROM_BAUD:
-            esp.change_baud(baud)
-        esp_cmds.attach_flash(esp)
         info = _chip_info(esp, port)
     except FatalError as e:
         raise FlashPortError(f"{port}: {_first_line(e)}") from None
@@ -242,3 +253,22 @@ def flash_image(esp: Any, board: Board, image: Path | str, data: bytes, *,
         pass  # the image is written and verified; a failed reset is not a failed flash
     return FlashResult(board=board.name, image=str(image), sha256=digest,
                        offset=board.flash_offset, size=len(data), chip=info, verified=True)
+
+
+def read_whole_flash(esp: Any, board: Board, *, baud: int = DEFAULT_BAUD) -> bytes:
+    """The board's whole flash, read on the connection with esptool's stub (as `esptool
+    read-flash 0 SIZE`): what an auditor trusts, since the firmware on the device takes no
+    part in it. The chip must be the board's chip."""
+    port = _port_of(esp)
+    esp = _stub_session(esp, board, baud, "")
+    try:
+        data = esp_cmds.read_flash(esp, 0, board.flash_size, no_progress=True)
+    except FatalError as e:
+        raise FlashPortError(f"{port}: reading the flash failed: {_first_line(e)}") from None
+    try:
+        esp_cmds.reset_chip(esp, "hard-reset")
+    except FatalError:
+        pass
+    if not isinstance(data, bytes) or len(data) != board.flash_size:
+        raise FlashPortError(f"{port}: read {len(data or b'')} bytes of {board.flash_size}")
+    return data

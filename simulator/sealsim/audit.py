@@ -1,11 +1,13 @@
 """Flash audit: prove that nothing but what is allowed reached a simulated device's flash.
 
-A snapshot covers the whole state directory: `fs/` (the device filesystem), `nvs/` (esp32.NVS
-namespaces), `rtc.bin` (RTC memory) and `flash.bin` (the raw SPI flash image) when present.
-`audit(before, state_dir, canaries)` reports every write (added, changed or deleted file, by
-state-relative path, with the NVS keys and RTC writes the supervisor journaled) and searches
-every byte of every file for each canary - as raw bytes, UTF-8 text, UTF-16-LE, hex and
-base64 - naming where it was found (for NVS, the namespace and key).
+A snapshot covers the whole state directory: `flash.bin` (the device's SPI flash), read as
+the device sees it — `fs/<path>` for each file of its LittleFS, `nvs/<namespace>.nvs` for each
+NVS namespace, `flash.bin (image)` for the rest — and `rtc.bin` (RTC memory).
+`audit(before, state_dir, canaries)` reports every write (added, changed or deleted file or
+namespace, with the NVS keys and RTC writes the supervisor journaled) and searches every
+live file and every raw byte of the flash (deleted files' blocks, old metadata, erased NVS
+entries included) for each canary - as raw bytes, UTF-8 text, UTF-16-LE, hex and base64 -
+naming where it was found (partition, address and what is there now).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +33,49 @@ class Snapshot:
     @classmethod
     def take(cls, state_dir: Path | str) -> Snapshot:
         root = Path(state_dir)
-        files = {}
-        for p in sorted(root.rglob("*")):
-            if p.is_file():
-                files[p.relative_to(root).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+        files = {name: hashlib.sha256(data).hexdigest() for name, data in _parts(root).items()}
         return cls(root, files)
+
+
+def _parts(root: Path) -> dict[str, bytes]:
+    """The state directory as the device sees it: its files, NVS namespaces, the rest."""
+    from sealscan.flashimage import FlashImageError
+    from sealscan.flashimage import lfs as lfsmod
+    from sealscan.flashimage.layout import read_layout
+    from sealscan.flashimage.nvs import read_nvs
+
+    out: dict[str, bytes] = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.name != "flash.bin":
+            out[p.relative_to(root).as_posix()] = p.read_bytes()
+    path = root / "flash.bin"
+    if not path.exists():
+        return out
+    flash = path.read_bytes()
+    try:
+        layout = read_layout(flash)
+    except FlashImageError:
+        out["flash.bin (image)"] = flash
+        return out
+    rest = bytearray(flash)
+    vfs, nvs = layout.find("vfs"), layout.find("nvs")
+    if vfs is not None:
+        rest[vfs.offset:vfs.end] = b""
+        try:
+            tree = lfsmod.walk(bytearray(flash[vfs.offset:vfs.end]))
+            out.update({"fs" + name: data for name, data in tree.contents.items()})
+        except FlashImageError:
+            out["flash.bin (vfs)"] = flash[vfs.offset:vfs.end]
+    if nvs is not None:
+        items: dict[str, bytes] = {}
+        for (ns, key), value in sorted(read_nvs(flash[nvs.offset:nvs.end]).items().items()):
+            raw = str(value).encode() if isinstance(value, int) else value
+            items[ns] = items.get(ns, b"") + _NVS_LINE.pack(len(key), len(raw)) + \
+                key.encode() + raw
+        out.update({f"nvs/{ns}.nvs": data for ns, data in items.items()})
+        rest[nvs.offset:nvs.end] = b""
+    out["flash.bin (image)"] = bytes(rest)
+    return out
 
 
 @dataclass
@@ -91,25 +132,40 @@ def _forms(canary: bytes) -> list[tuple[str, bytes]]:
     return [(f, b) for f, b in forms if len(b) >= 4]
 
 
-def _where(root: Path, rel: str, offset: int) -> str:
-    if rel.startswith("nvs/"):
-        from sealsim.storage import read_nvs
-        entries = read_nvs(root / rel)
-        pos = 0
-        raw = (root / rel).read_bytes()
-        for key in entries:
-            k = key.encode()
-            start = raw.find(bytes([len(k)]) + k, pos)
-            end = start + 1 + len(k) + 4 + len(entries[key])
-            if start <= offset < end:
-                return f"{rel} (NVS namespace {Path(rel).stem!r}, key {key!r})"
-            pos = end
-        return f"{rel} (NVS)"
-    if rel == "rtc.bin":
+def _searched(root: Path) -> list[tuple[str, bytes]]:
+    """What the canary search reads: every live file and namespace, rtc.bin, and the raw
+    flash (whatever the filesystem and NVS no longer show is still there)."""
+    parts = _parts(root)
+    out = [(name, data) for name, data in parts.items() if not name.startswith("flash.bin")]
+    path = root / "flash.bin"
+    if path.exists():
+        out.append(("flash.bin", path.read_bytes()))
+    return out
+
+
+_NVS_LINE = struct.Struct("<BI")  # a namespace's part: [key len][value len][key][value]...
+
+
+def _nvs_key(data: bytes, offset: int) -> str | None:
+    i = 0
+    while i < len(data):
+        klen, vlen = _NVS_LINE.unpack_from(data, i)
+        end = i + _NVS_LINE.size + klen + vlen
+        if offset < end:
+            return data[i + _NVS_LINE.size:i + _NVS_LINE.size + klen].decode("utf-8", "replace")
+        i = end
+    return None
+
+
+def _where(name: str, data: bytes, offset: int) -> str:
+    if name == "rtc.bin":
         return "rtc.bin (RTC memory)"
-    if rel == "flash.bin":
-        return "flash.bin (SPI flash image)"
-    return rel
+    if name == "flash.bin":
+        from sealscan.device.flashaudit import locate
+        return f"flash.bin {locate(data, offset)}"
+    if name.startswith("nvs/"):
+        return f"{name} (NVS namespace {Path(name).stem!r}, key {_nvs_key(data, offset)!r})"
+    return name
 
 
 def sweep(root: Path | str, canaries: list[str | bytes], *,
@@ -163,13 +219,16 @@ def audit(before: Snapshot, state_dir: Path | str | None = None,
     if allowed is not None:
         report.unexpected = sorted(p for p in written if p not in allowed)
     needles = [c.encode() if isinstance(c, str) else bytes(c) for c in canaries]
-    for rel in after.files:
-        data = (root / rel).read_bytes()
+    live: set[tuple[bytes, str]] = set()
+    for name, data in _searched(root):  # the raw flash last
         for canary, original in zip(needles, canaries, strict=True):
             for form, needle in _forms(canary):
                 i = data.find(needle)
+                if name == "flash.bin" and (canary, form) in live:
+                    continue  # the live file's (or key's) own bytes, already named
                 if i >= 0:
-                    report.hits.append(Hit(_where(root, rel, i),
+                    live.add((canary, form))
+                    report.hits.append(Hit(_where(name, data, i),
                                            original if isinstance(original, str)
                                            else original.hex(), form, i))
     return report

@@ -65,7 +65,7 @@ def run(board: str, state: Path | None, firmware: Path | None, png_dir: Path) ->
     b = load_board_or_exit(board)
     if state is None:
         state = Path(tempfile.mkdtemp(prefix="sealsim-state-"))
-    fresh = not any((state / "fs").glob("*")) if (state / "fs").exists() else True
+    fresh = not (state / "flash.bin").exists()
     fw = firmware or (TESTFW_DIR if fresh else None)
     try:
         dev = start_device(b, state, firmware=fw)
@@ -81,7 +81,8 @@ def run(board: str, state: Path | None, firmware: Path | None, png_dir: Path) ->
               help="a value that must not be on flash (repeatable)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def audit_cmd(state: Path, canaries: tuple[str, ...], as_json: bool) -> None:
-    """Search a device state directory (fs/, nvs/, rtc.bin, flash.bin) for canary values."""
+    """Search a device state directory (flash.bin: its files, NVS and every raw byte;
+    rtc.bin) for canary values."""
     report = audit(Snapshot(state, {}), state, list(canaries))
     if as_json:
         emit_json({"ok": not report.hits,

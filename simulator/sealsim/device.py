@@ -7,24 +7,24 @@ the ESP32 and its board (see docs/simulator.md, "Parts"):
     console      sealsim/console.py      the USB serial port (a pty), raw REPL, soft reboot
     link         sealsim/link.py         the shims' unix socket: channels and bus framing
     peripherals  sealsim/peripherals.py  LED, buzzer, keys, scan engine, display by bus/pin
-    storage      sealsim/storage.py      fs/, NVS, RTC memory in the state directory
+    storage      sealsim/storage.py      flash.bin (boot image, NVS, LittleFS), RTC memory
     relay        sealsim/netrelay.py     the Wi-Fi access point and relayed TCP
 
-The **state directory** stands in for the flash: `fs/` is the device filesystem root,
-`nvs/` the NVS namespaces (every write journaled in `Device.writes`), `rtc.bin` the RTC
-memory, `flash.bin` (written by the ROM bootloader simulator, if used). The **run
-directory** (`link.sock`) is RAM and wires, lost on a power cut; `power_on()` boots from the
-state directory.
+The **state directory** holds the flash: `flash.bin` is the device's whole SPI flash (what
+the ROM bootloader simulator writes is what boots; LittleFS and NVS live in it, every NVS
+write journaled in `Device.writes`), `rtc.bin` the RTC memory. The **run directory**
+(`link.sock`) is RAM and wires, lost on a power cut; `power_on()` boots from the flash.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sealscan.boards import Board, load_board
@@ -33,7 +33,7 @@ from sealsim.display import Panel, terminal_lines
 from sealsim.link import Link
 from sealsim.netrelay import EPOCH_2000, NetRelay
 from sealsim.peripherals import SCAN_ENGINES, Peripherals
-from sealsim.storage import FileStorage, read_nvs, write_nvs
+from sealsim.storage import FlashStorage
 from sealsim.supervisor import (
     DEEPSLEEP_RESET,
     HARD_RESET,
@@ -47,7 +47,7 @@ from sealsim.supervisor import (
 
 __all__ = ["DEEPSLEEP_RESET", "EPOCH_2000", "HARD_RESET", "PWRON_RESET", "RAW_BANNER",
            "SCAN_ENGINES", "SOFT_REBOOT", "SOFT_RESET", "WDT_RESET", "Device", "SimDeviceError",
-           "read_nvs", "shim_heap_bytes", "write_nvs"]
+           "shim_heap_bytes"]
 
 
 class Device:
@@ -58,7 +58,7 @@ class Device:
         self.board = load_board(board) if isinstance(board, str) else board
         self.state = Path(state_dir)
         self.name = name or self.state.name
-        self.storage = FileStorage(self.state)
+        self.storage = FlashStorage(self.board, self.state)
         self.mac = mac or bytes([0x24, 0x0A, 0xC4]) + os.urandom(3)
         self.run_dir = Path(tempfile.mkdtemp(prefix="sealsim-"))
         self.link_path = str(self.run_dir / "link.sock")
@@ -70,7 +70,7 @@ class Device:
         self.link = Link(self.link_path, self._event)
         self.console = Console(self.link, self._cond, lambda: self.supervisor.pid())
         self.supervisor = Supervisor(link=self.link, console=self.console,
-                                     fs_dir=self.storage.fs_dir,
+                                     storage=self.storage,
                                      heap_bytes=self.board.heap_bytes
                                      + shim_heap_bytes(self.board.heap_bytes),
                                      cond=self._cond, event=self._event)
@@ -160,6 +160,7 @@ class Device:
             self._thread.join(timeout=5)
         self.link.close()
         self.console.close()
+        self.storage.close()
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def _loop(self) -> None:
@@ -339,13 +340,47 @@ class Device:
         return read_text(self.panel.mono())
 
     def deploy(self, files: dict[str, bytes | str | Path]) -> None:
-        """Copy files into the device filesystem (like `mpremote fs cp`, without a cable)."""
-        root = (self.state / "fs").resolve()
+        """Write files into the device's LittleFS in flash.bin (like `mpremote fs cp`,
+        without a cable). Only while the device is off: the running interpreter has the
+        filesystem mounted."""
+        if self.running:
+            raise SimDeviceError(f"{self.name}: deploy() writes flash.bin directly; power the "
+                              "device off first (or use mpremote on its port)")
+        data = {}
         for name, content in files.items():
-            dest = (root / name.lstrip("/")).resolve()
-            if not dest.is_relative_to(root):
+            if ".." in name.split("/"):
                 raise SimDeviceError(f"{name}: outside the device filesystem")
-            dest.parent.mkdir(parents=True, exist_ok=True)
             if isinstance(content, Path):
                 content = content.read_bytes()
-            dest.write_bytes(content.encode() if isinstance(content, str) else content)
+            data[name] = content.encode() if isinstance(content, str) else content
+        self.storage.deploy(data)
+
+    @contextlib.contextmanager
+    def download_mode(self, **chip_kwargs) -> Iterator[str]:
+        """The chip reset into its ROM bootloader (BOOT held, EN pulsed), as esptool's reset
+        does on a board: the interpreter stops and the ROM answers on a pty, over this
+        device's flash.bin; yields that port. The device stays off afterwards: power_on()."""
+        from sealsim.rom import SimulatedChip
+
+        self.power_cut()
+        chip = SimulatedChip(self.board, self.state, **chip_kwargs)
+        port = chip.start()
+        try:
+            yield port
+        finally:
+            chip.stop()
+
+    def nvs(self, namespace: str = "sealscan") -> dict[str, int | bytes]:
+        """The live keys of an NVS namespace, read from the nvs partition of flash.bin."""
+        from sealscan.flashimage.layout import read_layout
+        from sealscan.flashimage.nvs import read_nvs
+
+        flash = self.storage.flash.flash.read(0, self.board.flash_size)
+        part = read_layout(flash).get("nvs")
+        return {key: value for (ns, key), value in
+                read_nvs(flash[part.offset:part.end]).items().items() if ns == namespace}
+
+    def files(self) -> dict[str, bytes]:
+        """Every file in the device's LittleFS (absolute path -> bytes), read from flash.bin
+        (what the interpreter has written so far)."""
+        return self.storage.files()

@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from sealscan.device.flashaudit import audit_dump
 from sealsim import endtoend as kit
 from sealsim.audit import Snapshot, audit
 
@@ -116,6 +117,7 @@ def story(up: kit.Upstream, work: Path, t0: float) -> int:
                        allowed=set())
         seen = kit.all_screen_text(dev) + bytes(dev.output).decode("utf-8", "replace")
         leaked = [c for c in kit.CANARIES if c in seen]
+        dump = audit_dump((dev.state / "flash.bin").read_bytes(), dev.board)
     finally:
         dev.close()
 
@@ -126,9 +128,12 @@ def story(up: kit.Upstream, work: Path, t0: float) -> int:
         print(f"   `sealscan upstream stats`: device {s['device_id']}: records {s['records']}, "
               f"duplicates {s['duplicates']}, late {s['late']}, rejects {s['rejects']}")
     print("   " + report.summary().replace("\n", "\n   "))
+    print(f"   `sealscan audit --dump flash.bin`: {len(dump.files)} files, "
+          f"{dump.nvs_erased} erased NVS entries, {dump.free_blocks_with_data} free blocks "
+          f"with old data searched: {len(dump.findings)} record-like finding(s)")
     print(f"   screens and console searched for the canary identity: "
           f"{'LEAKED ' + str(len(leaked)) if leaked else 'none found'}")
-    ok = report.ok and not leaked and [r.index for _, r in recs] == [0, 1]
+    ok = report.ok and not leaked and not dump.findings and [r.index for _, r in recs] == [0, 1]
     print(f"\ndemo {'passed' if ok else 'FAILED'} in {time.monotonic() - t0:.0f} s")
     return 0 if ok else 1
 

@@ -11,7 +11,6 @@ import os
 import re
 import select
 import shutil
-import struct
 import subprocess
 import sys
 import time
@@ -27,7 +26,8 @@ from sealscan.device.firmware import MANIFEST, FirmwareBuild
 from sealscan.paths import FIRMWARE_DIR
 from sealscan.protocol import generate_device_key
 from sealscan.upstream.provisioning import make_provisioning_entry
-from sealsim.device import Device, write_nvs
+from sealsim.device import Device
+from sealsim.storage import FlashStorage
 
 # Canary identities: none of these may ever reach a screen, a console, or flash.
 CANARY_NAME = "欧阳金丝雀"
@@ -140,14 +140,6 @@ class Keys:
                                 carrier=carrier, expires_at=int(time.time()) + expires_in)
 
 
-def _blob(v: bytes | str) -> bytes:
-    return b"b" + (v.encode() if isinstance(v, str) else v)
-
-
-def _i32(v: int) -> bytes:
-    return b"i" + struct.pack("<i", v)
-
-
 def build_firmware(out: Path, src: Path = FIRMWARE_DIR) -> Path:
     """What `sealscan deploy` puts on the filesystem: main.py as source, the rest as .mpy."""
     if out.exists():
@@ -158,12 +150,10 @@ def build_firmware(out: Path, src: Path = FIRMWARE_DIR) -> Path:
     return out
 
 
-def write_manifest(fs: Path) -> None:
-    """firmware.json for the files in `fs`, as `sealscan deploy` writes it last (main.py
-    checks it at boot)."""
-    files = {p.name: p.read_bytes() for p in fs.iterdir()
-             if p.is_file() and p.name != MANIFEST}
-    (fs / MANIFEST).write_bytes(FirmwareBuild(files, "e2e").manifest())
+def manifest(files: dict[str, bytes]) -> bytes:
+    """firmware.json for `files` (name -> content), as `sealscan deploy` writes it last
+    (main.py checks it at boot)."""
+    return FirmwareBuild({n: d for n, d in files.items() if n != MANIFEST}, "e2e").manifest()
 
 
 def provision(state: Path, board: Board, fw: Path, upstream: Upstream,
@@ -171,20 +161,26 @@ def provision(state: Path, board: Board, fw: Path, upstream: Upstream,
               url: str | None = None) -> Keys:
     """Write the device's flash as deploy + provision would (docs/device.md), and register it."""
     keys = Keys(device_id, generate_device_key(), os.urandom(32), os.urandom(32))
-    fs = state / "fs"
-    fs.mkdir(parents=True, exist_ok=True)
-    (state / "nvs").mkdir(parents=True, exist_ok=True)
-    for p in fw.iterdir():
-        shutil.copy(p, fs / p.name)
-    (fs / "board.json").write_text(board.device_config_json())
-    write_manifest(fs)
-    write_nvs(state / "nvs" / "sealscan.nvs", {
-        "device_id": _blob(device_id), "device_key": _blob(keys.device_key),
-        "upstream_pk": _blob(upstream.public_key), "upstream_url": _blob(url or upstream.url),
-        "tls_cert": _blob(upstream.cert_der), "badge_key": _blob(keys.badge_key),
-        "config_key": _blob(keys.config_key), "carrier": _blob(CARRIER),
-        "wifi_ssid": _blob(wifi[0]), "wifi_pass": _blob(wifi[1]),
-        "config_serial": _i32(0), "provisioned": _i32(1)})
+    storage = FlashStorage(board, state)
+    try:
+        files = {p.name: p.read_bytes() for p in fw.iterdir()}
+        files["board.json"] = board.device_config_json().encode()
+        files[MANIFEST] = manifest(files)
+        storage.deploy(files)
+        nvs = storage.flash.nvs()
+        text = {"device_id": device_id, "upstream_url": url or upstream.url,
+                "carrier": CARRIER, "wifi_ssid": wifi[0], "wifi_pass": wifi[1]}
+        blobs = {"device_key": keys.device_key, "upstream_pk": upstream.public_key,
+                 "tls_cert": upstream.cert_der, "badge_key": keys.badge_key,
+                 "config_key": keys.config_key,
+                 **{k: v.encode() for k, v in text.items()}}
+        for key in ("device_id", "device_key", "upstream_pk", "upstream_url", "tls_cert",
+                    "badge_key", "config_key", "carrier", "wifi_ssid", "wifi_pass"):
+            nvs.set_blob("sealscan", key, blobs[key])
+        nvs.set_int("sealscan", "config_serial", 0)
+        nvs.set_int("sealscan", "provisioned", 1)
+    finally:
+        storage.close()
     upstream.register(device_id, keys.device_key)
     return keys
 
@@ -350,7 +346,13 @@ app.main()
 SETUP_LOW = rb"setup low, free (\d+)\r?\n"
 
 
-def watch_session_setup(state: Path) -> None:
+def watch_session_setup(state: Path, board: Board) -> None:
     """Replace a provisioned device's main.py with SETUP_WATCH_MAIN (before it starts)."""
-    (state / "fs" / "main.py").write_text(SETUP_WATCH_MAIN)
-    write_manifest(state / "fs")
+    storage = FlashStorage(board, state)
+    try:
+        files = storage.files()
+        files["/main.py"] = SETUP_WATCH_MAIN.encode()
+        storage.deploy({"main.py": files["/main.py"],
+                        MANIFEST: manifest({n.lstrip("/"): d for n, d in files.items()})})
+    finally:
+        storage.close()

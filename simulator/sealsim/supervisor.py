@@ -32,12 +32,15 @@ from sealscan.paths import SHIMS_DIR
 from sealsim import micropython as mp
 from sealsim.console import Console
 from sealsim.link import Link
+from sealsim.storage import FlashStorage
 
 PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
 # Exit codes of shims/machine.py's hard exits.
 EXIT_RESET, EXIT_SOFT, EXIT_SLEEP, EXIT_WDT = 90, 91, 92, 93
 _ROM_RESET = (b"\r\nets Jun  8 2016 00:22:57\r\n\r\nrst:0xc (SW_CPU_RESET),boot:0x13 "
               b"(SPI_FAST_FLASH_BOOT)\r\n")
+_ROM_BOOT = (b"\r\nets Jun  8 2016 00:22:57\r\n\r\nrst:0x1 (POWERON_RESET),boot:0x13 "
+             b"(SPI_FAST_FLASH_BOOT)\r\n")
 _ROM_WDT = (b"\r\nets Jun  8 2016 00:22:57\r\n\r\nrst:0x10 (RTCWDT_RTC_RESET),boot:0x13 "
             b"(SPI_FAST_FLASH_BOOT)\r\n")
 
@@ -50,11 +53,18 @@ class SimDeviceError(RuntimeError):
 def shim_heap_bytes(heap_bytes: int) -> int:
     """Heap the shims take at boot (they stand in for native modules that cost an ESP32
     nothing). The supervisor adds it to the board's heap, so firmware finds its budget."""
-    with tempfile.TemporaryDirectory() as fs:
-        proc = mp.run([str(SHIMS_DIR / "_simboot.py")], heap_bytes=heap_bytes,
-                      path=mp.module_path(), timeout=60,
-                      env={"SEALSIM_CALIBRATE": "1", "SEALSIM_FS": fs,
-                           "SEALSIM_SHIMS": str(SHIMS_DIR)})
+    from sealscan.boards import DEFAULT_BOARD, load_board
+    from sealsim.storage import FlashStorage
+
+    with tempfile.TemporaryDirectory() as tmp:
+        storage = FlashStorage(load_board(DEFAULT_BOARD), Path(tmp))
+        try:
+            proc = mp.run([str(SHIMS_DIR / "_simboot.py")], heap_bytes=heap_bytes,
+                          path=mp.module_path(), timeout=60,
+                          env={"SEALSIM_CALIBRATE": "1", **storage.boot_env(),
+                               "SEALSIM_SHIMS": str(SHIMS_DIR)})
+        finally:
+            storage.close()
     out = proc.stdout.decode()
     if "SHIMHEAP" not in out:
         raise SimDeviceError(f"cannot measure the shims' heap: {out}{proc.stderr.decode()}")
@@ -65,11 +75,11 @@ def shim_heap_bytes(heap_bytes: int) -> int:
 class Supervisor:
     """Owns the MicroPython process. Callers hold `cond` around every method but `pid`."""
 
-    def __init__(self, *, link: Link, console: Console, fs_dir: Path, heap_bytes: int,
+    def __init__(self, *, link: Link, console: Console, storage: FlashStorage, heap_bytes: int,
                  cond: threading.Condition, event: Callable[[str], None]):
         self.link = link
         self.console = console
-        self.fs_dir = fs_dir
+        self.storage = storage
         self.heap_bytes = heap_bytes
         self.cond = cond
         self.event = event
@@ -118,8 +128,14 @@ class Supervisor:
         self.link.drop_all()  # every wire into the dead process goes with it
 
     def _spawn(self, *, nomain: bool = False) -> None:
+        problem = self.storage.boot_problem()
+        if problem is not None:  # the ROM finds no app to start: it stays in the bootloader
+            self.console.hard_reset(_ROM_BOOT + problem.encode() + b"\r\n")
+            self.halted = f"no bootable MicroPython image in flash ({problem})"
+            self.event("halted: " + self.halted)
+            return
         env = mp.environment(mp.module_path(), {
-            "SEALSIM_FS": str(self.fs_dir),
+            **self.storage.boot_env(),
             "SEALSIM_SHIMS": str(SHIMS_DIR),
             "SEALSIM_LINK": self.link.path,
             "TZ": "UTC",
@@ -130,7 +146,7 @@ class Supervisor:
         slave = self.console.fresh_child_tty()
         self.proc = subprocess.Popen(
             mp.command(["-i", str(SHIMS_DIR / "_simboot.py")], self.heap_bytes),
-            stdin=slave, stdout=slave, stderr=slave, env=env, cwd=self.fs_dir,
+            stdin=slave, stdout=slave, stderr=slave, env=env, cwd=self.storage.state,
             start_new_session=True,
             preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),  # the board's console
         )

@@ -1,7 +1,9 @@
 # sealsim boot (runs first in every simulated device process, like the ESP32's frozen _boot):
-# the device's filesystem root becomes the state directory's fs/ at once, the shims are all
-# imported from a read-only mount that is removed again, then boot.py and main.py run as on
-# the board, then the REPL.
+# the device's flash (<state>/flash.bin) is opened and the host filesystem let go of at once,
+# the shims are all imported from a read-only mount that is removed again, the vfs partition
+# is mounted as LittleFS through esp32.Partition (formatted at first boot, as the esp32
+# port's _boot.py and inisetup.py do), then boot.py and main.py run as on the board, then
+# the REPL.
 #
 # The shims stand in for native modules that cost an ESP32 no heap. Importing them all here
 # fixes their cost; the supervisor adds exactly that much to the heap (measured by running
@@ -12,7 +14,9 @@ import os
 import vfs
 
 vfs.umount("/")  # from here on the device sees its own flash only
-vfs.mount(vfs.VfsPosix(os.getenv("SEALSIM_FS")), "/")
+vfs.mount(vfs.VfsPosix(os.getenv("SEALSIM_STATE")), "/.state")
+_flash = open("/.state/flash.bin", "r+b")  # the device is its flash.bin: kept open
+vfs.umount("/.state")
 vfs.mount(vfs.VfsPosix(os.getenv("SEALSIM_SHIMS")), "/.sim", readonly=True)
 sys.path[:] = ["/.sim/device", "/.sim"]  # device/: shims that replace unix-port built-ins
 
@@ -24,12 +28,43 @@ import socket
 import time
 import ntptime
 
+esp32._attach(_flash, os.getenv("SEALSIM_PARTS"))
+del _flash
+# ports/esp32/modules/_boot.py, flashbdev.py and inisetup.py. Mounted before the heap is
+# measured: like the VfsPosix mount before it, the filesystem's own heap counts as the
+# simulator's, so main.py still finds the board's budget.
+if True:
+    _bdev = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="vfs")
+    _bdev = _bdev[0] if _bdev else None
+    try:
+        if _bdev:
+            vfs.mount(_bdev, "/")
+    except OSError:
+        _buf = bytearray(_bdev.ioctl(5, 0))
+        _bdev.readblocks(0, _buf)
+        if any(b != 0xFF for b in _buf):
+            print("The filesystem appears to be corrupted. If you had important data there, "
+                  "you\nmay want to make a flash snapshot to try to recover it. Otherwise, "
+                  "perform\nfactory reprogramming of MicroPython firmware (completely erase "
+                  "flash, followed\nby firmware programming).")
+            raise SystemExit
+        del _buf
+        print("Performing initial setup")
+        vfs.VfsLfs2.mkfs(_bdev)
+        vfs.mount(vfs.VfsLfs2(_bdev), "/")
+        with open("boot.py", "w") as _f:
+            _f.write("# This file is executed on every boot (including wake-boot from "
+                     "deepsleep)\n#import esp\n#esp.osdebug(None)\n#import webrepl\n"
+                     "#webrepl.start()\n")
+        del _f
+    del _bdev
 gc.collect()
 if os.getenv("SEALSIM_CALIBRATE"):
     print("SHIMHEAP", gc.mem_alloc())
     raise SystemExit
-del _simlink, machine, network, esp32, socket, time, ntptime
+del _simlink, machine, network, socket, time, ntptime
 vfs.umount("/.sim")
+del esp32
 os.chdir("/")
 sys.path[:] = ["", ".frozen", "/lib"]  # as on an ESP32
 

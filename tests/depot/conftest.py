@@ -4,6 +4,7 @@ simulated scanner on its console pty (sealsim). Nothing below the CLI is mocked.
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,6 @@ from click.testing import CliRunner
 from sealscan.cli import cli
 from sealscan.codes import save_key_file
 from sealscan.upstream.config import init_state
-from sealsim.device import read_nvs
 
 BOARD = "esp32-devkitc-gm65"
 # Canaries: if any of these shows up in output, a log or a clear file, a secret leaked.
@@ -98,7 +98,10 @@ def deployed(blank):
 
 
 def nvs(dev) -> dict[str, bytes]:
-    return read_nvs(Path(dev.state) / "nvs" / "sealscan.nvs")
+    """NVS namespace sealscan from the device's flash.bin, each value tagged as the shim's
+    wire has it (b"i" + i32 little-endian, b"b" + blob)."""
+    return {k: b"i" + struct.pack("<i", v) if isinstance(v, int) else b"b" + v
+            for k, v in dev.nvs().items()}
 
 
 def leaked(secret: bytes, text: str | bytes) -> bool:
@@ -112,9 +115,10 @@ def leaked(secret: bytes, text: str | bytes) -> bool:
     return any(f in blob for f in forms)
 
 
-def files_in(directory: Path) -> dict[str, bytes]:
-    return {p.relative_to(directory).as_posix(): p.read_bytes()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+def files_in(dev) -> dict[str, bytes]:
+    """The device's files as its flash.bin holds them (LittleFS mounted with littlefs-python:
+    this also proves the filesystem mounts)."""
+    return {name[1:]: data for name, data in sorted(dev.files().items())}
 
 
 os.environ.pop("SEALSCAN_PORT", None)

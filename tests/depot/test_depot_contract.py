@@ -11,8 +11,8 @@ import re
 
 from conftest import nvs
 
+from sealscan.device.contract import CONTRACT_FILES
 from sealscan.device.firmware import BOARD_JSON, MAIN_PY, MANIFEST
-from sealscan.device.inspect import CONTRACT_FILES
 from sealscan.device.provision import NVS_KEYS
 from sealscan.paths import FIRMWARE_DIR, REPO
 

@@ -15,7 +15,7 @@ def test_deploy_writes_the_contract_layout_and_survives_a_power_cut(blank):
     run = deploy(blank, "--board", BOARD)
     assert run.code == 0, run.text
     assert "firmware.json: written" in run.out and "boot.py: removed" in run.out
-    fs = files_in(blank.state / "fs")
+    fs = files_in(blank)
     assert fs["main.py"] == (FIRMWARE_DIR / "main.py").read_bytes()
     assert fs["board.json"] == load_board(BOARD).device_config_json().encode()
     assert "boot.py" not in fs and not [n for n in fs if n.endswith(".py") and n != "main.py"]
@@ -28,7 +28,7 @@ def test_deploy_writes_the_contract_layout_and_survives_a_power_cut(blank):
     assert blank.wait_for("MPY: soft reboot")  # the new main.py runs
 
     blank.power_cut()
-    assert files_in(blank.state / "fs") == fs
+    assert files_in(blank) == fs
     mark = len(blank.output)
     blank.power_on()
     blank.wait_for(">>> ", since=mark)
@@ -38,10 +38,11 @@ def test_deploy_writes_the_contract_layout_and_survives_a_power_cut(blank):
 
 
 def test_deploy_twice_skips_unchanged_and_replaces_changed_and_stale(deployed, tmp_path):
-    fs = deployed.state / "fs"
-    (fs / "mask.mpy").write_bytes(b"corrupted")
-    (fs / "old_module.mpy").write_bytes(b"from an older firmware")
-    (fs / "notes.txt").write_text("not firmware: left for the audit to report")
+    deployed.exec("for name, data in (('mask.mpy', b'corrupted'),\n"
+                  "                   ('old_module.mpy', b'from an older firmware'),\n"
+                  "                   ('notes.txt', b'not firmware: left for the audit')):\n"
+                  "    with open(name, 'wb') as f:\n"
+                  "        f.write(data)\n")
     run = deploy(deployed, "--board", BOARD, "--json")
     assert run.code == 0, run.text
     result = json.loads(run.out)
@@ -49,9 +50,10 @@ def test_deploy_twice_skips_unchanged_and_replaces_changed_and_stale(deployed, t
     assert result["written"] == ["mask.mpy", "firmware.json"]
     assert result["removed"] == ["old_module.mpy"]
     assert "sealer.mpy" in result["skipped"]
-    assert (fs / "notes.txt").exists() and not (fs / "old_module.mpy").exists()
-    manifest = json.loads((fs / "firmware.json").read_bytes())
-    assert hashlib.sha256((fs / "mask.mpy").read_bytes()).hexdigest() == \
+    fs = files_in(deployed)
+    assert "notes.txt" in fs and "old_module.mpy" not in fs
+    manifest = json.loads(fs["firmware.json"])
+    assert hashlib.sha256(fs["mask.mpy"]).hexdigest() == \
         manifest["files"]["mask.mpy"]
 
 
@@ -59,11 +61,11 @@ def test_deploy_a_firmware_tree_that_does_not_compile_touches_nothing(blank, tmp
     src = tmp_path / "fw"
     src.mkdir()
     (src / "waybill.py").write_text("def broken(:\n")
-    before = files_in(blank.state / "fs")
+    before = files_in(blank)
     run = sealscan("deploy", "--port", blank.port, "--board", BOARD, "--firmware", src)
     assert run.code == 3
     assert run.err.startswith("error: ") and run.err.count("\n") == 1
-    assert files_in(blank.state / "fs") == before
+    assert files_in(blank) == before
 
 
 def test_deploy_as_another_board_is_refused_unless_forced(deployed):
@@ -154,12 +156,14 @@ def test_power_cut_in_the_middle_of_a_deploy_leaves_whole_files_and_a_redeploy_h
         with open_link(blank.port) as link:
             run_deploy(link, board, build_firmware(board), progress=cut_at_fifth_file)
     assert "\n" not in str(e.value)
-    fs = files_in(blank.state / "fs")
+    fs = files_in(blank)  # flash.bin's LittleFS mounts after the cut
     assert "firmware.json" not in fs  # the cut-short deploy does not claim the build
     written = [n for n in fs if n.endswith(".mpy")]
     assert 4 <= len(written) <= 5
     assert "main.py" in fs  # written first: it checks the rest at boot
+    mark = len(blank.output)
     assert _boot_outcome(blank) == "refuses"  # no ImportError traceback on an empty device
+    assert b"Performing initial setup" not in blank.output[mark:]  # mounted, not reformatted
     report = json.loads(sealscan("verify", "--port", blank.port, "--json").out)
     assert "firmware.json: missing or malformed (run `sealscan deploy`)" in report["problems"]
     assert deploy(blank, "--board", BOARD).code == 0
@@ -224,7 +228,7 @@ def test_power_cut_anywhere_in_an_upgrade_leaves_old_new_or_a_refusal(blank, tmp
 
         with pytest.raises(DeviceError), open_link(blank.port) as link:
             run_deploy(link, board, new, progress=cut_after)
-        fs = files_in(blank.state / "fs")
+        fs = files_in(blank)
         outcome = _boot_outcome(blank)
         code = {n: d for n, d in fs.items() if n.endswith((".mpy", ".py", ".json"))}
         if outcome == "runs":

@@ -8,7 +8,6 @@ from serial.tools.list_ports_common import ListPortInfo
 
 from sealscan.device.ports import describe
 from sealscan.device.records import scan
-from sealsim.device import read_nvs, write_nvs
 
 # Canary record data: valid check characters, so they look exactly like the real thing.
 CANARY_ID = "11010519491231002X"
@@ -38,16 +37,13 @@ def test_provision_then_verify_passes_and_shows_names_only(provisioned):
 
 
 def test_verify_fails_on_each_kind_of_mismatch(provisioned):
-    fs = provisioned.state / "fs"
-    (fs / "sealer.mpy").write_bytes(b"tampered")
-    (fs / "x25519.mpy").unlink()
-    board = json.loads((fs / "board.json").read_text())
+    board = json.loads(provisioned.files()["/board.json"])
     board["pins"]["buzzer"] = 2
-    (fs / "board.json").write_text(json.dumps(board))
-    path = provisioned.state / "nvs" / "sealscan.nvs"
-    entries = read_nvs(path)
-    del entries["badge_key"]
-    write_nvs(path, entries)
+    provisioned.exec("import os, esp32\n"  # tampered on the device itself, in its flash
+                     "with open('/sealer.mpy', 'wb') as f:\n f.write(b'tampered')\n"
+                     "os.remove('/x25519.mpy')\n"
+                     f"with open('/board.json', 'w') as f:\n f.write({json.dumps(board)!r})\n"
+                     "esp32.NVS('sealscan').erase_key('badge_key')\n")
     run = sealscan("verify", "--port", provisioned.port)
     assert run.code == 1
     for line in ("MISMATCH sealer.mpy: differs from the local build",
@@ -66,28 +62,32 @@ def test_verify_a_deployed_but_unprovisioned_device_lists_every_missing_key(depl
 
 
 def test_clean_provisioned_device_audits_clean(provisioned):
-    run = sealscan("audit", "--port", provisioned.port, "--sim-state", provisioned.state)
+    run = sealscan("audit", "--repl", "--port", provisioned.port, "--sim-state",
+                   provisioned.state)
     assert run.code == 0, run.text
     assert run.out.rstrip().endswith("clean")
     assert "NVS sealscan: badge_key, carrier," in run.out
-    without_state = json.loads(sealscan("audit", "--port", provisioned.port, "--json").out)
-    assert without_state["clean"] and not without_state["nvs_listed"]
+    without_state = json.loads(sealscan("audit", "--repl", "--port", provisioned.port,
+                                        "--json").out)
+    # esp32.Partition reads the nvs partition on the simulator as on a board: listed too
+    assert without_state["clean"] and without_state["nvs_listed"]
+    assert "device_key" in without_state["nvs"]["sealscan"]
 
 
 def test_audit_flags_planted_files_keys_and_records_masked(provisioned):
-    fs = provisioned.state / "fs"
-    (fs / "scanlog.txt").write_text(f"t=1 id={CANARY_ID} tel={CANARY_PHONE}\n")
-    (fs / "lib").mkdir()
-    (fs / "lib" / "cache.bin").write_bytes(b"\x00\x01" + CANARY_S10.encode() + b"\xff")
-    (fs / "main.py").write_text(f"import app\napp.main()\n# {CANARY_TOKEN}\n")
-    path = provisioned.state / "nvs" / "sealscan.nvs"
-    entries = read_nvs(path)
-    entries["last_scan"] = b"b" + CANARY_ID.encode()
-    write_nvs(path, entries)
-    write_nvs(provisioned.state / "nvs" / "cache.nvs", {"n": b"i\x05\x00\x00\x00"})
-    (fs / f"call-{CANARY_PHONE}.log").write_text("empty")
+    provisioned.exec(
+        "import os, esp32\n"
+        "def w(name, data):\n with open(name, 'wb') as f:\n  f.write(data)\n"
+        f"w('/scanlog.txt', b't=1 id={CANARY_ID} tel={CANARY_PHONE}\\n')\n"
+        "os.mkdir('/lib')\n"
+        f"w('/lib/cache.bin', b'\\x00\\x01{CANARY_S10}\\xff')\n"
+        f"w('/main.py', b'import app\\napp.main()\\n# {CANARY_TOKEN}\\n')\n"
+        f"esp32.NVS('sealscan').set_blob('last_scan', b'{CANARY_ID}')\n"
+        "esp32.NVS('cache').set_i32('n', 5)\n"
+        f"w('/call-{CANARY_PHONE}.log', b'empty')\n")
 
-    run = sealscan("audit", "--port", provisioned.port, "--sim-state", provisioned.state)
+    run = sealscan("audit", "--repl", "--port", provisioned.port, "--sim-state",
+                   provisioned.state)
     assert run.code == 1, run.text
     for line in ("FLAG /scanlog.txt: not in the device contract (docs/device.md)",
                  "FLAG /lib: not in the device contract (docs/device.md)",
@@ -103,7 +103,7 @@ def test_audit_flags_planted_files_keys_and_records_masked(provisioned):
                  "FLAG /call-1********78.log: not in the device contract (docs/device.md)",
                  "RECORD DATA name:/call-1********78.log @6: phone number 1********78"):
         assert line in run.out, line
-    report = json.loads(sealscan("audit", "--port", provisioned.port, "--sim-state",
+    report = json.loads(sealscan("audit", "--repl", "--port", provisioned.port, "--sim-state",
                                  provisioned.state, "--json").out)
     assert len(report["findings"]) == 6
     # The matched data itself never appears, in any output.
@@ -140,29 +140,3 @@ def test_ports_names_known_bridges_and_hints():
     run = sealscan("ports", "--all", "--json")
     assert run.code == 0 and isinstance(json.loads(run.out), list)
 
-
-def _nvs_entry(ns: int, typ: int, key: str, span: int = 1, data: bytes = b"") -> bytes:
-    return bytes([ns, typ, span, 0xFF]) + b"\0" * 4 + key.encode().ljust(16, b"\0") + \
-        data.ljust(8, b"\xff")
-
-
-def test_nvs_partition_listing_follows_the_esp_idf_page_layout():
-    # One active page as ESP-IDF writes it: namespace entry, an i32, a blob index, a blob
-    # data entry spanning 2 slots (the second is raw data), an erased key, then empty slots.
-    from sealscan.device.nvsparse import parse_nvs
-
-    entries = [_nvs_entry(0, 0x01, "sealscan", data=b"\x01"),
-               _nvs_entry(1, 0x14, "provisioned", data=b"\x01\0\0\0"),
-               _nvs_entry(1, 0x42, "device_key", span=2),
-               b"RNID1:" + b"\xab" * 26,  # data slot: must not be read as an entry
-               _nvs_entry(1, 0x48, "device_key"),
-               _nvs_entry(1, 0x21, "last_scan")]
-    states = [2, 2, 2, 2, 2, 0]  # written x5, the last one erased
-    bitmap = bytearray(b"\xff" * 32)
-    for i, st in enumerate(states):
-        bitmap[i // 4] &= ~(3 << (i % 4 * 2)) & 0xFF
-        bitmap[i // 4] |= st << (i % 4 * 2)
-    page = (b"\xfe\xff\xff\xff" + b"\0" * 28 + bytes(bitmap) + b"".join(entries)).ljust(
-        4096, b"\xff")
-    blank = b"\xff" * 4096
-    assert parse_nvs(blank + page) == {"sealscan": ["device_key", "provisioned"]}

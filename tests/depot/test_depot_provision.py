@@ -1,7 +1,6 @@
 """`sealscan provision` against a simulated scanner, and the entry at a real upstream."""
 
 import json
-from pathlib import Path
 
 import pytest
 from conftest import BADGE_KEY, BOARD, CONFIG_KEY, WIFI_PASS, deploy, leaked, nvs, sealscan
@@ -41,6 +40,22 @@ def test_provision_writes_the_nvs_contract_and_a_sealed_entry(deployed, depot):
     assert imported.code == 0, imported.text
     devices = sealscan("upstream", "devices", "--dir", depot.upstream, "--json")
     assert "dev-17" in devices.out
+
+
+def test_deploy_and_provision_live_in_flash_bin_and_survive_a_power_cut(deployed, depot):
+    run = depot.provision(deployed.port)
+    assert run.code == 0, run.text
+    deployed.power_cut()  # RAM gone: what is left is flash.bin
+    assert set(deployed.nvs()) == CONTRACT and deployed.nvs()["provisioned"] == 1
+    assert "/firmware.json" in deployed.files() and "/sealer.mpy" in deployed.files()
+    audit = sealscan("audit", "--dump", deployed.state / "flash.bin", "--board", BOARD)
+    assert "NVS sealscan: badge_key, carrier, config_key, config_serial, device_id, " \
+        "device_key, provisioned, tls_cert, upstream_pk, upstream_url, wifi_pass, " \
+        "wifi_ssid" in audit.out
+    assert "RECORD DATA" not in audit.out and "FLAG /" not in audit.out, audit.out
+    deployed.power_on()
+    verify = sealscan("verify", "--port", deployed.port)
+    assert verify.code == 0, verify.text
 
 
 def test_provision_twice_refuses_without_force_and_replaces_the_key_with_it(deployed, depot):
@@ -122,16 +137,14 @@ def test_no_issuers_key_and_a_retired_one_is_erased(deployed, depot):
     # version left (docs/device.md, "Retired").
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from sealsim.device import write_nvs
-
     pk = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
     load_config(depot.upstream).trust_issuer(b"issuer-7", pk)
     assert depot.provision(deployed.port).code == 0
     assert set(nvs(deployed)) == CONTRACT
     report = json.loads(sealscan("verify", "--port", deployed.port, "--json").out)
     assert report["ok"] and "issuers" not in report["nvs_keys"]
-    path = Path(deployed.state) / "nvs" / "sealscan.nvs"
-    write_nvs(path, nvs(deployed) | {"issuers": b"b\xa0"})  # as an older version left it
+    deployed.exec("import esp32\nesp32.NVS('sealscan').set_blob('issuers', b'\\xa0')")
+    assert "issuers" in nvs(deployed)  # as an older version left it
     assert depot.provision(deployed.port, "--force").code == 0
     assert set(nvs(deployed)) == CONTRACT
 

@@ -86,7 +86,7 @@ def scanner(tmp_path, firmware_build, upstream, request):
         keys = e2ekit.provision(state, e2ekit.board(board), firmware_build, upstream,
                                 device_id=device_id, url=url)
         if setup_watch:
-            e2ekit.watch_session_setup(state)
+            e2ekit.watch_session_setup(state, e2ekit.board(board))
         dev = e2ekit.device(e2ekit.board(board), state, **kwargs)
         started.append(dev)
         return dev, keys

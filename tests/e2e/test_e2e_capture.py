@@ -3,6 +3,7 @@ upstream over real HTTPS. Canary identities must never reach a screen, the conso
 
 import time
 
+from sealscan.device.flashaudit import audit_dump
 from sealsim.audit import Snapshot, audit
 from sealsim.endtoend import (
     CANARIES,
@@ -78,6 +79,9 @@ def test_capture_sealed_uploaded_acked_once_masked_and_nothing_on_flash(scanner,
                    journal=dev.writes[written:], allowed=set())
     report.check()
     assert report.writes == []
+    # and the depot's audit of the whole flash (deleted blocks, erased NVS entries included)
+    dump = audit_dump((dev.state / "flash.bin").read_bytes(), dev.board)
+    assert dump.findings == [] and dump.unreadable == [], dump.findings
 
 
 def test_refusals_keep_the_flow_and_never_seal(scanner, upstream):

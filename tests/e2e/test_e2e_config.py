@@ -9,7 +9,6 @@ from test_e2e_faults import capture
 
 from sealscan import codes
 from sealsim.audit import Snapshot, audit
-from sealsim.device import read_nvs
 from sealsim.endtoend import CANARIES, WAYBILLS
 
 
@@ -36,9 +35,9 @@ def test_config_code_moves_the_device_to_the_right_upstream(scanner, upstream):
     mark = len(dev.output)
     dev.scan(good)  # replayed
     dev.wait_for("scan refused: CONFIG CODE REPL", 20, since=mark)
-    nvs = read_nvs(dev.state / "nvs" / "sealscan.nvs")
-    assert nvs["upstream_url"] == b"b" + upstream.url.encode()
-    assert nvs["wifi_ssid"] == b"bdepot-2"
+    nvs = dev.nvs()
+    assert nvs["upstream_url"] == upstream.url.encode()
+    assert nvs["wifi_ssid"] == b"depot-2"
     whats = [what for _, _, what in dev.writes[written:]]
     assert whats and all(
         "commit" in w or any(f"'{k}'" in w for k in ("wifi_ssid", "wifi_pass", "upstream_url",

@@ -118,7 +118,8 @@ def test_ctrl_c_says_what_state_it_left(tmp_path, keys, monkeypatch):
     assert r.exit_code == errors.EXIT_INTERRUPTED
     assert r.output.startswith("interrupted: the flash may hold part of the image")
     monkeypatch.setattr(link.DeviceLink, "__init__", interrupt)
-    for args in (["deploy", "--board", "esp32-devkitc-gm65"], ["verify"], ["audit"]):
+    for args in (["deploy", "--board", "esp32-devkitc-gm65"], ["verify"], ["audit", "--repl"],
+                 ["audit", "--board", "esp32-devkitc-gm65"]):  # the last: reading the flash
         r = run(*args, "--port", "/dev/null")
         assert r.exit_code == errors.EXIT_INTERRUPTED, (args, r.output)
         assert r.output.startswith("interrupted: "), r.output

@@ -75,16 +75,29 @@ def test_allowed_writes_and_unexpected_ones(sim_devices):
 
 def test_flash_image_is_scanned(tmp_path):
     state = tmp_path / "dev"
-    (state / "fs").mkdir(parents=True)
+    state.mkdir(parents=True)
     before = Snapshot.take(state)
-    image = bytearray(b"\xff" * 65536)
+    image = bytearray(b"\xff" * 65536)  # no partition table: searched raw
     image[40000:40000 + len(PHONE)] = PHONE.encode("utf-16-le")[: len(PHONE)]
     image[50000:50000 + 22] = PHONE.encode("utf-16-le")
     (state / "flash.bin").write_bytes(bytes(image))
     report = audit(before, state, CANARIES)
     assert [(h.where, h.form, h.offset) for h in report.hits] == [
-        ("flash.bin (SPI flash image)", "utf-16-le", 50000)]
-    assert report.writes == [("flash.bin", "added")]
+        ("flash.bin 0xc350", "utf-16-le", 50000)]
+    assert report.writes == [("flash.bin (image)", "added")]
+
+
+def test_deleted_file_is_found_in_the_flash_image_by_partition_and_address(sim_devices):
+    dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
+    dev.wait_for("up")
+    before = Snapshot.take(dev.state)
+    dev.exec(f"f = open('/log.txt', 'w')\nf.write('x' * 5000 + {ID!r})\nf.close()\n"
+             "import os\nos.remove('/log.txt')")
+    report = audit(before, dev.state, CANARIES, journal=dev.writes)
+    assert [h.canary for h in report.hits] == [ID]
+    assert report.hits[0].where.startswith("flash.bin 0x2")
+    assert "[vfs] vfs block" in report.hits[0].where and "(free" in report.hits[0].where
+    assert report.writes == []  # the file came and went: only the raw flash still has it
 
 
 def test_nvs_behaves_like_esp32_and_survives_power_cut(sim_devices):

@@ -93,14 +93,24 @@ def test_interactive_mode_through_a_pty(tmp_path):
         if term.child.isalive():
             term.child.terminate(force=True)
     # The state directory is the device's flash: the test app is still there.
-    assert (tmp_path / "state" / "fs" / "main.py").exists()
+    from sealscan.boards import load_board
+    from sealsim.flashstore import FlashStore
+
+    store = FlashStore(load_board("esp32-devkitc-gm65"), tmp_path / "state")
+    try:
+        assert "/main.py" in store.read_files()
+    finally:
+        store.close()
 
 
 def test_sim_audit_command(tmp_path):
+    from sealscan.boards import load_board
+    from sealsim.storage import FlashStorage
+
     state = tmp_path / "dev"
-    (state / "nvs").mkdir(parents=True)
-    (state / "fs").mkdir()
-    (state / "fs" / "main.py").write_text("print('hi')\n")
+    storage = FlashStorage(load_board("esp32-devkitc-gm65"), state)
+    storage.deploy({"main.py": b"print('hi')\n"})
+    storage.close()
     runner = CliRunner()
     clean = runner.invoke(cli, ["sim", "audit", str(state), "--canary", "13812345678"])
     assert clean.exit_code == 0 and "clean" in clean.output

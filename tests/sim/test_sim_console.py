@@ -3,7 +3,6 @@
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 MPREMOTE = [sys.executable, "-m", "mpremote"]
 
@@ -45,11 +44,11 @@ def test_mpremote_exec_cp_run_soft_reset_and_power_cut(sim_devices, tmp_path):
                    "print('x' in globals())")
     assert out.strip() == "False"
 
-    # Power cut: RAM lost, flash kept. The copied file is in the state directory and the
-    # rebooted device still lists it.
+    # Power cut: RAM lost, flash kept. The copied file is in the LittleFS of flash.bin and
+    # the rebooted device still lists it.
     dev.power_cut()
     assert not dev.running
-    assert (dev.state / "fs" / "hello.py").read_text().startswith("import sys")
+    assert dev.files()["/hello.py"].startswith(b"import sys")
     mark = len(dev.output)
     dev.power_on()
     dev.wait_for("app ready", since=mark)
@@ -68,12 +67,12 @@ def test_ctrl_c_interrupts_main_and_friendly_repl_works(sim_devices):
     dev.wait_for("still here", since=mark)
 
 
-def test_files_written_by_device_land_in_state_fs(sim_devices):
+def test_files_written_by_device_land_in_the_littlefs_of_flash_bin(sim_devices):
     dev = sim_devices(firmware=None, files={"main.py": "print('up')\n"})
     dev.wait_for("up")
     dev.exec("import os\nos.mkdir('/lib')\nf = open('/lib/x.txt', 'w')\nf.write('abc')\n"
              "f.close()")
-    assert (Path(dev.state) / "fs" / "lib" / "x.txt").read_text() == "abc"
+    assert dev.files()["/lib/x.txt"] == b"abc"
     # The device sees its flash as `/`, and nothing of the host's filesystem.
     assert sorted(eval(dev.exec("import os; print(os.listdir('/'))"))) == \
         ["board.json", "lib", "main.py"]

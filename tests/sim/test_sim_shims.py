@@ -32,7 +32,9 @@ API = {
                  "ifconfig", "ipconfig", "scan", "config"],
     },
     "esp32": {"NVS": ["__init__", "set_i32", "get_i32", "set_blob", "get_blob", "erase_key",
-                      "commit"]},
+                      "commit"],
+              "Partition": ["__init__", "find", "info", "readblocks", "writeblocks", "ioctl",
+                            "set_boot", "get_next_update", "mark_app_valid_cancel_rollback"]},
     "time": {"": ["time", "time_ns", "gmtime", "localtime", "mktime", "sleep", "sleep_ms",
                   "sleep_us", "ticks_ms", "ticks_us", "ticks_add", "ticks_diff"]},
 }

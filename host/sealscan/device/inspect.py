@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from sealscan.boards import BoardError, load_board
+from sealscan.device.contract import file_flag, nvs_flags
 from sealscan.device.firmware import BOARD_JSON, MANIFEST, build_firmware, parse_manifest
 from sealscan.device.link import NVS_NAMESPACE, DeviceLink
-from sealscan.device.nvsparse import parse_nvs
 from sealscan.device.provision import NVS_KEYS
-from sealscan.device.records import Finding, mask_console, scan
+from sealscan.device.records import Finding, mask_name, scan
+from sealscan.flashimage.nvs import read_nvs
 from sealscan.paths import FIRMWARE_DIR
-
-CONTRACT_FILES = frozenset({"main.py", BOARD_JSON, MANIFEST})
 
 
 @dataclass
@@ -132,62 +131,58 @@ class AuditReport:
 def audit(link: DeviceLink, *, sim_state: Path | None = None) -> AuditReport:
     """Everything on the device on `link` against the contract, and a record-data search
     (read only). With `sim_state` (a simulated device's state directory) NVS is listed and
-    searched from it."""
+    searched from its flash.bin."""
     report = AuditReport(link.port)
     manifest, _ = _manifest(link)
     entries = link.walk("/")
     hashes = link.sha256_files([e.path for e in entries if not e.is_dir])
     for entry in entries:
-        name = entry.path[1:]
         # A name can hold record data too (a log file named after an id): names are
         # searched, and shown masked like everything else.
-        shown = mask_console(entry.path)
+        shown = mask_name(entry.path)
         report.findings += scan(entry.path.encode(), f"name:{shown}")
-        allowed = not entry.is_dir and "/" not in name and (
-            name in CONTRACT_FILES or (name.endswith(".mpy") and manifest is not None
-                                       and name in manifest))
+        content = None if entry.is_dir else link.read_file(entry.path)
+        flag = file_flag(entry.path, entry.is_dir, manifest, hashes.get(entry.path))
         report.files.append({"path": shown, "dir": entry.is_dir, "size": entry.size,
-                             "contract": allowed})
-        if not allowed:
-            report.flagged.append(f"{shown}: not in the device contract (docs/device.md)")
-        elif manifest is not None and name in manifest and hashes[entry.path] != \
-                manifest[name]:
-            report.flagged.append(f"{shown}: changed since deploy (not the hash in "
-                                  f"{MANIFEST})")
-        if not entry.is_dir:
-            report.findings += scan(link.read_file(entry.path), f"fs:{shown}")
+                             "contract": flag is None or "changed since" in flag})
+        if flag is not None:
+            report.flagged.append(flag)
+        if content is not None:
+            report.findings += scan(content, f"fs:{shown}")
     if sim_state is not None:
         _sim_nvs(Path(sim_state), report)
     else:
         raw = link.nvs_partition()
         if raw is not None:
             report.nvs_listed = True
-            report.nvs = parse_nvs(raw)
+            report.nvs = read_nvs(raw).keys()
             report.findings += scan(raw, "nvs partition")
         else:
             report.nvs = {NVS_NAMESPACE: link.nvs_present(NVS_KEYS)}
     if report.nvs_listed:
-        for ns, keys in sorted(report.nvs.items()):
-            for key in keys:
-                if ns != NVS_NAMESPACE or key not in NVS_KEYS:
-                    report.flagged.append(f"NVS {mask_console(ns)}/{mask_console(key)}: not "
-                                          "in the device contract (docs/device.md)")
-        report.nvs = {mask_console(ns): [mask_console(k) for k in keys]
+        report.flagged += nvs_flags(report.nvs)
+        report.nvs = {mask_name(ns): [mask_name(k) for k in keys]
                       for ns, keys in report.nvs.items()}
     report.findings.sort(key=lambda f: (f.where, f.offset))
     return report
 
 
 def _sim_nvs(state: Path, report: AuditReport) -> None:
-    from sealscan.device.simnvs import read_nvs
+    """A simulated device's NVS, from the nvs partition of its flash.bin."""
+    from sealscan.flashimage import FlashImageError
+    from sealscan.flashimage.layout import read_layout
 
+    try:
+        flash = (state / "flash.bin").read_bytes()
+        part = read_layout(flash).get("nvs")
+        view = read_nvs(flash[part.offset:part.end])
+    except (OSError, FlashImageError):
+        return
     report.nvs_listed = True
-    for path in sorted((state / "nvs").glob("*.nvs")):
-        ns = path.stem
-        entries = read_nvs(path)
-        report.nvs[ns] = sorted(entries)
-        for key, value in sorted(entries.items()):
-            report.findings += scan(value[1:], f"nvs:{ns}/{mask_console(key)}")
+    report.nvs = view.keys()
+    for (ns, key), value in sorted(view.items().items()):
+        if isinstance(value, bytes):
+            report.findings += scan(value, f"nvs:{ns}/{mask_name(key)}")
     rtc = state / "rtc.bin"
     if rtc.exists():
         report.findings += scan(rtc.read_bytes(), "rtc memory")

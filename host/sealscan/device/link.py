@@ -305,7 +305,7 @@ class DeviceLink:
     def nvs_partition(self) -> bytes | None:
         """The raw NVS partition where the port exposes esp32.Partition (a real board); None
         where it does not. esp32.NVS cannot list keys: this is how an audit sees them all
-        (`sealscan.device.nvsparse.parse_nvs`)."""
+        (`sealscan.flashimage.nvs.read_nvs`)."""
         code = (
             "import esp32\n"
             "try:\n"

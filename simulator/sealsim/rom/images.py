@@ -6,8 +6,8 @@ same shape: a merged binary starting at the chip's bootloader offset (0x1000 on 
 
     bootloader   ESP image: E9 header, extended header (chip id, SHA-256 appended),
                  two RAM segments, checksum, SHA-256 digest
-    0x8000       partition table: 32-byte AA 50 entries (nvs, phy_init, factory, vfs),
-                 an EB EB MD5 row, FF padding to 3 KiB
+    0x8000       partition table: 32-byte AA 50 entries (nvs, phy_init, factory), an EB EB
+                 MD5 row, FF padding to 3 KiB (sealscan.flashimage.layout.micropython_table)
     0x10000      app: ESP image with a flash-mapped DROM segment, a DRAM and an IRAM segment
 
 Gaps are FF, as `esptool merge-bin` leaves them. The header's flash mode and size/frequency
@@ -24,6 +24,8 @@ from __future__ import annotations
 import hashlib
 import random
 import struct
+
+from sealscan.flashimage.layout import micropython_table
 
 IMAGE_MAGIC = 0xE9
 CHECKSUM_SEED = 0xEF
@@ -70,17 +72,10 @@ def esp_image(chip_id: int, entry: int, segments: list[tuple[int, bytes]], *,
 
 
 def partition_table(flash_size: int) -> bytes:
-    """MicroPython's default ESP32 table: nvs, phy_init, factory app, vfs to the end."""
-    rows = [
-        (1, 0x02, 0x9000, 0x6000, b"nvs"),
-        (1, 0x01, 0xF000, 0x1000, b"phy_init"),
-        (0, 0x00, APP_OFFSET, 0x1F0000, b"factory"),
-        (1, 0x81, 0x200000, flash_size - 0x200000, b"vfs"),
-    ]
-    table = b"".join(struct.pack("<2sBBII16sI", b"\xaa\x50", t, st, off, size, label, 0)
-                     for t, st, off, size, label in rows)
-    table += b"\xeb\xeb" + b"\xff" * 14 + hashlib.md5(table).digest()
-    return table.ljust(0xC00, b"\xff")
+    """ESP32_GENERIC's table (nvs, phy_init, factory; the vfs region after it is registered
+    by MicroPython's main.c at boot). `flash_size` is kept for callers; the table is the same
+    for every flash size of 4 MB and more."""
+    return micropython_table()
 
 
 def _payload(rng: random.Random, size: int) -> bytes:
