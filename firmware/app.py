@@ -48,9 +48,7 @@ def _boot():
     try:
         board = bootload.load_board()
         if bootload.maintenance(board):
-            from wipe import scrub_heap
-
-            scrub_heap()
+            bootload.scrub_heap()
             print("sealscan: maintenance mode (BACK held at power-on): app not started, "
                   "console open")
             return None

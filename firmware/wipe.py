@@ -42,20 +42,3 @@ def scrub(size, count=2):
     except MemoryError:
         pass
 
-
-def scrub_heap():
-    """Zero all free heap: take it in zeroed blocks, largest first, then give it back. For
-    maintenance mode (app.py): a reset through the EN pin reads as a power-on but keeps SRAM,
-    so what the app freed before it could still be there for machine.mem8 to read."""
-    import gc
-
-    gc.collect()
-    held: object = None
-    size = 4096
-    while size >= 16:
-        try:
-            held = (held, bytearray(size))  # a chain: no list to grow while the heap is full
-        except MemoryError:
-            size >>= 1
-    held = None  # noqa: F841
-    gc.collect()

@@ -73,7 +73,7 @@ def test_depot_commands_work_end_to_end_in_maintenance_mode(scanner, upstream, t
     run = depot("verify", "--port", dev.port, "--json")
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["problems"] == []
-    run = depot("audit", "--port", dev.port, "--json")
+    run = depot("audit", "--repl", "--port", dev.port, "--json")
     assert run.returncode == 0, run.stderr
     work = tmp_path / "depot-again"
     work.mkdir()

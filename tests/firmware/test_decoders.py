@@ -80,11 +80,11 @@ def test_scanned_text_never_grows_the_interned_strings():
 
 
 def test_scrub_heap_zeroes_what_was_freed():
-    # maintenance mode zeroes the free heap before it opens the console (app.py, wipe.py)
+    # maintenance mode zeroes the free heap before it opens the console (app.py, bootload.py)
     import gc
 
     import uctypes
-    from wipe import scrub_heap
+    from bootload import scrub_heap
 
     canary = b"11010519491231002X-CANARY"
     blocks = [bytearray(canary * 4) for _ in range(8)]
