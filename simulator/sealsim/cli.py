@@ -35,6 +35,37 @@ def sim() -> None:
     """
 
 
+@sim.command("info")
+@click.option("--board", default=DEFAULT_BOARD, show_default=True, help="board name or file")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def info(board: str, as_json: bool) -> None:
+    """The simulator's interpreter (path, MicroPython release, word size) and the board's
+    memory model (the RAM budget its heap grows from, docs/simulator.md "Memory")."""
+    from sealsim import micropython as mp
+
+    b = load_board_or_exit(board)
+    try:
+        interp = mp.interp_info()
+    except (MicroPythonNotFound, OSError, ValueError) as e:
+        fail(f"cannot run the simulator's interpreter: {e}")
+    mem = b.memory
+    model = {"ram_bytes": mem.ram_bytes, "wifi_bytes": mem.wifi_bytes,
+             "initial_heap_bytes": mem.initial_heap_bytes,
+             "heap_and_tls_bytes": mem.ram_bytes - mem.wifi_bytes,
+             "growth": "split heap, grows on demand from the RAM budget (esp32 v1.28 policy)",
+             "tls": "mbedTLS allocations charged to the same budget"}
+    if as_json:
+        emit_json({"interpreter": interp, "board": b.name, "memory": model})
+        return
+    click.echo(f"interpreter  {interp['path']}")
+    click.echo(f"             MicroPython {interp['release']} ({interp['variant']}), "
+               f"{interp['word_bits']}-bit, mpy v{interp['mpy_version']}")
+    click.echo(f"board        {b.name}")
+    click.echo(f"memory       {mem.ram_kib} KiB RAM budget: Wi-Fi/lwIP {mem.wifi_kib} KiB, "
+               f"GC heap from {mem.initial_heap_kib} KiB growing on demand, mbedTLS from "
+               f"the same budget")
+
+
 @sim.command("run")
 @click.option("--board", default=DEFAULT_BOARD, show_default=True, help="board name or file")
 @click.option("--state", type=click.Path(file_okay=False, path_type=Path),

@@ -52,6 +52,8 @@ class Console:
         self.output = bytearray()  # everything the device printed on its console
         self.raw = False  # mpremote has the raw REPL open
         self.swallow: bytearray | None = None  # hiding a reboot banner, then raw REPL again
+        self.booted = False  # the shims are imported and the flash mounted (_simboot says so)
+        self._ctrl_c_pending = False  # a Ctrl-C that arrived before that, held until then
         self._tail = b""
         self._out_q = bytearray()
         self.child_master, self.child_slave = pty.openpty()
@@ -65,12 +67,22 @@ class Console:
 
     def fresh_child_tty(self) -> int:
         """The child pty, flushed and raw again (whatever the last process left it in)."""
+        self.booted, self._ctrl_c_pending = False, False
         try:
             termios.tcflush(self.child_slave, termios.TCIOFLUSH)
             raw_tty(self.child_slave)
         except termios.error:
             pass
         return self.child_slave
+
+    def boot_done(self) -> None:
+        """The device's boot (shims, flash mount) is over: a Ctrl-C held meanwhile lands now."""
+        self.booted = True
+        pid = self._pid()
+        if self._ctrl_c_pending and pid is not None:
+            self._ctrl_c_pending = False
+            if not interrupt(pid):
+                os.write(self.child_master, b"\x03")
 
     def soft_reboot(self) -> bool:
         """Print the soft-reboot line; True if the next process must come up in raw REPL
@@ -167,7 +179,9 @@ class Console:
         pid = self._pid()
         chunks = data.split(b"\x03")
         for i, chunk in enumerate(chunks):
-            if i and not (pid is not None and interrupt(pid)):
+            if i and not self.booted:
+                self._ctrl_c_pending = True  # delivered by boot_done()
+            elif i and not (pid is not None and interrupt(pid)):
                 chunk = b"\x03" + chunk
             view = memoryview(chunk)
             while view:

@@ -28,11 +28,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sealscan.boards import Board, load_board
+from sealsim import micropython as mp
 from sealsim.console import RAW_BANNER, SOFT_REBOOT, Console
 from sealsim.display import Panel, terminal_lines
 from sealsim.link import Link
 from sealsim.netrelay import EPOCH_2000, NetRelay
 from sealsim.peripherals import SCAN_ENGINES, Peripherals
+from sealsim.ramclock import DeviceClockAndMemory, DeviceRecord
 from sealsim.storage import FlashStorage
 from sealsim.supervisor import (
     DEEPSLEEP_RESET,
@@ -50,7 +52,7 @@ __all__ = ["DEEPSLEEP_RESET", "EPOCH_2000", "HARD_RESET", "PWRON_RESET", "RAW_BA
            "shim_heap_bytes"]
 
 
-class Device:
+class Device(DeviceClockAndMemory):
     """One simulated board. Use as a context manager, or call `start()` and `close()`."""
 
     def __init__(self, board: Board | str, state_dir: Path | str, *, name: str | None = None,
@@ -62,8 +64,10 @@ class Device:
         self.mac = mac or bytes([0x24, 0x0A, 0xC4]) + os.urandom(3)
         self.run_dir = Path(tempfile.mkdtemp(prefix="sealsim-"))
         self.link_path = str(self.run_dir / "link.sock")
+        # Shared with the interpreter: the device clock and the RAM budget's high-water marks.
+        self.record = DeviceRecord(self.run_dir / "device.rec")
         self.events: list[tuple[float, str]] = []  # buzzer, LED, resets, watchdog, ...
-        self.clock_offset = 0  # simulated wall clock = host clock + offset (seconds)
+        self.clock_offset = 0  # device clock = host clock + offset (seconds), in self.record
         self._cond = threading.Condition()
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -71,9 +75,11 @@ class Device:
         self.console = Console(self.link, self._cond, lambda: self.supervisor.pid())
         self.supervisor = Supervisor(link=self.link, console=self.console,
                                      storage=self.storage,
-                                     heap_bytes=self.board.heap_bytes
-                                     + shim_heap_bytes(self.board.heap_bytes),
-                                     cond=self._cond, event=self._event)
+                                     heap_bytes=self.board.memory.initial_heap_bytes
+                                     + shim_heap_bytes(),
+                                     cond=self._cond, event=self._event,
+                                     env={**mp.board_env(self.board, self.record.path),
+                                          "SEALSIM_SHIM_CREDIT": str(shim_heap_bytes())})
         self.peripherals = Peripherals.build(self.board, self.link, self._event)
         self.relay = NetRelay(self.link, self._cond, self._event, wifi=wifi, name=self.name)
         p, s = self.peripherals, self.supervisor
@@ -103,7 +109,9 @@ class Device:
 
     @property
     def heap_bytes(self) -> int:
-        """MicroPython's heap at the next boot: the board's plus the shims' own."""
+        """The GC heap's first area at the next boot (the board's, plus the shims' own heap,
+        credited); it grows on demand from the board's RAM budget, which mbedTLS shares
+        (simulator/interp, docs/simulator.md "Memory")."""
         return self.supervisor.heap_bytes
 
     @heap_bytes.setter
@@ -174,7 +182,9 @@ class Device:
     # -- the bus ops that are not a peripheral's ---------------------------------------------
     def _bus_event(self, p: bytes) -> None:
         text = p.decode("utf-8", "replace")
-        if not self.supervisor.on_event(text):
+        if text == "booted":
+            self.console.boot_done()
+        elif not self.supervisor.on_event(text):
             self._event(text)
 
     def _query(self, p: bytes) -> bytes | None:
@@ -184,7 +194,7 @@ class Device:
         return handler(words) if handler is not None else b""
 
     def _settime(self, words: list[str]) -> bytes:
-        self.clock_offset = int(words[1]) + EPOCH_2000 - int(time.time())
+        self.set_clock(int(words[1]) + EPOCH_2000)
         return b""
 
     def _call(self, p: bytes) -> bytes:
@@ -203,12 +213,6 @@ class Device:
     def set_wifi(self, on: bool) -> None:
         """Access point in range (True) or gone (False). Off tears down every connection."""
         self.relay.set_wifi(on)
-
-    def set_clock(self, unix_time: float) -> None:
-        self.clock_offset = int(unix_time - time.time())
-
-    def skew_clock(self, seconds: float) -> None:
-        self.clock_offset += int(seconds)
 
     def scan(self, code: str | bytes) -> None:
         """Hold a code in front of the scan engine (it reads it as the real module would)."""

@@ -192,18 +192,10 @@ def board(name: str = DEFAULT) -> Board:
     return load_board(name)
 
 
-# On an ESP32, mbedTLS allocates from the ESP-IDF heap (the ~40 KB the ESP32 port leaves for
-# Wi-Fi and one TLS connection), not from MicroPython's 110 KB. The unix port's mbedTLS allocates
-# from the MicroPython heap instead (measured: ~32 KB at the handshake peak), so a simulated
-# device gets that allowance on top of the board budget, as the simulator does for its shims.
-TLS_HEAP_BYTES = 40 * 1024
-
-
 def device(b: Board, state: Path, **kwargs: object) -> Device:
-    """A started simulated device whose heap is the board budget + the TLS allowance."""
-    dev = Device(b, state, **kwargs)  # type: ignore[arg-type]
-    dev.heap_bytes += TLS_HEAP_BYTES
-    return dev.start()
+    """A started simulated device. Its heap grows from the board's RAM budget, which mbedTLS
+    shares as on an ESP32 (no allowance on top: simulator/interp, docs/simulator.md)."""
+    return Device(b, state, **kwargs).start()  # type: ignore[arg-type]
 
 
 def frame_text(img) -> list[str]:  # noqa: ANN001 - a PIL image

@@ -6,6 +6,7 @@ when the VM next checks, never in the middle of native code.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import signal
@@ -33,14 +34,39 @@ def _signal(pid: int, sig: int) -> bool:
 
 
 # Syscalls in which a process waits for something (poll, select, sleeps, socket reads): the
-# only places Ctrl-C may land (see interrupt). Linux numbers per architecture.
-_WAIT_SYSCALLS = {
+# only places Ctrl-C may land (see interrupt). Linux numbers per ABI: the interpreter is a
+# 32-bit build (simulator/interp), so on an x86_64 host its /proc/PID/syscall numbers are
+# i386 ones.
+_WAIT_SYSCALLS_BY_ABI = {
     # read poll select nanosleep recvfrom recvmsg clock_nanosleep epoll_wait pselect6 ppoll
     # epoll_pwait
     "x86_64": frozenset({0, 7, 23, 35, 45, 47, 230, 232, 270, 271, 281}),
+    # read select(82) socketcall _newselect nanosleep poll epoll_wait clock_nanosleep
+    # pselect6 ppoll epoll_pwait recvfrom recvmsg clock_nanosleep_time64 pselect6_time64
+    # ppoll_time64 epoll_pwait2
+    "i386": frozenset({3, 82, 102, 142, 162, 168, 256, 267, 308, 309, 319, 371, 372, 407,
+                       413, 414, 441}),
     # epoll_pwait read pselect6 ppoll nanosleep clock_nanosleep recvfrom recvmsg
     "aarch64": frozenset({22, 63, 72, 73, 101, 115, 207, 212}),
-}.get(platform.machine())
+}
+
+
+def _exe_abi(exe: str) -> str:
+    """The ABI of an ELF executable (its e_machine), as a key of _WAIT_SYSCALLS_BY_ABI."""
+    try:
+        with open(exe, "rb") as f:
+            head = f.read(20)
+    except OSError:
+        return platform.machine()
+    return {3: "i386", 62: "x86_64", 183: "aarch64"}.get(
+        int.from_bytes(head[18:20], "little"), platform.machine())
+
+
+@functools.cache
+def _wait_syscalls() -> frozenset[int] | None:
+    from sealsim import micropython as mp
+
+    return _WAIT_SYSCALLS_BY_ABI.get(_exe_abi(mp.micropython_exe()))
 
 
 def _stopped(pid: int, timeout: float = 2.0) -> bool:
@@ -61,14 +87,15 @@ def _stopped(pid: int, timeout: float = 2.0) -> bool:
 
 def _waiting(pid: int) -> bool | None:
     """Whether a stopped process sits in a wait syscall (None: cannot tell on this system)."""
-    if _WAIT_SYSCALLS is None:
+    waits = _wait_syscalls()
+    if waits is None:
         return None
     try:
         with open(f"/proc/{pid}/syscall") as f:
             nr = f.read().split()[0]
     except (OSError, IndexError):
         return None
-    return nr.lstrip("-").isdigit() and int(nr) in _WAIT_SYSCALLS
+    return nr.lstrip("-").isdigit() and int(nr) in waits
 
 
 def interrupt(pid: int, patience: float = 1.0) -> bool:

@@ -113,7 +113,8 @@ class MicroPythonItem(pytest.Item):
                "MPYTEST_FW_FORM": rt.firmware_form}
         proc = mp.run(
             [str(mp.MPSIDE_DIR / "testrunner.py"), self.path.stem, self.name],
-            heap_bytes=rt.board.heap_bytes, path=rt.path_for(test_dir), env=env,
+            heap_bytes=rt.board.memory.initial_heap_bytes, board=rt.board,
+            path=rt.path_for(test_dir), env=env,
             cwd=test_dir, timeout=float(self.config.getini("timeout") or 300),
         )
         out = proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace")
@@ -127,7 +128,9 @@ class MicroPythonItem(pytest.Item):
             return
         if verdict.startswith("SKIP") and proc.returncode == 0:
             pytest.skip(verdict[4:].strip() or "skipped by firmware test")
-        header = (f"MicroPython ({rt.board.name}, heap {rt.board.heap_kib} KiB) "
+        mem = rt.board.memory
+        header = (f"MicroPython ({rt.board.name}, heap {mem.initial_heap_kib} KiB growing "
+                  f"within {mem.ram_kib - mem.wifi_kib} KiB) "
                   f"exit code {proc.returncode}")
         raise MicroPythonTestFailed(f"{header}\n{body}")
 

@@ -50,16 +50,17 @@ class SimDeviceError(RuntimeError):
 
 
 @functools.cache
-def shim_heap_bytes(heap_bytes: int) -> int:
-    """Heap the shims take at boot (they stand in for native modules that cost an ESP32
-    nothing). The supervisor adds it to the board's heap, so firmware finds its budget."""
+def shim_heap_bytes() -> int:
+    """Heap the shims take at boot (they stand for native modules that a board keeps in flash
+    and static RAM). Measured once per process; the supervisor credits exactly this much to
+    the initial heap and the RAM budget (docs/simulator.md, "Memory")."""
     from sealscan.boards import DEFAULT_BOARD, load_board
     from sealsim.storage import FlashStorage
 
     with tempfile.TemporaryDirectory() as tmp:
         storage = FlashStorage(load_board(DEFAULT_BOARD), Path(tmp))
         try:
-            proc = mp.run([str(SHIMS_DIR / "_simboot.py")], heap_bytes=heap_bytes,
+            proc = mp.run([str(SHIMS_DIR / "_simboot.py")], heap_bytes=256 * 1024,
                           path=mp.module_path(), timeout=60,
                           env={"SEALSIM_CALIBRATE": "1", **storage.boot_env(),
                                "SEALSIM_SHIMS": str(SHIMS_DIR)})
@@ -76,11 +77,13 @@ class Supervisor:
     """Owns the MicroPython process. Callers hold `cond` around every method but `pid`."""
 
     def __init__(self, *, link: Link, console: Console, storage: FlashStorage, heap_bytes: int,
-                 cond: threading.Condition, event: Callable[[str], None]):
+                 cond: threading.Condition, event: Callable[[str], None],
+                 env: dict[str, str] | None = None):
         self.link = link
         self.console = console
         self.storage = storage
-        self.heap_bytes = heap_bytes
+        self.heap_bytes = heap_bytes  # the GC heap's first area (it grows from the budget)
+        self.env = dict(env or {})  # the board's RAM budget and the shared record
         self.cond = cond
         self.event = event
         self.proc: subprocess.Popen[bytes] | None = None
@@ -135,6 +138,7 @@ class Supervisor:
             self.event("halted: " + self.halted)
             return
         env = mp.environment(mp.module_path(), {
+            **self.env,
             **self.storage.boot_env(),
             "SEALSIM_SHIMS": str(SHIMS_DIR),
             "SEALSIM_LINK": self.link.path,

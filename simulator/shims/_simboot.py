@@ -5,9 +5,11 @@
 # port's _boot.py and inisetup.py do), then boot.py and main.py run as on the board, then
 # the REPL.
 #
-# The shims stand in for native modules that cost an ESP32 no heap. Importing them all here
-# fixes their cost; the supervisor adds exactly that much to the heap (measured by running
-# this file with SEALSIM_CALIBRATE set), so the firmware finds the board's budget free.
+# The shims stand in for native modules that an ESP32 keeps in flash and static RAM, outside
+# the RAM budget its heap grows from. Importing them all here fixes their cost; the supervisor
+# measures it (this file with SEALSIM_CALIBRATE set) and credits exactly that much to the
+# initial heap and the budget, so the firmware finds the board's RAM as it is. `time` is not
+# a shim: the interpreter has the esp32 port's, on the device clock.
 import gc
 import sys
 import os
@@ -25,7 +27,6 @@ import machine
 import network
 import esp32
 import socket
-import time
 import ntptime
 
 esp32._attach(_flash, os.getenv("SEALSIM_PARTS"))
@@ -62,7 +63,10 @@ gc.collect()
 if os.getenv("SEALSIM_CALIBRATE"):
     print("SHIMHEAP", gc.mem_alloc())
     raise SystemExit
-del _simlink, machine, network, socket, time, ntptime
+# The boot's critical part is over: a Ctrl-C that arrived during it (a board's _boot.py is too
+# short to be hit) is delivered now, to boot.py/main.py, instead of leaving flash unmounted.
+_simlink.event("booted")
+del _simlink, machine, network, socket, ntptime
 vfs.umount("/.sim")
 del esp32
 os.chdir("/")

@@ -23,7 +23,7 @@ class UART(io.IOBase):
                  invert=0, flow=0):
         self._id = id
         self._baud = baudrate
-        self._rx = rxbuf
+        self._rxbuf = rxbuf
         if id == 0:
             # UART0 is the console on an ESP32: writes share the REPL's stream (and order).
             self._s = None
@@ -59,7 +59,8 @@ class UART(io.IOBase):
     # MicroPython heap that the firmware cannot wipe. (On a board the IDF driver's rx ring
     # buffer keeps the last bytes received, outside the heap: sealsim.memdump's docstring.)
     def any(self):
-        # "may return 1 even if there is more than one character available" (the docs)
+        # "may return 1 even if there is more than one character available" (the docs): no
+        # peek, which would copy what is pending (a scanned token) into the heap
         return 1 if self._s is not None and self._wait(0) else 0
 
     def read(self, nbytes=-1):
@@ -67,22 +68,22 @@ class UART(io.IOBase):
             return None
         if not self.any() and not (self._timeout and self._wait(self._timeout)):
             return None
-        buf = bytearray(nbytes if nbytes is not None and nbytes >= 0 else self._rx)
+        buf = bytearray(nbytes if nbytes is not None and nbytes >= 0 else self._rxbuf)
         n = self.readinto(buf)
         return bytes(buf[:n]) if n else None
 
     def readinto(self, buf, nbytes=-1):
+        # Straight into the caller's buffer, as the native driver does: no heap per read.
         if self._s is None:
             return None
-        if nbytes < 0:
+        if nbytes < 0 or nbytes > len(buf):
             nbytes = len(buf)
         if not self.any() and not (self._timeout and self._wait(self._timeout)):
             return None
         try:
-            n = self._s.readinto(memoryview(buf)[:nbytes])
+            return self._s.readinto(buf, nbytes) or None
         except OSError:
             return None
-        return n or None
 
     def readline(self):
         if not self.any():

@@ -341,8 +341,9 @@ class SoftSPI(SPI):
 
 
 class RTC:
-    # RTC memory lives in <state>/rtc.bin (flash audit scans it); the clock is the host's
-    # simulated clock (settable and skewable from the harness; datetime() sets it too).
+    # RTC memory lives in <state>/rtc.bin (flash audit scans it); the clock is the device
+    # clock the interpreter keeps natively (the harness sets and steps it; datetime() sets
+    # it through the supervisor, which owns it).
     def __init__(self, id=0):
         pass
 

@@ -46,7 +46,7 @@ def test_failure_reported_with_micropython_traceback(pytester: pytest.Pytester):
     assert "test_passes [micropython] PASSED" in out or "test_passes PASSED" in out
     # MicroPython's traceback, with the failing line of the helper and the exception.
     result.stdout.fnmatch_lines([
-        "*MicroPython (esp32-devkitc-gm65, heap 110 KiB) exit code 1*",
+        "*MicroPython (esp32-devkitc-gm65, heap 56 KiB growing within 150 KiB) exit code 1*",
         "Traceback (most recent call last):",
         '*File "*test_demo.py", line 4, in helper*',
         "KeyError: missing",

@@ -20,7 +20,7 @@ API = {
         "PWM": ["__init__", "init", "freq", "duty", "duty_u16", "duty_ns", "deinit"],
         "UART": ["__init__", "init", "deinit", "any", "read", "readinto", "readline", "write",
                  "sendbreak", "flush", "txdone", "irq"],
-        "I2C": ["__init__", "init", "deinit", "scan", "writeto", "writevto", "readfrom",
+        "I2C": ["__init__", "init", "scan", "writeto", "writevto", "readfrom",
                 "readfrom_into", "writeto_mem", "readfrom_mem", "readfrom_mem_into", "start",
                 "stop", "readinto", "write"],
         "SPI": ["__init__", "init", "deinit", "write", "read", "readinto", "write_readinto"],
@@ -35,8 +35,12 @@ API = {
                       "commit"],
               "Partition": ["__init__", "find", "info", "readblocks", "writeblocks", "ioctl",
                             "set_boot", "get_next_update", "mark_app_valid_cancel_rollback"]},
-    "time": {"": ["time", "time_ns", "gmtime", "localtime", "mktime", "sleep", "sleep_ms",
-                  "sleep_us", "ticks_ms", "ticks_us", "ticks_add", "ticks_diff"]},
+}
+# Native in the interpreter (simulator/interp/esp32sim: the esp32 port's time module on the
+# device clock), not a shim.
+NATIVE_API = {
+    "time": ["time", "time_ns", "gmtime", "localtime", "mktime", "sleep", "sleep_ms",
+             "sleep_us", "ticks_ms", "ticks_us", "ticks_add", "ticks_diff"],
 }
 
 
@@ -108,6 +112,19 @@ def _parse_shim(path: Path):
     return out, consts
 
 
+@pytest.mark.parametrize("module", list(NATIVE_API))
+def test_native_modules_have_what_the_stubs_promise(module):
+    from sealsim import micropython as mp
+
+    stub, _ = _parse(TYPINGS_DIR / f"{module}.pyi")
+    proc = mp.run(["-c", f"import {module}; print(' '.join(dir({module})))"],
+                  heap_bytes=64 * 1024, path=mp.module_path(shims=False))
+    have = set(proc.stdout.decode().split())
+    for name in NATIVE_API[module]:
+        assert name in stub[""], f"{module}.{name}: not in the ESP32 stubs (fix the list)"
+        assert name in have, f"{module}.{name}: missing from the interpreter"
+
+
 @pytest.mark.parametrize("module", list(API))
 def test_shim_signatures_accept_every_stub_call(module):
     stub, stub_consts = _parse(TYPINGS_DIR / f"{module}.pyi")
@@ -158,7 +175,7 @@ def test_shim_checker_catches_a_wrong_signature(tmp_path):
 def test_firmware_tests_keep_the_ports_own_time_and_socket():
     # Only simulated devices replace built-ins; the firmware-test path has no time/socket shim.
     assert not (SHIMS_DIR / "time.py").exists() and not (SHIMS_DIR / "socket.py").exists()
-    assert (SHIMS_DIR / "device" / "time.py").exists()
+    assert not (SHIMS_DIR / "device" / "time.py").exists()  # time is native (device clock)
 
 
 def test_firmware_never_imports_the_simulator():
