@@ -79,6 +79,21 @@ def test_scanned_text_never_grows_the_interned_strings():
     assert after >= before - 256, (before, after)
 
 
+_HIDE = 0x5A5A5A5A  # addresses kept XOR this: an int holding the address itself could
+# keep the block alive (the GC is conservative about every word in the heap)
+
+
+def _plant(canary):
+    # in a function of its own, so no stale reference to the blocks stays on the caller's
+    # stack
+    import uctypes
+
+    blocks = [bytearray(canary) for _ in range(32)]
+    addrs = [uctypes.addressof(b) ^ _HIDE for b in blocks]
+    blocks.clear()
+    return addrs
+
+
 def test_scrub_heap_zeroes_what_was_freed():
     # maintenance mode zeroes the free heap before it opens the console (app.py, bootload.py)
     import gc
@@ -86,11 +101,14 @@ def test_scrub_heap_zeroes_what_was_freed():
     import uctypes
     from bootload import scrub_heap
 
-    canary = b"11010519491231002X-CANARY"
-    blocks = [bytearray(canary * 4) for _ in range(8)]
-    addrs = [uctypes.addressof(b) for b in blocks]
-    blocks = None  # noqa: F841
+    canary = b"11010519491231002X-CANARY" * 4
+    addrs = _plant(canary)
     gc.collect()
+
+    def holding():
+        return [a for a in addrs if bytes(uctypes.bytearray_at(a ^ _HIDE, len(canary))) ==
+                canary]
+
+    assert holding(), "the freed blocks were all reused already: nothing to show"
     scrub_heap()
-    for a in addrs:
-        assert bytes(uctypes.bytearray_at(a, len(canary) * 4)) != canary * 4
+    assert holding() == []
