@@ -5,9 +5,9 @@
 #
 # The heap is shaped like the app's steady state first: loading leaves it in small holes (the
 # app allocates its big buffers at boot instead), so RUN (in the host test) holds a large
-# block while this module loads and reads the seeds, main() fills every hole left, gives the
-# block back and holds its start as ballast, leaving FREE_BYTES (the app's steady-state free
-# heap) plus the harness's own share in one piece. Then COUNT inputs are made and fed to the
+# block while this module loads and reads the seeds, main() gives the block back and holds
+# its start as ballast, leaving about FREE_BYTES (the app's steady-state free heap) plus the
+# harness's own share. Then COUNT inputs are made and fed to the
 # decoders, each at one layer of its code:
 #
 #   scan lines   random UART chunks (CR/LF anywhere, over-long lines) -> LineSplitter -> Flow
@@ -506,24 +506,22 @@ class Fuzz:
 _HARNESS = const(4096)  # what the harness holds while a decoder runs (the input, ...)
 
 
-def fill_holes():
-    """Take every free block (the small holes loading left): a chain of 1-item tuples, one
-    GC block each. Called while the reserve is held, so afterwards the reserve is the only
-    free memory: the decoders get one piece, as the app's steady state gives them."""
-    chain = None
-    try:
-        while True:
-            chain = (chain,)
-    except MemoryError:
-        return chain
-
-
 def ballast(free):
-    """Hold the start of the free piece, so about `free` bytes are left for the decoders
-    (plus _HARNESS)."""
-    gc.collect()
-    size = gc.mem_free() - free - _HARNESS
-    return bytearray(size) if size > 0 else None
+    """Hold heap until about `free` bytes are left for the decoders (plus _HARNESS): the app's
+    steady state. gc.mem_free() counts what the heap could still grow by (as on an ESP32),
+    so it is taken in pieces until the count is down there."""
+    held = []
+    piece = 4096
+    while piece >= 64:
+        gc.collect()
+        over = gc.mem_free() - free - _HARNESS
+        if over < 64:
+            break
+        try:
+            held.append(bytearray(min(piece, over)))
+        except MemoryError:
+            piece //= 2
+    return held
 
 
 def load():
@@ -534,7 +532,6 @@ def load():
 def main(reserve, seeds):
     rng_seed = int(sys.argv[2])
     count = int(sys.argv[3])
-    holes = fill_holes()
     reserve.clear()
     gc.collect()
     fz = Fuzz(seeds)
@@ -565,5 +562,5 @@ def main(reserve, seeds):
     print("FUZZ-COUNTS", json.dumps(fz.counts))
     print("FUZZ-OOM", json.dumps(fz.oom))
     print("FUZZ-DONE inputs", count, "fails", fz.fails, "slowest_ms", fz.slowest,
-          "free_after_warmup", base, "lowest_free_later", low, "ballast", len(held or b""), "holes", holes is not None, "harness_oom", harness_oom)
+          "free_after_warmup", base, "lowest_free_later", low, "ballast", len(held or b""), "harness_oom", harness_oom)
 

