@@ -9,11 +9,11 @@ STAMP := $(VENV)/.sealscan-installed
 FW_DIR ?= firmware
 PYTEST_ARGS ?=
 
-.PHONY: setup interp demo test lint lint-host lint-firmware bench lock clean
+.PHONY: setup system-deps interp demo test lint lint-host lint-firmware bench lock clean
 
 INTERP := build/interp/.built
 
-setup: $(STAMP) $(INTERP)
+setup: system-deps $(STAMP) $(INTERP)
 
 # The simulator's interpreter and mpy-cross: MicroPython v1.28.0 (tag v1.28.0, commit
 # e0e9fbb17e) built from the vendored source release, pinned by sha256 in
@@ -29,6 +29,28 @@ interp: $(INTERP)
 $(INTERP): $(wildcard simulator/interp/build.sh simulator/interp/esp32sim/* simulator/interp/patches/*) $(wildcard $(MPY_TARBALL))
 	bash simulator/interp/build.sh
 	@touch $@
+
+# promtool (Debian's prometheus package) checks the shipped alert rules in the tests. As
+# root (CI, a fresh machine) it is installed with apt; otherwise say how. PostgreSQL needs
+# nothing here: the pgserver wheel in requirements.lock bundles the server the tests start.
+# xfonts-wqy is the source of the committed font asset (sealscan firmware font,
+# firmware/assets): installed the same way so that the byte-for-byte regeneration test runs
+# (without it that test skips and says why).
+FONT_SRC := /usr/share/fonts/X11/misc/wenquanyi_9pt.pcf
+
+system-deps:
+	@command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends prometheus >/dev/null; \
+	  else echo "promtool missing: sudo apt-get install --no-install-recommends prometheus" >&2; \
+	  fi; }
+	@test -e $(FONT_SRC) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends xfonts-wqy >/dev/null; \
+	  else echo "xfonts-wqy missing (the font asset test will skip): sudo apt-get install xfonts-wqy" >&2; \
+	  fi; }
 
 $(STAMP): requirements.lock requirements-typings.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sealscan needs Python >= 3.11, found " + sys.version.split()[0])'

@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from sealscan.fonttool import STRIKES
 from sealsim import endtoend as kit
 from sealsim.scenario import start_device
 
@@ -83,6 +84,7 @@ def main() -> None:
         finally:
             up.stop()
     modules = module_heap()
+    font_heap = font_resident()
     floor = statistics.median(held)
     print(f"{'measure':46} {'value':>12} {'ratio':>8}")
     print(f"{'free heap, bare main.py (floor)':46} {bare_free:9d} B {1:8.2f}")
@@ -108,6 +110,15 @@ def main() -> None:
               f"{_TRANSIENT.get(name, 'boot, resident')}")
     print(f"{'total':30} {total:7d} B {1:8.2f}")
 
+    print()
+    print(f"{'font (glyphs from flash)':46} {'value':>12} {'ratio':>8}")
+    for what, n in font_heap:
+        print(f"{what:46} {n:9d} B {n / _FONT_BUDGET:8.2f}")
+    for size, strike in STRIKES.items():
+        n = strike.asset.stat().st_size
+        print(f"{f'font asset on flash, {size} px (font{size}.bin)':46} {n:9d} B "
+              f"{n / STRIKES[12].asset.stat().st_size:8.2f}")
+
 
 # Each module's heap when imported after its dependencies (so its own cost only): bytecode,
 # globals, and whatever qstr pool growth its names trigger (pools grow in chunks, so a chunk
@@ -122,6 +133,7 @@ _TRANSIENT = {"bootload": "boot only, released",
               "hkdf": "session setup (stage 2: key schedule), released",
               "hpkeks": "session setup (stage 2: key schedule), released",
               "mac0": "badge/config code, released",
+              "texts": "never (ids folded in at build time, words in font.bin)",
               "st7789": "ESP32-S3 board's screen only"}
 _MEASURE = """
 import gc, sys
@@ -132,6 +144,75 @@ for m in sys.argv[1].split(","):
     __import__(m)
     gc.collect(); print("HEAP", m, gc.mem_alloc() - a)
 """
+
+
+# The font's resident heap: its code (display.py's open_font/text/draw: display.py measured
+# against a copy without them, each in its own process) plus the open font (file object,
+# glyph buffer and its FrameBuffer, header), and what drawing every text leaves behind
+# (nothing: no glyph and no text is kept). The issue's budget: 1 KiB for code and buffer.
+_FONT_BUDGET = 1024
+_FONT_MEASURE = """
+import gc, sys, framebuf
+gc.collect(); a = gc.mem_alloc()
+display = __import__(sys.argv[3])
+gc.collect(); print("FONT module", gc.mem_alloc() - a)
+print("FONT wordbits", 64 if sys.maxsize > 2 ** 32 else 32)
+if sys.argv[3] == "display":
+    gc.collect(); a = gc.mem_alloc()
+    display.open_font(sys.argv[1], 0)
+    gc.collect(); print("FONT open", gc.mem_alloc() - a)
+    d = framebuf.FrameBuffer(bytearray(128 * 64 // 8), 128, 64, framebuf.MONO_VLSB)
+    def every_text():
+        for lang in (0, 1):
+            for i in range(int(sys.argv[2])):
+                display.draw(d, display.text(i, lang).replace("\\n", " "), 0, 0, None)
+    every_text()
+    gc.collect(); a = gc.mem_alloc()
+    every_text()
+    gc.collect(); print("FONT drawn", gc.mem_alloc() - a)
+"""
+
+
+def font_resident() -> list[tuple[str, int]]:
+    from sealscan import fwtools
+    from sealscan.fonttool import text_table
+    from sealscan.paths import FIRMWARE_DIR, SHIMS_DIR
+    from sealsim import micropython as mp
+
+    got: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "src"
+        src.mkdir()
+        full = (FIRMWARE_DIR / "display.py").read_text(encoding="utf-8")
+        bare = full[:full.index("_HEAD = const(")] + full[full.index("def open_display("):]
+        (src / "display.py").write_text(full, encoding="utf-8")
+        (src / "display_nofont.py").write_text(bare, encoding="utf-8")
+        fw = Path(tmp) / "fw"
+        fwtools.compile_firmware(src, fw)
+        script = Path(tmp) / "font_measure.py"
+        script.write_text(_FONT_MEASURE)
+        for module in ("display_nofont", "display"):
+            proc = mp.run([str(script), str(STRIKES[12].asset), str(len(text_table()[1])),
+                           module], heap_bytes=1 << 20,
+                          path=mp.module_path(SHIMS_DIR / "device", fw))
+            for line in proc.stdout.decode().splitlines():
+                if line.startswith("FONT "):
+                    key = "bare" if module != "display" and "module" in line else line.split()[1]
+                    if key == "wordbits" and module != "display":
+                        continue
+                    got[key] = int(line.split()[2])
+    if set(got) != {"bare", "module", "open", "drawn", "wordbits"}:
+        raise RuntimeError("font heap measurement failed: " + proc.stderr.decode())
+    code = got["module"] - got["bare"]
+    rows = [("font code (display.open_font, text, draw)", code),
+            ("open font (glyph buffer, FrameBuffer; file only while drawing)", got["open"]),
+            ("font code + buffer, resident (budget 1 KiB)", code + got["open"]),
+            ("left after drawing every text (none kept)", got["drawn"])]
+    if got["wordbits"] == 64:  # this port is 64-bit: what a 32-bit ESP32 pays (measured
+        # on the same .mpy files: 32-bit builds need 0.69x the heap of 64-bit ones)
+        rows.insert(3, ("  the same on a 32-bit ESP32 (x0.69)",
+                        round((code + got["open"]) * 0.69)))
+    return rows
 
 
 def module_heap() -> list[tuple[str, int]]:

@@ -66,5 +66,10 @@ def _boot():
     import handheld
 
     fl = flow.Flow(cfg.badge_key, cfg.config_key, cfg.carrier, cfg.config_serial)
+    try:
+        io = bootload.wire(board, cfg.lang)
+    except config.ConfigError as e:  # the font asset is missing or damaged
+        print("sealscan: cannot start:", e)
+        return None
     # the parsed board.json goes with this frame
-    return handheld.App(cfg, s, fl, bootload.wire(board))
+    return handheld.App(cfg, s, fl, io)

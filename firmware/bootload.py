@@ -6,9 +6,12 @@
 import json
 
 import config
+import texts as T
 from micropython import const
 
 _BUF = const(2048)  # the largest NVS blob (tls_cert DER)
+_DEFAULT_LANG = "zh"  # every carrier the firmware knows is a Chinese one (waybill.CARRIERS)
+FONT = "font.bin"  # the font asset `sealscan deploy` puts beside the modules
 
 
 def load_board(path="board.json"):
@@ -83,20 +86,35 @@ def read_config(nvs):
     return config.Config(
         nvs, text("device_id"), blob("device_key", 32), blob("upstream_pk", 32),
         text("upstream_url"), blob("tls_cert"), blob("badge_key", 32), blob("config_key", 32),
-        text("carrier"), text("wifi_ssid", True), text("wifi_pass", True), serial)
+        text("carrier"), text("wifi_ssid", True), text("wifi_pass", True), serial,
+        text("lang", True) or _DEFAULT_LANG)
 
 
-def wire(board):
+def font(lang):
+    """Open the font asset in UI language `lang` (display.py owns the font from here on);
+    ConfigError if font.bin is missing or is not a font asset."""
+    import display
+
+    try:
+        display.open_font(FONT, T.EN if lang == "en" else T.ZH)
+    except (OSError, ValueError):
+        raise config.ConfigError(FONT + " missing or damaged: run sealscan deploy")
+
+
+def wire(board, lang="zh"):
     """The board's peripherals for handheld.App, in its order: (display, scan engine UART,
-    buzzer, LED, BACK key, OK key, scan engine trigger, Wi-Fi station)."""
+    buzzer, LED, BACK key, OK key, scan engine trigger, Wi-Fi station); the display's font
+    is opened in UI language `lang` ("zh" or "en")."""
     import display
     import network
     from machine import PWM, UART, Pin
 
     se = board["scan_engine"]
     pins = board["pins"]
+    disp = display.open_display(board["display"])
+    font(lang)
     return (
-        display.open_display(board["display"]),
+        disp,
         UART(se["uart"], se["baud"], tx=se["tx"], rx=se["rx"]),
         PWM(Pin(pins["buzzer"]), freq=2000, duty_u16=0),
         Pin(pins["led"], Pin.OUT, value=0),

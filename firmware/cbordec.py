@@ -22,7 +22,13 @@ _MAX_TOTAL = const(24)
 
 
 class CodeError(ValueError):
-    """A scanned code is refused. The message is a short reason with no identity data."""
+    """A scanned code is refused. args: a short reason with no identity data, then for the
+    refusals the courier is told apart (flow.py) a kind: EXPIRED or REPLAYED."""
+
+
+# CodeError kinds (a second argument, not subclasses: a class costs ~200 B of heap)
+EXPIRED = const(1)  # a well-formed code past its expiry
+REPLAYED = const(2)  # a config code whose serial is not above the last applied one
 
 
 def _utf8_chars(b):

@@ -1,7 +1,8 @@
 # Device configuration: provisioned keys and settings from NVS namespace "sealscan" (written
 # by `sealscan provision`, read at boot by bootload.read_config; the contract is
 # docs/device.md). The only keys the application itself writes are the Wi-Fi/upstream
-# settings of a valid RNCF1: config code (apply_config), nothing about records ever.
+# settings and the UI language of a valid RNCF1: config code (apply_config), nothing about
+# records ever.
 #
 #   key            type  value
 #   device_id      blob  1-32 chars A-Z a-z 0-9 . _ -
@@ -10,6 +11,7 @@
 #   badge_key      blob  32 bytes                       config_key   blob  32 bytes
 #   carrier        blob  carrier code                   wifi_ssid, wifi_pass  blob
 #   config_serial  i32   last applied config serial     provisioned  i32 = 1, written last
+#   lang           blob  UI language "zh" or "en" (texts.LANGS); absent: "zh"
 NAMESPACE = "sealscan"
 
 
@@ -20,7 +22,7 @@ class ConfigError(Exception):
 class Config:
     # Built by bootload.read_config (boot only, so the NVS reading code is not resident)
     def __init__(self, nvs, device_id, device_key, upstream_pk, upstream_url, tls_cert,
-                 badge_key, config_key, carrier, wifi_ssid, wifi_pass, config_serial):
+                 badge_key, config_key, carrier, wifi_ssid, wifi_pass, config_serial, lang):
         self.nvs = nvs  # esp32.NVS(NAMESPACE): apply_config writes through it
         self.device_id = device_id
         self.device_key = device_key
@@ -33,9 +35,10 @@ class Config:
         self.wifi_ssid = wifi_ssid
         self.wifi_pass = wifi_pass
         self.config_serial = config_serial
+        self.lang = lang  # "zh" or "en"
         self.host, self.port = parse_url(upstream_url)
 
-    def apply_config(self, ssid, password, url, serial):
+    def apply_config(self, ssid, password, url, serial, lang=None):
         """Store a verified config code's settings (and its serial, for replay checks)."""
         host, port = parse_url(url)
         n = self.nvs
@@ -43,6 +46,9 @@ class Config:
         n.set_blob("wifi_pass", password.encode())
         n.set_blob("upstream_url", url.encode())
         n.set_i32("config_serial", serial)
+        if lang is not None:
+            n.set_blob("lang", lang.encode())
+            self.lang = lang
         n.commit()
         self.wifi_ssid, self.wifi_pass, self.upstream_url = ssid, password, url
         self.config_serial = serial

@@ -8,9 +8,10 @@
 # until it is sealed (the sealer wipes it) or dropped (wiped). While the overdue alarm is up,
 # new identity scans are refused (policy: the backlog must clear first).
 import idtoken
+import texts as T
 import transient
 import waybill
-from cbordec import CodeError
+from cbordec import EXPIRED, REPLAYED, CodeError
 from micropython import const
 from wipe import wipe
 
@@ -29,7 +30,9 @@ REFUSED = const(5)
 # scanned (a login per shift, a config code now and then) and released after (transient.py)
 _BADGE_PREFIX = b"RNCB1:"
 _CONFIG_PREFIX = b"RNCF1:"
-_WAYBILL_REASONS = ("", "BAD CHARS", "NOT A WAYBILL", "CHECK DIGIT", "NO CARRIER")
+# waybill.check() result -> what the courier is told (texts.py)
+_WAYBILL_TEXTS = (T.SCAN_BOTH, T.NOT_WAYBILL, T.NOT_WAYBILL, T.WAYBILL_MISREAD, T.NO_CARRIER,
+                  T.OTHER_CARRIER)
 
 
 class Flow:
@@ -45,12 +48,12 @@ class Flow:
         self.token = bytearray(idtoken.MAX_TOKEN + len(idtoken.PREFIX))
         self.token_len = 0
         self.waybill = None
-        self.message = "SCAN BADGE"
+        self.message = T.SCAN_BADGE  # a text id (texts.py): what the screen tells the courier
         self.config_values = None
         self.refused = 0
 
-    def _refuse(self, why):
-        self.message = why
+    def _refuse(self, tid):
+        self.message = tid
         self.refused += 1
         return REFUSED
 
@@ -61,11 +64,14 @@ class Flow:
             if line[:6] == _CONFIG_PREFIX or line[:6] == _BADGE_PREFIX:
                 return self._mac0_code(line, now)
             if self.state != READY:
-                return self._refuse("LOG IN FIRST")
+                return self._refuse(T.LOGIN_FIRST)
             if line[:6] == idtoken.PREFIX:
                 if overdue:
-                    return self._refuse("UPLOAD OVERDUE")
-                ident = idtoken.parse(line, now)
+                    return self._refuse(T.OVERDUE_NO_ID)
+                try:
+                    ident = idtoken.parse(line, now)
+                except CodeError as e:  # args: reason[, kind] (cbordec)
+                    return self._refuse(T.ID_EXPIRED if e.args[-1] == EXPIRED else T.ID_INVALID)
                 self.drop_identity()
                 n = len(line)
                 self.token[0:n] = line
@@ -75,38 +81,44 @@ class Flow:
                 try:
                     text = str(line, "utf-8")
                 except UnicodeError:
-                    return self._refuse("UNREADABLE")
+                    return self._refuse(T.UNREADABLE)
                 r = waybill.check(self.carrier, text)
                 if r != waybill.OK:
-                    return self._refuse("WAYBILL: " + _WAYBILL_REASONS[r])
+                    return self._refuse(_WAYBILL_TEXTS[r])
                 self.waybill = text
-        except CodeError as e:
-            return self._refuse(_short(e))
+        except CodeError:
+            return self._refuse(T.UNREADABLE)
         if self.identity is not None and self.waybill is not None:
             return CAPTURE
-        self.message = "SCAN WAYBILL" if self.waybill is None else "SCAN ID"
+        self.message = T.SCAN_WAYBILL if self.waybill is None else T.SCAN_ID
         return HELD
 
     def _mac0_code(self, line, now):
+        config = line[:6] == _CONFIG_PREFIX
         fresh = transient.loading("mac0")
         try:
             import mac0
 
-            if line[:6] == _CONFIG_PREFIX:
+            if config:
                 self.config_values = mac0.config(line, self.config_key, now,
                                                  self.config_serial)
-                self.message = "CONFIG APPLIED"
+                self.message = T.CONFIG_APPLIED
                 return CONFIG
             cid, name, carrier, _ = mac0.badge(line, self.badge_key, now)
+        except CodeError as e:
+            k = e.args[-1]  # the kind, if the refusal has one (cbordec)
+            if config:
+                return self._refuse(T.CONFIG_USED if k == REPLAYED else T.CONFIG_INVALID)
+            return self._refuse(T.BADGE_EXPIRED if k == EXPIRED else T.BADGE_INVALID)
         finally:
             transient.release(fresh)
         if carrier != self.carrier:
-            return self._refuse("BADGE: CARRIER")
+            return self._refuse(T.BADGE_OTHER_CARRIER)
         self.logout()
         self.state = READY
         self.courier = cid
         self.courier_name = name
-        self.message = "SCAN ID+WAYBILL"
+        self.message = T.SCAN_BOTH
         return LOGIN
 
     def take(self):
@@ -117,7 +129,7 @@ class Flow:
     def sealed(self):
         self.drop_identity()
         self.waybill = None
-        self.message = "SCAN ID+WAYBILL"
+        self.message = T.SCAN_BOTH
 
     def drop_identity(self):
         wipe(self.token)
@@ -131,7 +143,7 @@ class Flow:
             return
         self.drop_identity()
         self.waybill = None
-        self.message = "SCAN ID+WAYBILL"
+        self.message = T.CANCELLED
 
     def logout(self):
         self.drop_identity()
@@ -139,9 +151,5 @@ class Flow:
         self.state = LOGGED_OUT
         self.courier = None
         self.courier_name = None
-        self.message = "SCAN BADGE"
+        self.message = T.SCAN_BADGE
 
-
-def _short(e):
-    s = e.args[0] if e.args else "REFUSED"
-    return s.upper()[:16]

@@ -24,6 +24,7 @@ import flow
 import mask
 import scanline
 import sealer
+import texts as T
 import uplink
 import view
 from micropython import const
@@ -37,6 +38,7 @@ _WIFI_RETRY_MS = const(10000)
 _SPARE_RECORDS = const(16)
 _SPARE_MS = const(300_000)
 _CLOCK_SET_YEAR = const(2024)
+_SHOW_S = const(60)  # a masked identity (held or the last capture's) leaves the screen after
 
 
 def log(*args):
@@ -56,10 +58,14 @@ class App:
         self.ctx = uplink.ssl_context(cfg.tls_cert)
         self.lines = scanline.LineSplitter()
         self.kick = asyncio.Event()  # set when there is something to upload
-        self.last = None  # (masked name, masked id, masked waybill, status) of the latest
+        self.last = None  # (masked name, masked id, masked waybill, state text id), latest
+        # when the screen's identity (held or the last capture's) changed, by ticks_ms and by
+        # unix time: either clock reaching _SHOW_S clears it
+        self.shown_ms = time.ticks_ms()
+        self.shown_at = 0
         self.last_key = None  # (enc, index) of the latest capture
         self.overdue = False
-        self.alarm = None
+        self.alarm = None  # text id of the alarm on screen
         self.waiting = False  # a capture is held until a session or queue space is there
         self.dirty = True
 
@@ -83,21 +89,26 @@ class App:
             try:
                 r = f.on_line(line, sealer.unix_time(), self.overdue)
             except MemoryError:
-                f.message = "BUSY: SCAN AGAIN"
+                f.message = T.BUSY
                 r = flow.REFUSED
         except Exception as e:  # never lose the rest of the UART chunk to one odd line
             log("line not understood:", type(e).__name__)
-            f.message = "UNREADABLE CODE"
+            f.message = T.UNREADABLE
             r = flow.REFUSED
         self.dirty = True
+        self.shown_ms = time.ticks_ms()  # the screen's identity changed (timeout: ui)
+        self.shown_at = sealer.unix_time()
         if r == flow.LOGIN:
+            self.last = None  # a new courier never sees the previous one's capture
             log("courier logged in:", f.courier)
         elif r == flow.CAPTURE:
             self.capture()
         elif r == flow.CONFIG:
             self.apply_config()
         elif r == flow.REFUSED:
-            log("scan refused:", f.message)
+            # the console is the technician's: the English words (never identity data)
+            log("scan refused:", display.text(f.message, T.EN).replace("\n", " / ")
+                .replace("%s", f.carrier))
             self.beep_later(2)
         elif r == flow.HELD:
             log("held, waiting for the other code")
@@ -107,7 +118,7 @@ class App:
         s = self.sealer
         if s.needs_session():
             self.waiting = True
-            f.message = "WAIT FOR NETWORK"
+            f.message = T.WAIT_NETWORK
             return
         tok, wb = f.take()
         ident = f.identity
@@ -117,15 +128,17 @@ class App:
             index = s.seal(sealer.unix_time(), self.cfg.carrier, wb, tok, f.courier)
         except (sealer.NoSession, sealer.QueueFull):
             self.waiting = True
-            f.message = "WAIT: QUEUE"
+            f.message = T.WAIT_QUEUE
             return
         except sealer.InvalidRecord:
             f.sealed()
-            f.message = "CANNOT SEAL"
+            f.message = T.CANNOT_SEAL
             return
         self.waiting = False
         self.last_key = (s.enc, index)
-        self.last = (ident.name_masked, ident.id_masked, mask.waybill(wb), "SENDING #%d" % index)
+        self.last = (ident.name_masked, ident.id_masked, mask.waybill(wb), T.REC_SENDING)
+        self.shown_ms = time.ticks_ms()
+        self.shown_at = sealer.unix_time()
         f.sealed()
         log("sealed record", index, "queued", len(s.queue))
         self.kick.set()
@@ -135,13 +148,15 @@ class App:
         self.flow.config_values = None
         if values is None:
             return
-        ssid, password, url, serial = values
+        ssid, password, url, serial, lang = values
         try:
-            self.cfg.apply_config(ssid, password, url, serial)
+            self.cfg.apply_config(ssid, password, url, serial, lang)
         except config.ConfigError:
-            self.flow.message = "CONFIG: BAD URL"
+            self.flow.message = T.CONFIG_BAD_URL
             return
         self.flow.config_serial = serial
+        if lang is not None:
+            display.lang = T.EN if lang == "en" else T.ZH
         log("config applied, serial", serial)
         self.wlan.disconnect()
         self.wlan.connect(ssid, password)
@@ -197,14 +212,16 @@ class App:
             i = self.last_key[1]
             v = ver.get(i)
             if i in rej:
-                status = "X REJECTED"
+                status = T.REC_REJECTED
             elif v == "ok":
-                status = "V ACK OK"
+                status = T.REC_ACCEPTED
+            elif v == "expired":
+                status = T.REC_ID_EXPIRED
             elif v is not None:
-                status = "X ID " + v
+                status = T.REC_ID_NOT_VERIFIED
             else:
                 status = None
-            if status:
+            if status is not None:
                 self.last = self.last[:3] + (status,)
                 log("record", i, "verdict", v or "rejected")
         if rej:
@@ -269,13 +286,13 @@ class App:
             over = self.sealer.overdue(_OVERDUE_MS)
             if over != self.overdue:
                 self.overdue = over
-                self.alarm = "UPLOAD OVERDUE!" if over else None
+                self.alarm = T.OVERDUE if over else None
                 log("alarm", "overdue" if over else "cleared")
                 self.dirty = True
                 if not over:
                     self.buzzer.duty_u16(0)
-                    if self.flow.message == "UPLOAD OVERDUE":
-                        self.flow.message = "SCAN ID+WAYBILL"
+                    if self.flow.message == T.OVERDUE_NO_ID:
+                        self.flow.message = T.SCAN_BOTH
             if over:
                 self.buzzer.duty_u16(32768 if tick % 4 == 0 else 0)
             self.led.value(1 if len(self.sealer.queue) else 0)
@@ -295,10 +312,22 @@ class App:
     async def ui(self):
         held = False
         while True:
+            f = self.flow
             pressed = self.key_back.value() == 0
             if pressed and not held:
-                self.flow.cancel()
+                f.cancel()
                 self.waiting = False
+                self.last = None  # BACK never brings back an earlier capture's verdict
+                self.dirty = True
+            if (self.last is not None or f.identity is not None or f.waybill is not None) \
+                    and not self.waiting and (
+                        time.ticks_diff(time.ticks_ms(), self.shown_ms) > _SHOW_S * 1000 or
+                        sealer.unix_time() - self.shown_at > _SHOW_S):
+                # a timeout: no masked identity stays on screen
+                if f.identity is not None or f.waybill is not None:
+                    f.cancel()
+                    f.message = T.ID_TIMED_OUT
+                self.last = None
                 self.dirty = True
             held = pressed
             ok = self.key_ok.value() == 0
@@ -310,9 +339,10 @@ class App:
             await asyncio.sleep(0.05)
 
     def draw(self):
-        display.draw_lines(self.disp, view.lines(self.flow, self.wlan.isconnected(),
-                                                 len(self.sealer.queue), self.last,
-                                                 self.alarm))
+        display.hold(True)  # one open font file for the words and the glyphs of this screen
+        display.draw_lines(self.disp, view.lines(
+            self.flow, self.wlan.isconnected(), len(self.sealer.queue), self.last, self.alarm,
+            display.rows(self.disp)))
 
     async def run(self):
         self.draw()
@@ -324,7 +354,7 @@ class App:
     def low_memory(self):
         # The board's RAM ran out (the heap cannot grow, or mbedTLS found none): the courier
         # must see it, not a screen that looks normal while nothing works.
-        self.flow.message = "LOW MEMORY"
+        self.flow.message = T.LOW_MEMORY
         self.dirty = True
 
 

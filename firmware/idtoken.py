@@ -20,7 +20,7 @@ import base45
 import checkdigits
 import deflate
 import mask
-from cbordec import CodeError, cose, decode, is_text, is_uint
+from cbordec import EXPIRED, CodeError, cose, decode, is_text, is_uint
 from micropython import const
 from wipe import scrub, wipe, wipe_stream
 
@@ -130,7 +130,7 @@ def _parse(line, now):
             and is_text(number, 32) and is_text(name, 64) and is_text(phone, 20)):
         raise CodeError("identity claim types")
     if now >= c[4]:
-        raise CodeError("identity token expired")
+        raise CodeError("identity token expired", EXPIRED)
     check_id_number(id_type, number[0])
     try:
         return Identity(id_type, mask.id_number(number[0]), mask.name(name[0]),

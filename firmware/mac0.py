@@ -3,11 +3,12 @@
 #   COSE_Mac0 = [h'a10105', {}, bstr payload, bstr tag(32)]      (untagged array)
 #   tag       = HMAC-SHA256(key, CBOR ["MAC0", h'a10105', h'', payload])
 #   badge     payload {1: courier id, 2: display name, 3: carrier, 4: expiry}
-#   config    payload {1: Wi-Fi SSID, 2: Wi-Fi password, 3: upstream URL, 4: expiry, 5: serial}
+#   config    payload {1: Wi-Fi SSID, 2: Wi-Fi password, 3: upstream URL, 4: expiry, 5: serial,
+#                      6: UI language "zh" / "en" (optional)}
 import base45
 import cborenc
 import hmac256
-from cbordec import CodeError, cose, decode, is_text, is_uint
+from cbordec import EXPIRED, REPLAYED, CodeError, cose, decode, is_text, is_uint
 from cborenc import ARRAY, BSTR, TSTR
 from hmac256 import equal
 
@@ -16,7 +17,7 @@ CONFIG_PREFIX = b"RNCF1:"
 _PROTECTED = b"\xa1\x01\x05"
 
 
-def _open(line, prefix, key, nkeys):
+def _open(line, prefix, key, nkeys, optional=False):
     try:
         raw = base45.decode(memoryview(line)[len(prefix):])
     except ValueError:
@@ -39,7 +40,8 @@ def _open(line, prefix, key, nkeys):
     if not equal(tag, mac):
         raise CodeError("MAC does not verify")
     m = decode(payload)
-    if not isinstance(m, dict) or sorted(m) != list(range(1, nkeys + 1)):
+    if not isinstance(m, dict) or sorted(m) != list(range(1, nkeys + 1)) and not (
+            optional and sorted(m) == list(range(1, nkeys + 2))):
         raise CodeError("payload keys")
     return m
 
@@ -50,20 +52,22 @@ def badge(line, key, now):
     if not (is_text(m[1], 32) and is_text(m[2], 32) and is_text(m[3], 16) and is_uint(m[4])):
         raise CodeError("badge fields")
     if now >= m[4]:
-        raise CodeError("badge expired")
+        raise CodeError("badge expired", EXPIRED)
     return m[1], m[2], m[3], m[4]
 
 
 def config(line, key, now, last_serial):
-    """(ssid, password, upstream url, serial) of a valid config code newer than last_serial."""
-    m = _open(line, CONFIG_PREFIX, key, 5)
+    """(ssid, password, upstream url, serial, language or None) of a valid config code newer
+    than last_serial."""
+    m = _open(line, CONFIG_PREFIX, key, 5, True)
     if not (is_text(m[1], 32) and isinstance(m[2], str) and len(m[2]) <= 64
-            and is_text(m[3], 200) and is_uint(m[4]) and is_uint(m[5])):
+            and is_text(m[3], 200) and is_uint(m[4]) and is_uint(m[5])
+            and m.get(6, "zh") in ("zh", "en")):
         raise CodeError("config fields")
     if now >= m[4]:
-        raise CodeError("config code expired")
+        raise CodeError("config code expired", EXPIRED)
     if m[5] <= last_serial:
-        raise CodeError("config code replayed")
+        raise CodeError("config code replayed", REPLAYED)
     if not m[3].startswith("https://"):
         raise CodeError("upstream URL must be https")
-    return m[1], m[2], m[3], m[5]
+    return m[1], m[2], m[3], m[5], m.get(6)

@@ -3,6 +3,7 @@
 #
 #   name("张三")              -> "张*"          hide at least one character
 #   name("欧阳娜娜")          -> "欧阳**"       compound surnames keep two characters
+#   name("买买提·艾力")       -> "买**·**"      names in parts: the first character only
 #   phone("13812345678")      -> "1******5678"  hide at least 6 digits
 #   id_number("11010519491231002X") -> "1***************2X"  first 1 and last 2 only
 #
@@ -14,18 +15,19 @@
 # never becomes a str (an object it could not wipe). Only what stays visible is decoded. The
 # host (sealscan.masking) encodes its strs and calls these same functions.
 
-_COMPOUND_UTF8 = (  # compound surnames, 2 characters (6 UTF-8 bytes) each
-    b"\xe6\xac\xa7\xe9\x98\xb3\xe5\x8f\xb8\xe9\xa9\xac"  # 欧阳 司马
-    b"\xe4\xb8\x8a\xe5\xae\x98\xe8\xaf\xb8\xe8\x91\x9b"  # 上官 诸葛
-    b"\xe4\xb8\x9c\xe6\x96\xb9\xe7\x9a\x87\xe7\x94\xab"  # 东方 皇甫
-    b"\xe5\xb0\x89\xe8\xbf\x9f\xe5\x85\xac\xe5\xad\x99"  # 尉迟 公孙
-    b"\xe6\x85\x95\xe5\xae\xb9\xe9\x95\xbf\xe5\xad\x99"  # 慕容 长孙
-    b"\xe5\xae\x87\xe6\x96\x87\xe5\x8f\xb8\xe5\xbe\x92"  # 宇文 司徒
-    b"\xe5\xa4\x8f\xe4\xbe\xaf\xe8\xbd\xa9\xe8\xbe\x95"  # 夏侯 轩辕
-    b"\xe4\xbb\xa4\xe7\x8b\x90\xe7\xab\xaf\xe6\x9c\xa8"  # 令狐 端木
-    b"\xe7\x8b\xac\xe5\xad\xa4\xe5\x8d\x97\xe5\xae\xab"  # 独孤 南宫
-    b"\xe8\xa5\xbf\xe9\x97\xa8\xe7\x99\xbe\xe9\x87\x8c"  # 西门 百里
+# What stays visible of a Chinese name is its surname (two characters for these, pairs in one
+# string: one object on the heap, not fifty), the rest is hidden; the screen shows visible
+# characters as glyphs (the font asset has these surnames).
+COMPOUND_SURNAMES = (
+    "欧阳司马上官诸葛东方皇甫尉迟公孙慕容长孙宇文司徒夏侯轩辕令狐端木独孤南宫西门百里"
+    "呼延澹台公冶太史申屠闻人赫连濮阳钟离宗政拓跋万俟完颜第五东郭司空司寇巫马公西漆雕"
+    "乐正仲孙叔孙单于段干谷梁左丘梁丘羊舌微生"
 )
+_COMPOUND_UTF8 = COMPOUND_SURNAMES.encode()  # the pairs as the name's bytes: 6 bytes each
+# Separators of names in parts (transliterated names: 买买提·艾力); they stay visible as "·".
+# In UTF-8: · • ・ ‧ ﹒ ．
+_DOTS = (b"\xc2\xb7", b"\xe2\x80\xa2", b"\xe3\x83\xbb", b"\xe2\x80\xa7", b"\xef\xb9\x92",
+         b"\xef\xbc\x8e")
 _SPACE = b" \t\n\r\x0b\x0c"
 
 
@@ -63,8 +65,14 @@ def name(b):
     if b[start] < 0x80:
         # Latin-script names (foreign documents): initial of the first word only.
         return chr(b[start]) + _stars(min(n - 1, 8))
+    offs.append(end)
+    if b[offs[0]:offs[1]] in _DOTS:
+        return _stars(n)
     keep = 2 if n >= 3 and _compound(b, start) else 1
-    return _visible(b, start, offs[keep]) + _stars(n - keep)
+    out = [_visible(b, start, offs[keep])]
+    for i in range(keep, n):
+        out.append("·" if b[offs[i]:offs[i + 1]] in _DOTS else "*")
+    return "".join(out)
 
 
 def phone(b):

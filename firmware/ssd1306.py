@@ -14,6 +14,7 @@ _CO_CMD = const(0x80)  # control byte: Co=1, D/C#=0, one command byte follows
 
 class SSD1306(framebuf.FrameBuffer):
     ink = 1
+    pal = None  # glyphs (display.draw) are blitted as they are: bit 1 lights a pixel
 
     def __init__(self, cfg):
         self.width = cfg["width"]

@@ -17,6 +17,9 @@ class ST7789(framebuf.FrameBuffer):
         self.height = cfg["height"]
         self.buf = bytearray(self.width * self.height * 2)
         super().__init__(self.buf, self.width, self.height, framebuf.RGB565)
+        # display.draw's palette for the mono glyphs: bit 1 -> white
+        self.pal = framebuf.FrameBuffer(bytearray(4), 2, 1, framebuf.RGB565)
+        self.pal.pixel(1, 0, self.ink)
         self.spi = SPI(1, baudrate=40000000, sck=Pin(cfg["sck"]), mosi=Pin(cfg["mosi"]))
         self.dc = Pin(cfg["dc"], Pin.OUT, value=1)
         self.cs = Pin(cfg["cs"], Pin.OUT, value=1)

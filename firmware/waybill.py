@@ -22,6 +22,7 @@ BAD_CHARS = 1
 BAD_FORMAT = 2
 BAD_CHECK_DIGIT = 3
 UNKNOWN_CARRIER = 4
+OTHER_CARRIER = 5  # not this carrier's, but fits another carrier's format
 
 CARRIERS = ("SF", "YTO", "ZTO", "STO", "YUNDA", "EMS", "JD", "JT", "DEPPON")
 
@@ -86,6 +87,13 @@ def check(carrier, s):
     if len(s) == 18 and _digits(s):
         # SSCC-18 is accepted for every carrier; an 18-digit number is judged as SSCC.
         return OK if checkdigits.sscc18(s) else BAD_CHECK_DIGIT
-    if carrier == "EMS" and _looks_s10(s):
+    if _looks_s10(s):
+        if carrier != "EMS":
+            return OTHER_CARRIER
         return OK if checkdigits.upu_s10(s) else BAD_CHECK_DIGIT
-    return OK if _fits(carrier, s) else BAD_FORMAT
+    if _fits(carrier, s):
+        return OK
+    for other in CARRIERS:
+        if _fits(other, s):
+            return OTHER_CARRIER
+    return BAD_FORMAT

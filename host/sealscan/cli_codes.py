@@ -187,15 +187,18 @@ def badge(key_file: Path, courier_id: str, display_name: str, carrier: str,
 @click.option("--url", "upstream_url", required=True, help="Upstream URL.")
 @click.option("--serial", type=click.IntRange(min=0), required=True,
               help="Must exceed the device's last applied serial.")
+@click.option("--lang", type=click.Choice(codes.UI_LANGS), default=None,
+              help="Also switch the device's screen language.")
 @_EXPIRES_IN
 @_EXPIRED
 @_NOW
 @_PNG
 def config(key_file: Path, ssid: str, password: str, upstream_url: str, serial: int,
-           expires_in: int | None, expired: bool, now: int | None, png: Path | None) -> None:
+           lang: str | None, expires_in: int | None, expired: bool, now: int | None,
+           png: Path | None) -> None:
     """Make a configuration code (RNCF1:); prints the code."""
     _make_mac0_code(codes.make_config, key_file, expires_in, expired, now, png, ssid=ssid,
-                    password=password, upstream_url=upstream_url, serial=serial)
+                    password=password, upstream_url=upstream_url, serial=serial, lang=lang)
 
 
 @codes_group.command("verify")

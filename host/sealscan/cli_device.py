@@ -102,6 +102,8 @@ def deploy(port: str, board_name: str, src: Path | None, force: bool, no_reset: 
               help="Config code key file (64 hex).")
 @click.option("--wifi-ssid", required=True, callback=_provision_check("check_wifi_ssid"),
               help="Wi-Fi network name.")
+@click.option("--lang", type=click.Choice(("zh", "en")), default=None,
+              help="Screen language (default: zh, the language of every known carrier).")
 @click.option("--entries", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Provisioning entries file (.jsonl) to append to, for `sealscan upstream "
                    "import`.")
@@ -113,7 +115,8 @@ def deploy(port: str, board_name: str, src: Path | None, force: bool, no_reset: 
               "set last): run `sealscan provision` again, and import the newest entry")
 def provision(port: str, device_id: str, upstream_dir: Path | None, upstream_pk: Path | None,
               upstream_url: str | None, tls_cert: Path | None, carrier: str, badge_key: Path,
-              config_key: Path, wifi_ssid: str, entries: Path, board_name: str | None,
+              config_key: Path, wifi_ssid: str, lang: str | None, entries: Path,
+              board_name: str | None,
               force: bool, as_json: bool) -> None:
     """Make the device key on this host and write the device's NVS (docs/device.md).
 
@@ -130,7 +133,7 @@ def provision(port: str, device_id: str, upstream_dir: Path | None, upstream_pk:
         device_id=device_id, upstream=upstream, carrier=carrier,
         badge_key=prov.load_secret_key(badge_key, "badge key"),
         config_key=prov.load_secret_key(config_key, "config key"),
-        wifi_ssid=wifi_ssid, wifi_pass=_wifi_pass())
+        wifi_ssid=wifi_ssid, wifi_pass=_wifi_pass(), lang=lang)
     request.check()
     with prov.open_entries(entries) as out, open_link(port) as link:
         result = prov.provision(link, request, out, board=board, force=force)

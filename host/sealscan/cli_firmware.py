@@ -49,3 +49,23 @@ def check(src: Path, typings: Path) -> None:
         fail(str(e))
     click.echo(f"firmware ok: {len(compiled)} modules compile for MicroPython and type-check "
                "against the ESP32 stubs")
+
+
+@firmware.command()
+@click.option("--check", "check_only", is_flag=True,
+              help="Compare with the committed files instead of writing them (exit 1 if any "
+                   "differs).")
+def font(check_only: bool) -> None:
+    """Make the screen's font assets (firmware/assets/font12.bin, font16.bin, chars.txt) from
+    Debian's xfonts-wqy: the glyphs of the common surnames and of every screen text
+    (firmware/texts.py), and the texts themselves. Run it after changing texts.py."""
+    from sealscan import fonttool
+
+    try:
+        changed = fonttool.write_assets(check=check_only)
+    except fonttool.FontError as e:
+        fail(str(e))
+    if check_only and changed:
+        fail("differs from the committed assets: " + ", ".join(changed)
+             + " (run `sealscan firmware font`)")
+    click.echo(("written: " + ", ".join(changed)) if changed else "font assets up to date")

@@ -444,15 +444,18 @@ def _make_mac0(prefix: str, key: bytes, payload_map: dict[int, Any]) -> str:
                                           _mac0_tag(key, payload)]))
 
 
-def _open_mac0(text: str, prefix: str, key: bytes, keys: list[int]) -> dict[int, Any]:
+def _open_mac0(text: str, prefix: str, key: bytes, keys: list[int],
+               optional: tuple[int, ...] = ()) -> dict[int, Any]:
     obj = _strict(b45decode(_body(text, prefix)), prefix)
     if not isinstance(obj, list) or len(obj) != 4 or obj[0] != MAC0_PROTECTED \
             or obj[1] != {} or not isinstance(obj[2], bytes) or not isinstance(obj[3], bytes) \
             or len(obj[3]) != 32:
         raise MalformedCode(f"{prefix} COSE_Mac0 must be [h'a10105', {{}}, payload, tag(32)]")
     m = _strict(obj[2], f"{prefix} payload")
-    if not isinstance(m, dict) or sorted(m, key=cbor.dumps) != keys:
-        raise MalformedCode(f"{prefix} payload: must have exactly keys {keys}")
+    if not isinstance(m, dict) or [k for k in sorted(m, key=cbor.dumps)
+                                   if k not in optional] != keys:
+        raise MalformedCode(f"{prefix} payload: must have exactly keys {keys}"
+                            + (f" (and optionally {list(optional)})" if optional else ""))
     if not hmac.compare_digest(_mac0_tag(key, obj[2]), obj[3]):
         raise CodeRefused("bad-mac", f"{prefix} MAC does not verify under this key")
     return m
@@ -491,31 +494,39 @@ class ConfigCode:
     upstream_url: str
     expires_at: int
     serial: int
+    lang: str | None = None  # UI language the device switches to ("zh", "en"), if any
 
     def __repr__(self) -> str:  # the Wi-Fi password is a secret
         return f"ConfigCode(ssid={self.ssid!r}, upstream_url={self.upstream_url!r}, " \
-               f"serial={self.serial})"
+               f"serial={self.serial}, lang={self.lang!r})"
+
+
+UI_LANGS = ("zh", "en")  # firmware/texts.py LANGS
 
 
 def make_config(key: bytes, *, ssid: str, password: str, upstream_url: str, expires_at: int,
-                serial: int) -> str:
+                serial: int, lang: str | None = None) -> str:
     if not (_text(ssid, 32) and isinstance(password, str) and len(password) <= 64
-            and _text(upstream_url, 200) and _uint(expires_at) and _uint(serial)):
+            and _text(upstream_url, 200) and _uint(expires_at) and _uint(serial)
+            and (lang is None or lang in UI_LANGS)):
         raise MalformedCode("config: a field has the wrong type or length")
-    return _make_mac0(CONFIG_PREFIX, key, {1: ssid, 2: password, 3: upstream_url,
-                                           4: expires_at, 5: serial})
+    payload: dict[int, Any] = {1: ssid, 2: password, 3: upstream_url, 4: expires_at, 5: serial}
+    if lang is not None:
+        payload[6] = lang
+    return _make_mac0(CONFIG_PREFIX, key, payload)
 
 
 def verify_config(text: str, key: bytes, now: int, last_serial: int | None = None) -> ConfigCode:
-    m = _open_mac0(text, CONFIG_PREFIX, key, [1, 2, 3, 4, 5])
+    m = _open_mac0(text, CONFIG_PREFIX, key, [1, 2, 3, 4, 5], optional=(6,))
     if not (_text(m[1], 32) and isinstance(m[2], str) and len(m[2]) <= 64
-            and _text(m[3], 200) and _uint(m[4]) and _uint(m[5])):
+            and _text(m[3], 200) and _uint(m[4]) and _uint(m[5])
+            and m.get(6, "zh") in UI_LANGS):
         raise MalformedCode("config: a field has the wrong type or length")
     if now >= m[4]:
         raise CodeRefused("expired", "config code expired")
     if last_serial is not None and m[5] <= last_serial:
         raise CodeRefused("replayed", f"config serial {m[5]} is not above {last_serial}")
-    return ConfigCode(m[1], m[2], m[3], m[4], m[5])
+    return ConfigCode(m[1], m[2], m[3], m[4], m[5], m.get(6))
 
 
 def load_key_file(path: Path) -> bytes:

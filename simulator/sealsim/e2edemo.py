@@ -17,17 +17,21 @@ import time
 from pathlib import Path
 
 from sealscan.device.flashaudit import audit_dump
+from sealscan.fonttool import words
 from sealsim import endtoend as kit
 from sealsim.audit import Snapshot, audit
+from sealsim.screen import term_pad
+
+_COLS = 24  # terminal columns of the 128x64 screen's widest text row
 
 
 def show(dev, title: str) -> None:  # noqa: ANN001 - a sealsim Device
     lines = kit.frame_text(dev.frame())
     print(f"  screen: {title}")
-    print("    +" + "-" * 16 + "+")
+    print("    +" + "-" * _COLS + "+")
     for line in lines:
-        print(f"    |{line:<16}|")
-    print("    +" + "-" * 16 + "+")
+        print(f"    |{term_pad(line, _COLS)}|")
+    print("    +" + "-" * _COLS + "+")
 
 
 def console(dev, since: int) -> int:  # noqa: ANN001
@@ -70,15 +74,17 @@ def story(up: kit.Upstream, work: Path, t0: float) -> int:
         dev.wait_for("courier logged in", 20, since=mark)
         token = up.identity()
         dev.scan(token)
-        dev.wait_until(lambda: "1******2X" in kit.frame_text(dev.frame()), 20, "masked id")
-        show(dev, "identity held (masked), waiting for the waybill")
+        dev.wait_until(lambda: "证件 1******2X" in kit.frame_text(dev.frame()), 20, "masked id")
+        show(dev, "identity held: the surname 欧阳 as glyphs, the given name hidden")
         dev.scan(kit.WAYBILLS[0])
         dev.wait_for("record 0 verdict ok", 30, since=mark)
-        dev.wait_until(lambda: "V ACK OK" in kit.frame_text(dev.frame()), 10, "the verdict")
+        dev.wait_until(lambda: words("REC_ACCEPTED") in "".join(kit.frame_text(dev.frame())),
+                       10, "the verdict")
         mark = console(dev, mark)
         show(dev, "sealed at capture, uploaded, acked by the upstream: verdict ok")
 
         print("4. Wi-Fi goes away; the next record waits in RAM")
+        overdue = words("OVERDUE").split("\n")[0]
         dev.set_wifi(False)
         dev.wait_for("wifi down", 20, since=mark)
         dev.scan(up.identity())
@@ -87,15 +93,15 @@ def story(up: kit.Upstream, work: Path, t0: float) -> int:
         print("   30 s pass on the device's clock without an ack (simulator clock control)")
         dev.skew_clock(31)
         dev.wait_for("alarm overdue", 20, since=mark)
-        dev.wait_until(lambda: "UPLOAD OVERDUE!" in kit.frame_text(dev.frame()), 10, "alarm")
+        dev.wait_until(lambda: overdue in kit.frame_text(dev.frame()), 10, "alarm")
         dev.scan(up.identity())
-        dev.wait_for("scan refused: UPLOAD OVERDUE", 20, since=mark)
+        dev.wait_for("scan refused: Upload overdue", 20, since=mark)
         buzz = sum(1 for _, e in dev.events if "buzzer" in e)
         mark = console(dev, mark)
         show(dev, f"overdue alarm (buzzer events so far: {buzz}); new identities refused")
         dev.set_wifi(True)
         dev.wait_for("alarm cleared", 30, since=mark)
-        dev.wait_until(lambda: "UPLOAD OVERDUE!" not in kit.frame_text(dev.frame()), 10,
+        dev.wait_until(lambda: overdue not in kit.frame_text(dev.frame()), 10,
                        "the alarm gone")
         mark = console(dev, mark)
         show(dev, "Wi-Fi back: acked, alarm cleared")

@@ -22,7 +22,8 @@ from cryptography.x509 import load_pem_x509_certificate
 
 from sealscan import codes, fwtools
 from sealscan.boards import Board, load_board
-from sealscan.device.firmware import MANIFEST, FirmwareBuild
+from sealscan.device.firmware import MANIFEST, FirmwareBuild, font_asset
+from sealscan.fonttool import DEVICE_NAME as FONT_BIN
 from sealscan.paths import FIRMWARE_DIR
 from sealscan.protocol import generate_device_key
 from sealscan.upstream.provisioning import make_provisioning_entry
@@ -165,6 +166,7 @@ def provision(state: Path, board: Board, fw: Path, upstream: Upstream,
     try:
         files = {p.name: p.read_bytes() for p in fw.iterdir()}
         files["board.json"] = board.device_config_json().encode()
+        files[FONT_BIN] = font_asset(board)
         files[MANIFEST] = manifest(files)
         storage.deploy(files)
         nvs = storage.flash.nvs()

@@ -15,6 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sealscan.boards import Board, load_board
+from sealscan.device.firmware import font_asset
+from sealscan.fonttool import DEVICE_NAME as FONT_BIN
 from sealsim.device import Device
 
 TESTFW_DIR = Path(__file__).resolve().parents[1] / "testfw"
@@ -34,6 +36,8 @@ def firmware_files(firmware_dir: Path | str, board: Board) -> dict[str, bytes | 
         if p.is_file() and p.suffix in (".py", ".mpy", ".json") and "__pycache__" not in p.parts
     }
     files["board.json"] = board.device_config_json()
+    if (root / "assets").is_dir():  # the product firmware: its font asset too
+        files[FONT_BIN] = font_asset(board, root)
     return files
 
 

@@ -1,7 +1,11 @@
-"""Read text off a simulated screen: glyphs of MicroPython's built-in `framebuf` 8x8 font.
+"""Read text off a simulated screen.
 
-The font table is made once per process by asking MicroPython itself to draw every printable
-ASCII character, so the reader matches exactly what firmware's `FrameBuffer.text()` draws.
+The product firmware draws with its font asset (firmware/display.py, `sealscan.fonttool`): rows
+of the asset's cell height from the top, glyphs compared with the asset's own bitmaps (the
+screen's size picks the asset, as `sealscan deploy` does). Test firmware draws with
+MicroPython's built-in `framebuf` 8x8 font: that table is made once per process by asking
+MicroPython itself to draw every printable ASCII character. `read_text` reads both ways and
+keeps the reading that found more characters.
 """
 
 from __future__ import annotations
@@ -33,6 +37,18 @@ def glyphs() -> dict[bytes, str]:
 
 
 def read_text(rows: list[list[bool]]) -> list[str]:
+    """Lines of text on the screen, top to bottom (font asset or framebuf.text())."""
+    from sealscan.fonttool import Asset, strike_for
+
+    builtin = read_builtin_text(rows)
+    if not rows:
+        return builtin
+    asset = Asset.load(strike_for(len(rows[0]), len(rows)).size).read_lines(rows)
+    count = sum(len(line.replace(" ", "")) for line in asset)
+    return asset if count > sum(len(line.replace(" ", "")) for line in builtin) else builtin
+
+
+def read_builtin_text(rows: list[list[bool]]) -> list[str]:
     """Lines of text drawn with framebuf.text() anywhere on the screen, top to bottom."""
     table = glyphs()
     height, width = len(rows), len(rows[0]) if rows else 0
@@ -65,3 +81,15 @@ def read_text(rows: list[list[bool]]) -> list[str]:
         if all(abs(y - cy) >= 8 for cy, _ in chosen):
             chosen.append((y, text))
     return [text for _, text in sorted(chosen)]
+
+
+def term_width(text: str) -> int:
+    """Columns `text` takes in a terminal (CJK characters take two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def term_pad(text: str, cols: int) -> str:
+    """`text` padded with spaces to `cols` terminal columns."""
+    return text + " " * max(0, cols - term_width(text))

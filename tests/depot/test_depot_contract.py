@@ -12,7 +12,7 @@ import re
 from conftest import nvs
 
 from sealscan.device.contract import CONTRACT_FILES
-from sealscan.device.firmware import BOARD_JSON, MAIN_PY, MANIFEST
+from sealscan.device.firmware import BOARD_JSON, FONT_BIN, MAIN_PY, MANIFEST
 from sealscan.device.provision import NVS_KEYS
 from sealscan.paths import FIRMWARE_DIR, REPO
 
@@ -105,7 +105,7 @@ def test_firmware_reads_what_provisioning_writes_and_the_contract_lists(deployed
 
 
 def test_the_files_table_is_what_deploy_writes_and_audit_allows():
-    assert contract_files() == {"main.py", "<module>.mpy", BOARD_JSON, MANIFEST}
+    assert contract_files() == {"main.py", "<module>.mpy", BOARD_JSON, FONT_BIN, MANIFEST}
     assert CONTRACT_FILES == {"main.py", BOARD_JSON, MANIFEST}
     assert MAIN_PY == b"import app\napp.main()\n"
     # what the firmware opens is in the table
@@ -114,6 +114,10 @@ def test_the_files_table_is_what_deploy_writes_and_audit_allows():
               if isinstance(node, ast.FunctionDef) and node.name == "load_board"
               for d in node.args.defaults if isinstance(d, ast.Constant)}
     assert opened == {BOARD_JSON}
+    fonts = {node.value.value for node in ast.parse((FIRMWARE_DIR / "bootload.py").read_text()).body
+             if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "FONT"
+             and isinstance(node.value, ast.Constant)}
+    assert fonts == {FONT_BIN}
 
 
 def test_the_deploy_set_is_what_the_app_can_import():

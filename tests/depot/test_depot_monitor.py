@@ -28,3 +28,14 @@ def test_monitor_masks_ids_and_phones_and_leaves_main_running(sim_devices):
 def test_console_masker_keeps_short_numbers():
     assert mask_console("heap 110592 free, 3 records") == "heap 110592 free, 3 records"
     assert mask_console("t=1700000000") == "t=1*******00"
+
+
+def test_console_masker_masks_chinese_names_like_the_screen():
+    # the firmware's console is English: a Chinese run there is taken for a name and shown as
+    # the scanner's screen shows it (one policy: firmware/mask.py)
+    from sealscan import masking
+
+    for name in ("欧阳金丝雀", "张伟", "买买提·艾力", "\U00020bb7伟"):
+        assert mask_console(f"oops name={name} end") == f"oops name={masking.name(name)} end"
+    assert mask_console("sealscan: scan refused: Badge not valid") == \
+        "sealscan: scan refused: Badge not valid"

@@ -9,7 +9,8 @@ from sealscan.upstream.config import load_config
 from sealscan.upstream.provisioning import open_provisioning_entry
 
 CONTRACT = {"device_id", "device_key", "upstream_pk", "upstream_url", "tls_cert", "badge_key",
-            "config_key", "carrier", "wifi_ssid", "wifi_pass", "config_serial", "provisioned"}
+            "config_key", "carrier", "wifi_ssid", "wifi_pass", "config_serial", "lang",
+            "provisioned"}
 
 
 def test_provision_writes_the_nvs_contract_and_a_sealed_entry(deployed, depot):
@@ -25,6 +26,7 @@ def test_provision_writes_the_nvs_contract_and_a_sealed_entry(deployed, depot):
     assert values["badge_key"][1:] == BADGE_KEY and values["config_key"][1:] == CONFIG_KEY
     assert values["provisioned"] == b"i\x01\x00\x00\x00"
     assert values["config_serial"] == b"i\x00\x00\x00\x00"
+    assert values["lang"] == b"bzh"  # the screen language of a Chinese carrier's device
     device_key = values["device_key"][1:]
     assert len(device_key) == 32
     # The only clear copy of the device key is on the device; the entry opens upstream.
@@ -50,7 +52,7 @@ def test_deploy_and_provision_live_in_flash_bin_and_survive_a_power_cut(deployed
     assert "/firmware.json" in deployed.files() and "/sealer.mpy" in deployed.files()
     audit = sealscan("audit", "--dump", deployed.state / "flash.bin", "--board", BOARD)
     assert "NVS sealscan: badge_key, carrier, config_key, config_serial, device_id, " \
-        "device_key, provisioned, tls_cert, upstream_pk, upstream_url, wifi_pass, " \
+        "device_key, lang, provisioned, tls_cert, upstream_pk, upstream_url, wifi_pass, " \
         "wifi_ssid" in audit.out
     assert "RECORD DATA" not in audit.out and "FLAG /" not in audit.out, audit.out
     deployed.power_on()

@@ -4,6 +4,7 @@ upstream over real HTTPS. Canary identities must never reach a screen, the conso
 import time
 
 from sealscan.device.flashaudit import audit_dump
+from sealscan.fonttool import words
 from sealsim.audit import Snapshot, audit
 from sealsim.endtoend import (
     CANARIES,
@@ -39,22 +40,21 @@ def test_capture_sealed_uploaded_acked_once_masked_and_nothing_on_flash(scanner,
     dev.scan(token)
     dev.scan(WAYBILLS[0])
     dev.wait_for("record 0 verdict ok", 30, since=mark)
-    dev.wait_until(lambda: "V ACK OK" in screen(dev), 10, "the verdict on screen")
+    accepted = words("REC_ACCEPTED")
+    dev.wait_until(lambda: accepted in "\n".join(screen(dev)), 10, "the verdict on screen")
     shown = screen(dev)
-    assert shown[1] == "C courier-7"
-    assert shown[3] == "1******2X"  # id: first 1 and last 2 only
-    assert shown[4] == "WB ******0123"
-    # waybill first, then a foreign passport with a Latin name (readable by the font)
+    # the Chinese surname as glyphs, the given name hidden; id: first 1 and last 2 only
+    assert shown[1:3] == ["欧阳***  " + accepted, "证件 1******2X"]
+    # waybill first, then a foreign passport with a Latin name
     passport = upstream.identity(id_type=18, id_number=CANARY_PASSPORT, name=CANARY_LATIN_NAME,
                                  phone=CANARY_PHONE2)
     mark = len(dev.output)
     dev.scan(WAYBILLS[1])
-    dev.wait_until(lambda: screen(dev)[2:5] == ["ID -", "-", "WB ******0123"], 10,
+    dev.wait_until(lambda: screen(dev)[1:3] == ["运单 ******0123", ""], 10,
                    "the held waybill, no identity yet")
     dev.scan(passport)
     dev.wait_for("record 1 verdict ok", 30, since=mark)
-    dev.wait_until(lambda: "V ACK OK" in screen(dev) and "ID C*" in "\n".join(screen(dev)),
-                   10, "the second verdict")
+    dev.wait_until(lambda: screen(dev)[1] == "C******  " + accepted, 10, "the second verdict")
 
     # stored exactly once each, as scanned, by this courier
     recs = upstream.records(keys.device_id)
@@ -89,20 +89,21 @@ def test_refusals_keep_the_flow_and_never_seal(scanner, upstream):
     dev.wait_for("ready", 30)
     mark = len(dev.output)
     dev.scan(upstream.identity())  # not logged in yet
-    dev.wait_for("scan refused: LOG IN FIRST", 20, since=mark)
+    dev.wait_for("scan refused: Not logged in / Scan your badge first", 20, since=mark)
     login(dev, keys)
-    for code, why in [
-        (keys.badge(carrier="YTO"), "BADGE: CARRIER"),
-        (upstream.identity(expires_at=int(time.time()) - 5), "IDENTITY TOKEN E"),
+    for code, why, shown in [
+        (keys.badge(carrier="YTO"), "Badge not for SF", "不是SF的工牌"),
+        (upstream.identity(expires_at=int(time.time()) - 5), "ID code expired", "身份码已过期"),
         (upstream.identity(id_number="110105194912310021", allow_invalid_id=True),
-         "ID NUMBER CHECK"),
-        ("YT1234567890123", "WAYBILL: NOT A W"),  # another carrier's number
-        ("RNID1:" + "A" * 30, "NOT ZLIB DATA"),
-        ("RNCB1:" + "00", "NOT A COSE_MAC0"),
+         "ID code not valid", "身份码无效"),
+        ("YT1234567890123", "Not a SF waybill / Scan a SF waybill", "不是SF的运单"),
+        ("RNID1:" + "A" * 30, "ID code not valid", "身份码无效"),
+        ("RNCB1:" + "00", "Badge not valid", "工牌无效"),
     ]:
         mark = len(dev.output)
         dev.scan(code)
         dev.wait_for("scan refused: " + why, 20, since=mark)
+        dev.wait_until(lambda s=shown: s in screen(dev), 10, "the refusal on screen")
     assert upstream.records(keys.device_id) == []
     assert "failed" not in dev.output.decode("utf-8", "replace")
 
@@ -115,6 +116,7 @@ def test_the_same_firmware_on_the_esp32s3_board_with_an_st7789(scanner, upstream
     dev.scan(WAYBILLS[3])
     dev.scan(upstream.identity())
     dev.wait_for("record 0 verdict ok", 30, since=mark)
-    dev.wait_until(lambda: "V ACK OK" in screen(dev), 10, "the verdict on the ST7789")
-    assert "1******2X" in screen(dev)
+    dev.wait_until(lambda: words("REC_ACCEPTED") in screen(dev), 10,
+                   "the verdict on the ST7789")
+    assert "证件 1******2X" in screen(dev) and "寄件人 欧阳***" in screen(dev)
     assert len(upstream.records(keys.device_id)) == 1

@@ -27,14 +27,14 @@ def test_config_code_moves_the_device_to_the_right_upstream(scanner, upstream):
     forged = codes.make_config(bytes(32), serial=3, **cfg)  # type: ignore[arg-type]
     mark = len(dev.output)
     dev.scan(forged)
-    dev.wait_for("scan refused: MAC DOES NOT VER", 20, since=mark)
+    dev.wait_for("scan refused: Settings code bad", 20, since=mark)
     good = codes.make_config(keys.config_key, serial=3, **cfg)  # type: ignore[arg-type]
     dev.scan(good)
     dev.wait_for("config applied, serial 3", 20, since=mark)
     dev.wait_for("record 0 verdict ok", 30, since=mark)
     mark = len(dev.output)
     dev.scan(good)  # replayed
-    dev.wait_for("scan refused: CONFIG CODE REPL", 20, since=mark)
+    dev.wait_for("scan refused: Settings code used", 20, since=mark)
     nvs = dev.nvs()
     assert nvs["upstream_url"] == upstream.url.encode()
     assert nvs["wifi_ssid"] == b"depot-2"

@@ -5,12 +5,20 @@ import os
 
 from test_e2e_capture import login
 
+from sealscan.fonttool import words
 from sealsim.audit import Snapshot, audit
 from sealsim.endtoend import CANARIES, WAYBILLS, AnswerTamperer, all_screen_text, frame_text
+
+SENDING = words("REC_SENDING")
+OVERDUE = words("OVERDUE").split("\n")[0]
 
 
 def text(dev):
     return "\n".join(frame_text(dev.frame()))
+
+
+def queued(n):
+    return words("ONLINE").replace("%d", str(n))
 
 
 def capture(dev, upstream, waybill):
@@ -28,23 +36,23 @@ def test_wifi_off_record_waits_overdue_alarm_then_acked_and_cleared(scanner, ups
     dev.set_wifi(False)
     dev.wait_for("wifi down", 20)
     capture(dev, upstream, WAYBILLS[0])
-    dev.wait_until(lambda: "SENDING #0" in text(dev), 10, "the record waiting")
+    dev.wait_until(lambda: SENDING in text(dev), 10, "the record waiting")
     # 30 s pass on the device's clock without an ack (the wall clock is the simulator's)
     mark = len(dev.output)
     dev.skew_clock(31)
     dev.wait_for("alarm overdue", 20, since=mark)
-    dev.wait_until(lambda: "UPLOAD OVERDUE!" in text(dev), 10, "the alarm on screen")
+    dev.wait_until(lambda: OVERDUE in text(dev), 10, "the alarm on screen")
     dev.wait_until(lambda: any("buzzer" in e for _, e in dev.events), 10, "the buzzer")
     # new identity scans are refused until the backlog clears; nothing was stored meanwhile
     mark = len(dev.output)
     dev.scan(upstream.identity())
-    dev.wait_for("scan refused: UPLOAD OVERDUE", 20, since=mark)
+    dev.wait_for("scan refused: Upload overdue", 20, since=mark)
     assert upstream.records(keys.device_id) == []
     mark = len(dev.output)
     dev.set_wifi(True)
     dev.wait_for("record 0 verdict ok", 30, since=mark)
     dev.wait_for("alarm cleared", 20, since=mark)
-    dev.wait_until(lambda: "UPLOAD OVERDUE!" not in text(dev), 10, "the alarm gone")
+    dev.wait_until(lambda: OVERDUE not in text(dev), 10, "the alarm gone")
     assert len(upstream.records(keys.device_id)) == 1
     # and scanning works again
     mark = len(dev.output)
@@ -65,7 +73,8 @@ def test_power_cut_with_a_queued_record_leaves_nothing_on_flash(scanner, upstrea
     token = upstream.identity()
     dev.scan(token)
     dev.scan(WAYBILLS[2])
-    dev.wait_until(lambda: "WAIT FOR NETWORK" in text(dev), 10, "the held capture")
+    dev.wait_until(lambda: words("WAIT_NETWORK").split("\n")[0] in text(dev), 10,
+                   "the held capture")
     dev.set_wifi(True)
     dev.wait_for("sealed record 0", 30)
     dev.set_wifi(False)  # the record can only be in RAM now... or on flash, which it must not
@@ -78,7 +87,7 @@ def test_power_cut_with_a_queued_record_leaves_nothing_on_flash(scanner, upstrea
     dev.set_wifi(True)
     dev.power_on()
     dev.wait_for("session started", 30, since=mark)
-    assert "Q0" in text(dev)  # RAM is gone: nothing survived to be sent
+    assert queued(0) in text(dev)  # RAM is gone: nothing survived to be sent
     assert upstream.records(keys.device_id) == []
 
 
@@ -92,13 +101,13 @@ def test_forged_garbled_and_failed_answers_drop_nothing(scanner, upstream):
             mitm.mode = mode
             n = len(mitm.seen)
             dev.wait_until(lambda n=n, mode=mode: mode in mitm.seen[n:], 30, f"a {mode} answer")
-            assert "Q1" in text(dev) and "SENDING #0" in text(dev)
+            assert queued(1) in text(dev) and SENDING in text(dev)
             assert "verdict" not in dev.output.decode()
         # the upstream stored it at the first try; the retries are duplicates, acked again
         assert len(upstream.records(keys.device_id)) == 1
         mitm.mode = None
         dev.wait_for("record 0 verdict ok", 30)
-        dev.wait_until(lambda: "Q0" in text(dev), 10, "the queue empty")
+        dev.wait_until(lambda: queued(0) in text(dev), 10, "the queue empty")
         recs = upstream.records(keys.device_id)
         assert len(recs) == 1 and recs[0][1].identity_token == token.encode()
         out = dev.output.decode()

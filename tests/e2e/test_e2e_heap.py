@@ -5,6 +5,7 @@ allocation; a change that eats the headroom fails here (bench/bench_app.py measu
 
 import re
 
+from sealscan.fonttool import words
 from sealsim import endtoend as e2ekit
 
 # Lowest free internal RAM over the first session (TLS uploads included), and gc.mem_free()
@@ -66,10 +67,10 @@ def test_when_ram_runs_out_the_courier_is_told_and_nothing_is_lost(tmp_path, fir
         dev.scan("SF1234567890123")
         dev.wait_for("sealed record 0", 20)
         dev.wait_for("upload failed", 20)
-        dev.wait_until(lambda: "LOW MEMORY" in "\n".join(dev.screen_text()), 10,
+        dev.wait_until(lambda: words("LOW_MEMORY").split("\n")[0] in dev.screen_text(), 10,
                        "the screen telling the courier")
         marks = dev.memory()
         assert marks.refused > 0 and marks.used_peak <= marks.budget, marks
-        assert "Q1" in dev.screen_text()[0]  # still queued, not dropped
+        assert "待传1条" in dev.screen_text()[0]  # still queued, not dropped
     finally:
         dev.close()

@@ -10,6 +10,7 @@ import time
 from test_e2e_capture import login
 
 from sealscan import codes
+from sealscan.fonttool import words
 from sealsim.device import SimDeviceError
 from sealsim.endtoend import WAYBILLS
 
@@ -46,7 +47,7 @@ def steady_state(scanner, upstream, board):
     # log out (BACK with nothing held) and a courier logs in again: works at steady state
     mark = len(dev.output)
     dev.press("back")
-    dev.wait_until(lambda: "BADGE" in "\n".join(dev.screen_text()).upper(), 10,
+    dev.wait_until(lambda: words("NOT_LOGGED_IN") in dev.screen_text(), 10,
                    "the logged-out screen")
     dev.scan(keys.badge("courier-9"))
     dev.wait_for("courier logged in: courier-9", 20, since=mark)
@@ -76,7 +77,7 @@ def steady_state(scanner, upstream, board):
             dev.wait_for(f"sealed record {i}", 8, since=mark)
             i += 1
         except SimDeviceError:
-            full = "QUEUE" in "\n".join(dev.screen_text()).upper()
+            full = words("WAIT_QUEUE").split("\n")[0] in dev.screen_text()
             assert full, dev.screen_text()  # held for queue space, and the screen says so
     # the 110 KB board's queue (6 KiB) fills; the S3's (64 KiB) takes all 36 offered
     assert full == (board == "esp32-devkitc-gm65"), (board, i)

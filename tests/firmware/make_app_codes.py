@@ -46,6 +46,8 @@ def main() -> None:
         "config": codes.make_config(CONFIG_KEY, **cfg),  # type: ignore[arg-type]
         "config_other_key": codes.make_config(OTHER_KEY, **cfg),  # type: ignore[arg-type]
         "config_http": codes.make_config(CONFIG_KEY, **{**cfg, "upstream_url": "http://x:80"}),  # type: ignore[arg-type]
+        "config_en": codes.make_config(CONFIG_KEY, **{**cfg, "serial": 6, "lang": "en"}),  # type: ignore[arg-type]
+        "id_dot": identity(name="买买提·艾力"),
     }
     out = Path(__file__).parent / "data" / "app_codes.json"
     out.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")

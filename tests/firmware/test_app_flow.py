@@ -132,7 +132,8 @@ def test_config_code_verifies_and_refuses_replay_other_key_and_plain_http():
     c = _codes()
     key = unhexlify(c["config_key"])
     assert mac0.config(c["config"].encode(), key, c["now"], 4) == (
-        "depot-2", "new-secret-pass", "https://10.0.0.5:8443", 5)
+        "depot-2", "new-secret-pass", "https://10.0.0.5:8443", 5, None)
+    assert mac0.config(c["config_en"].encode(), key, c["now"], 5)[3:] == (6, "en")
     for code, last in (("config", 5), ("config", 9), ("config_other_key", 0),
                        ("config_http", 0)):
         with raises(CodeError):
@@ -162,6 +163,7 @@ def test_flow_logs_in_then_captures_in_either_order():
 
 def test_flow_refusals_keep_what_is_held():
     import flow
+    import texts
 
     c = _codes()
     f = _flow(c)
@@ -174,7 +176,7 @@ def test_flow_refusals_keep_what_is_held():
         assert f.on_line(bad, now) == flow.REFUSED
     assert f.waybill == "SF1234567890123" and f.state == flow.READY
     assert f.on_line(c["id"].encode(), now, True) == flow.REFUSED  # overdue: no new identity
-    assert f.message == "UPLOAD OVERDUE"
+    assert f.message == texts.OVERDUE_NO_ID
     assert f.on_line(c["id"].encode(), now) == flow.CAPTURE
 
 
@@ -197,7 +199,14 @@ def test_flow_config_replay_and_cancel_logout():
     assert f.state == flow.LOGGED_OUT and f.courier is None
 
 
-def test_screen_shows_masked_ascii_lines_only():
+def _font(size=12, lang=0):
+    import display
+
+    display.open_font("../../firmware/assets/font%d.bin" % size, lang)
+
+
+def test_screen_rows_show_masked_identity_in_the_device_language():
+    import texts
     import view
 
     c = _codes()
@@ -206,16 +215,61 @@ def test_screen_shows_masked_ascii_lines_only():
     f.on_line(c["badge"].encode(), now)
     f.on_line(c["id"].encode(), now)
     f.on_line(b"SF1234567890123", now)
-    lines = view.lines(f, True, 2, None, "UPLOAD OVERDUE!")
-    text = "\n".join(lines)
-    assert lines[0] == "SEALSCAN W+ Q2" and lines[1] == "C courier-7"
-    assert lines[2] == "ID ??***" and lines[3] == "1******2X" and lines[4] == "WB ******0123"
-    assert "UPLOAD OVERDUE!" in lines
-    for line in lines:
-        assert len(line) <= 16
-        for ch in line:
-            assert " " <= ch <= "~"
-    _no_canary(text)
+    _font(12)
+    small = view.lines(f, True, 2, None, texts.OVERDUE, 5)
+    assert small == ["已联网 待传2条", "寄件人 欧阳***", "证件 1******2X", "上传超时!",
+                     "请到有网络处"]
+    _font(16, 1)
+    large = view.lines(f, False, 0, None, None, 17)
+    assert large[:6] == ["Offline, 0 unsent", "Courier courier-7", "", "Sender 欧阳***",
+                         "ID 1******2X", "Waybill ******0123"]
+    assert large[8:] == ["ID code read", "Now scan the waybill"]  # (the app seals now)
+    _no_canary("\n".join(small + large))
+
+
+def test_every_refusal_names_what_happened_by_text_id():
+    import flow
+    import texts
+
+    c = _codes()
+    f = _flow(c)
+    now = c["now"]
+    cases = [(c["id"], texts.LOGIN_FIRST), (c["badge_yto"], texts.BADGE_OTHER_CARRIER),
+             (c["badge_expired"], texts.BADGE_EXPIRED),
+             (c["badge_other_key"], texts.BADGE_INVALID)]
+    for line, tid in cases:
+        assert f.on_line(line.encode(), now) == flow.REFUSED
+        assert f.message == tid, (line[:8], f.message, tid)
+    f.on_line(c["badge"].encode(), now)
+    assert f.message == texts.SCAN_BOTH
+    cases = [("YT1234567890123", texts.OTHER_CARRIER), ("HELLO-WORLD", texts.NOT_WAYBILL),
+             ("SF12", texts.NOT_WAYBILL), ("EA123456785CN", texts.OTHER_CARRIER),
+             (c["id_expired"], texts.ID_EXPIRED), (c["id_bad_check"], texts.ID_INVALID),
+             ("RNID1:%%%", texts.ID_INVALID), (c["config_other_key"], texts.CONFIG_INVALID)]
+    for line, tid in cases:
+        assert f.on_line(line.encode(), now) == flow.REFUSED
+        assert f.message == tid, (line[:8], f.message, tid)
+    assert f.on_line(b"\xff\xfe", now) == flow.REFUSED and f.message == texts.UNREADABLE
+    f.config_serial = 5
+    assert f.on_line(c["config"].encode(), now) == flow.REFUSED
+    assert f.message == texts.CONFIG_USED
+    f.on_line(c["id"].encode(), now)
+    assert f.message == texts.SCAN_WAYBILL
+    f.cancel()
+    assert f.message == texts.CANCELLED and f.identity is None
+
+
+def test_a_name_in_parts_keeps_its_dot_and_its_first_character_only():
+    import flow
+    import view
+
+    c = _codes()
+    f = _flow(c)
+    f.on_line(c["badge"].encode(), c["now"])
+    assert f.on_line(c["id_dot"].encode(), c["now"]) == flow.HELD
+    assert f.identity.name_masked == "买**·**"
+    _font(12)
+    assert view.lines(f, True, 0, None, None, 5)[1] == "寄件人 买**·**"
 
 
 def test_upstream_url_parsing():

@@ -17,6 +17,7 @@ class mask:  # the rules take UTF-8 bytes (the device masks from its decode buff
         return rules.id_number(s.encode())
 
     waybill = rules.waybill
+    COMPOUND_SURNAMES = rules.COMPOUND_SURNAMES
 
 
 def _hidden(masked):
@@ -69,3 +70,13 @@ def test_id_number_keeps_first_one_and_last_two():
 
 def test_waybill_tail_only():
     assert mask.waybill("SF1234567890123") == "*" * 11 + "0123"
+
+
+def test_compound_surnames_keep_two_and_names_in_parts_keep_their_dots():
+    assert mask.name("司马相如") == "司马**" and mask.name("慕容复") == "慕容*"
+    assert mask.name("阳司明") == "阳**"  # "阳司" straddles 欧阳|司马: not a surname
+    assert mask.name("买买提·艾力") == "买**·**"
+    assert mask.name("·艾力") == "***"
+    for i in range(0, len(mask.COMPOUND_SURNAMES), 2):
+        pair = mask.COMPOUND_SURNAMES[i:i + 2]
+        assert mask.name(pair + "某某") == pair + "**", pair

@@ -33,7 +33,9 @@ def test_overlapping_number_is_judged_by_provisioned_carrier():
     # 15 digits starting 43 fits both STO and Yunda: valid on either device, and the
     # record carries the provisioned carrier, never a guess.
     assert _accepting("431234567890123") == ["STO", "YUNDA"]
-    assert wb.check("ZTO", "431234567890123") == wb.BAD_FORMAT
+    assert wb.check("ZTO", "431234567890123") == wb.OTHER_CARRIER  # the courier is told so
+    assert wb.check("SF", "EA123456785CN") == wb.OTHER_CARRIER  # UPU S10: EMS only
+    assert wb.check("ZTO", "12345678") == wb.BAD_FORMAT
 
 
 def test_check_digits():

@@ -294,3 +294,29 @@ def test_error_messages_never_carry_identity_data(issuer):
     with pytest.raises(codes.InvalidIdNumber) as e:
         token(issuer, id_number="110105194912310021")
     assert "110105194912310021" not in str(e.value)
+
+
+@pytest.mark.parametrize("name", ["欧阳娜娜", "张伟", "买买提·艾力", "\U00020bb7伟"])
+def test_codes_verify_prints_a_chinese_name_as_the_scanner_screen_does(tmp_path, issuer, name):
+    from sealscan import masking
+
+    key = tmp_path / "issuer.json"
+    codes.save_issuer(issuer, key)
+    r = CliRunner().invoke(cli, ["codes", "verify", token(issuer, name=name),
+                                 "--issuer-key", str(key), "--now", str(NOW)])
+    assert r.exit_code == 0, r.output
+    assert f" {masking.name(name)} " in r.output and name not in r.output
+
+
+def test_a_config_code_can_carry_the_screen_language():
+    key = bytes(range(32))
+    kw = dict(ssid="ap", password="secret-pass", upstream_url="https://10.0.0.5:8443",
+              expires_at=NOW + 60, serial=2)
+    assert codes.verify_config(codes.make_config(key, **kw), key, NOW).lang is None
+    assert codes.verify_config(codes.make_config(key, lang="en", **kw), key, NOW).lang == "en"
+    with pytest.raises(codes.MalformedCode):
+        codes.make_config(key, lang="fr", **kw)
+    r = CliRunner().invoke(cli, ["codes", "config", "--key-file", "/nonexistent", "--ssid",
+                                 "ap", "--password", "x" * 8, "--url", "https://h:1",
+                                 "--serial", "1", "--lang", "fr"])
+    assert r.exit_code == 2 and "fr" in r.output

@@ -54,7 +54,7 @@ _LAYERS = {
     "codecs": {"cbordec", "cborenc", "base45", "idtoken", "mac0", "waybill", "checkdigits",
                "mask", "scanline"},
     "crypto": {"x25519", "hpkeks", "hkdf", "hmac256", "aesccm"},
-    "support": {"wipe", "transient"},
+    "support": {"wipe", "transient", "texts"},
 }
 _ORDER = ["app", "protocol", "drivers", "codecs", "crypto", "support"]  # as in the table
 

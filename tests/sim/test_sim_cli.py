@@ -3,15 +3,16 @@
 import os
 import sys
 import time
-from pathlib import Path
 
 import pexpect
 import pyte
 from click.testing import CliRunner
 
 from sealscan.cli import cli
+from sealscan.fonttool import words
 from sealsim.display import pixels_from_terminal
-from sealsim.screen import read_text
+from sealsim.scenario import TESTFW_DIR
+from sealsim.screen import read_text, term_width
 
 COLS, ROWS = 140, 60
 
@@ -19,8 +20,8 @@ COLS, ROWS = 140, 60
 def test_sim_help_documents_interactive_mode():
     out = CliRunner().invoke(cli, ["sim", "--help"]).output
     assert "sealscan sim run" in out
-    for words in ("scan sample codes", "Wi-Fi on/off", "power cut", "quit"):
-        assert words in out
+    for what in ("scan sample codes", "Wi-Fi on/off", "power cut", "quit"):
+        assert what in out
     run_help = CliRunner().invoke(cli, ["sim", "run", "--help"]).output
     assert "EA123456785CN" in run_help and "--state" in run_help
 
@@ -28,14 +29,13 @@ def test_sim_help_documents_interactive_mode():
 class _Term:
     """The interactive view in a real pty, read back through a terminal emulator."""
 
-    def __init__(self, state: Path, png_dir: Path):
-        self.screen = pyte.Screen(COLS, ROWS)
+    def __init__(self, args: list[str], cols: int = COLS, rows: int = ROWS,
+                 env: dict[str, str] | None = None):
+        self.screen = pyte.Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
-        env = dict(os.environ, TERM="xterm", COLUMNS=str(COLS), LINES=str(ROWS))
-        self.child = pexpect.spawn(
-            sys.executable, ["-m", "sealscan", "sim", "run", "--state", str(state),
-                             "--png-dir", str(png_dir)],
-            env=env, dimensions=(ROWS, COLS), timeout=5)
+        env = dict(os.environ, TERM="xterm", COLUMNS=str(cols), LINES=str(rows), **(env or {}))
+        self.child = pexpect.spawn(sys.executable, ["-m", "sealscan", "sim", "run", *args],
+                                   env=env, dimensions=(rows, cols), timeout=5)
 
     def pump(self):
         try:
@@ -55,6 +55,17 @@ class _Term:
                 return
         raise AssertionError(f"{what} not shown within {timeout} s:\n" + "\n".join(self.lines()))
 
+    def quit(self):
+        """q: the view ends cleanly (exit 0)."""
+        self.child.send("q")
+        self.child.expect(pexpect.EOF, timeout=30)
+        self.child.close()
+        assert self.child.exitstatus == 0
+
+    def stop(self):
+        if self.child.isalive():
+            self.child.terminate(force=True)
+
     def screen_pixel_text(self):
         """Read the device screen back from the half-block characters on the terminal."""
         lines = self.lines()
@@ -64,7 +75,8 @@ class _Term:
 
 
 def test_interactive_mode_through_a_pty(tmp_path):
-    term = _Term(tmp_path / "state", tmp_path / "png")
+    term = _Term(["--state", str(tmp_path / "state"), "--png-dir", str(tmp_path / "png"),
+                  "--firmware", str(TESTFW_DIR), "--pixels"])
     try:
         term.wait(lambda ls: any("screen text: sealsim" in ln for ln in ls), "the app screen")
         # The screen itself, drawn with half blocks, reads back as the firmware's text.
@@ -85,13 +97,9 @@ def test_interactive_mode_through_a_pty(tmp_path):
         term.child.send("p")
         term.wait(lambda ls: any("power: on" in ln for ln in ls), "power back")
         term.wait(lambda ls: "SCANS 0" in term.screen_pixel_text(), "fresh boot after cut")
-        term.child.send("q")
-        term.child.expect(pexpect.EOF, timeout=20)
-        term.child.close()
-        assert term.child.exitstatus == 0
+        term.quit()
     finally:
-        if term.child.isalive():
-            term.child.terminate(force=True)
+        term.stop()
     # The state directory is the device's flash: the test app is still there.
     from sealscan.boards import load_board
     from sealsim.flashstore import FlashStore
@@ -125,3 +133,45 @@ def test_sim_run_with_an_unknown_board_is_a_clear_input_error(tmp_path):
                                       "--state", str(tmp_path / "s")])
     assert result.exit_code == 3
     assert "no board named 'no-such-board'" in result.output
+
+
+def _box(lines: list[str]) -> list[str]:
+    """The device screen's text rows, as the 80x24 view boxes them."""
+    edges = [i for i, ln in enumerate(lines) if ln.startswith("+--")]
+    if len(edges) < 2:
+        return []
+    top, end = edges[0], edges[1]
+    return [ln[1:].rstrip().rstrip("|").rstrip() for ln in lines[top + 1:end]]
+
+
+def test_a_courier_device_a_person_can_use_in_80x24(tmp_path):
+    # the product firmware, provisioned, with its own upstream; quit removes all its state
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    term = _Term([], 80, 24, env={"TMPDIR": str(tmp)})
+    term.child.timeout = 60
+    try:
+        term.wait(lambda ls: words("NOT_LOGGED_IN") in "".join(_box(ls)), "logged out", 90)
+        assert any("l badge" in ln for ln in term.lines())
+        term.child.send("l")
+        term.wait(lambda ls: words("SCAN_BOTH").split("\n")[0] in _box(ls), "logged in")
+        term.child.send("2")  # a compound surname
+        term.wait(lambda ls: "寄件人 欧阳**" in _box(ls), "the masked identity")
+        term.child.send("y")
+        term.wait(lambda ls: any(words("REC_ACCEPTED") in ln for ln in _box(ls)), "accepted",
+                  60)
+        term.child.send("4")  # expired
+        term.wait(lambda ls: words("ID_EXPIRED").split("\n")[0] in _box(ls), "expired refused")
+        term.child.send("x")  # another carrier's waybill
+        term.wait(lambda ls: "不是SF的运单" in _box(ls), "other carrier refused")
+        term.child.send("c")  # settings code: English
+        term.wait(lambda ls: "Settings updated" in _box(ls), "English", 30)
+        for line in term.lines():
+            assert term_width(line) <= 80
+        shown = "\n".join(term.lines())
+        for hidden in ("娜娜", "芳", "440524188001010014"):
+            assert hidden not in shown
+        term.quit()
+    finally:
+        term.stop()
+    assert not any(p.name.startswith("sealsim-state-") for p in tmp.iterdir())

@@ -17,7 +17,7 @@ from sealscan.codes import (
 )
 from sealscan.protocol import Batch, Record, decode_answer, encode_batch
 from sealscan.upstream.ingest import Ingestor
-from sealscan.upstream.sqlite import SQLiteStorage
+from sealscan.upstream.registry import open_store
 from sealscan.upstream.tokens import TokenVerdicts
 
 T0 = 1_763_856_000
@@ -98,7 +98,7 @@ def test_ingest_verifies_a_repeated_token_once_and_still_expires_it(tmp_path):
     cfg = make_state(tmp_path)
     (dev,) = register(cfg, "dev-memo")
     clock = [float(T0)]
-    store = SQLiteStorage(cfg.db_path)
+    store = open_store(cfg)
     ing = Ingestor(store, cfg.private_key(), cfg.issuer_keys(), cfg.limits,
                    clock=lambda: clock[0])
     t = tok(expires=T0 + 100)

@@ -4,14 +4,17 @@ devices that seal with the host sealer, and record factories with canary data.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import re
 import select
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,12 +49,21 @@ CANARY_WAYBILL = "SF9876543210123"
 ISSUER = new_test_issuer(seed=bytes(range(32)))
 
 
+# Set by conftest's `backend` fixture: None (SQLite file in the state directory) or a
+# function returning the URL of a fresh PostgreSQL database.
+new_database: Callable[[], str] | None = None
+
+
 def make_state(tmp: Path, **limits: object) -> UpstreamConfig:
+    """A state directory whose store is the test's backend (saved in upstream.json, so
+    `serve` subprocesses and CLI commands use it too)."""
     init_state(tmp / "upstream")
     cfg = load_config(tmp / "upstream")
+    if new_database is not None:
+        cfg.database = new_database()
     if limits:
         cfg.limits = dataclasses.replace(Limits(), **limits)  # type: ignore[arg-type]
-    cfg.trust_issuer(ISSUER.kid, ISSUER.public_bytes)
+    cfg.trust_issuer(ISSUER.kid, ISSUER.public_bytes)  # saves
     return cfg
 
 
@@ -126,6 +138,34 @@ def stored_count(cfg: UpstreamConfig, device_id: str | None = None) -> int:
         return store.count_records(device_id)
     finally:
         store.close()
+
+
+@contextlib.contextmanager
+def inserts_fail(cfg: UpstreamConfig) -> Iterator[None]:
+    """While inside, the configured store itself refuses every record insert (a trigger
+    raises, as a full disk or a failing database would), on SQLite and PostgreSQL."""
+    if cfg.is_postgres:
+        import psycopg
+
+        with psycopg.connect(cfg.database, autocommit=True) as conn:
+            conn.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                         "$$BEGIN RAISE EXCEPTION 'could not extend file: No space left'; END$$")
+            conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON records FOR EACH ROW "
+                         "EXECUTE FUNCTION refuse()")
+            try:
+                yield
+            finally:
+                conn.execute("DROP TRIGGER refuse ON records")
+                conn.execute("DROP FUNCTION refuse()")
+        return
+    conn = sqlite3.connect(cfg.db_path, isolation_level=None)
+    conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON records BEGIN "
+                 "SELECT RAISE(ABORT, 'database or disk is full'); END")
+    try:
+        yield
+    finally:
+        conn.execute("DROP TRIGGER refuse")
+        conn.close()
 
 
 def client_for(cfg: UpstreamConfig, port: int) -> BatchClient:

@@ -2,8 +2,9 @@
 set of rules for both audits: over the REPL (`inspect.audit`) and from a flash dump
 (`flashaudit`).
 
-    filesystem  main.py, board.json, firmware.json, the .mpy files firmware.json lists (each
-                with the hash it lists); nothing in directories (deploy removes the boot.py
+    filesystem  main.py, board.json, firmware.json, the .mpy files and the font asset
+                (font.bin) firmware.json lists (each with the hash it lists); nothing in
+                directories (deploy removes the boot.py
                 MicroPython's first boot writes)
     NVS         namespace "sealscan": the keys `provision` writes (provision.NVS_KEYS);
                 namespace "phy": ESP-IDF's RF calibration (cal_data, cal_mac, cal_version)
@@ -11,7 +12,7 @@ set of rules for both audits: over the REPL (`inspect.audit`) and from a flash d
 
 from __future__ import annotations
 
-from sealscan.device.firmware import BOARD_JSON, MANIFEST
+from sealscan.device.firmware import BOARD_JSON, FONT_BIN, MANIFEST
 from sealscan.device.link import NVS_NAMESPACE
 from sealscan.device.provision import NVS_KEYS
 from sealscan.device.records import mask_name
@@ -26,8 +27,8 @@ def file_flag(path: str, is_dir: bool, manifest: dict[str, str] | None,
     name = path[1:]
     shown = mask_name(path)
     allowed = not is_dir and "/" not in name and (
-        name in CONTRACT_FILES or (name.endswith(".mpy") and manifest is not None
-                                   and name in manifest))
+        name in CONTRACT_FILES or ((name.endswith(".mpy") or name == FONT_BIN)
+                                   and manifest is not None and name in manifest))
     if not allowed:
         return f"{shown}: not in the device contract (docs/device.md)"
     if manifest is not None and name in manifest and sha256 != manifest[name]:

@@ -5,6 +5,8 @@
                    none: MicroPython runs main.py only as source
     <module>.mpy   every other firmware module, compiled with mpy-cross
     board.json     Board.device_config_json(): wiring only
+    font.bin       the font asset for the board's display (sealscan.fonttool: glyphs and
+                   screen texts, read from flash by firmware/display.py); not record data
     firmware.json  {"version": "...", "files": {name: sha256 hex}} of every file above,
                    written last, so a device whose deploy was cut short never matches it
 """
@@ -19,6 +21,8 @@ from pathlib import Path
 
 from sealscan import __version__
 from sealscan.boards import Board
+from sealscan.fonttool import DEVICE_NAME as FONT_BIN
+from sealscan.fonttool import strike_for
 from sealscan.fwtools import FirmwareCheckError, compile_firmware, firmware_sources
 from sealscan.paths import FIRMWARE_DIR
 
@@ -56,10 +60,20 @@ def build_firmware(board: Board, src: Path = FIRMWARE_DIR) -> FirmwareBuild:
             if compiled.source.name != "main.py":
                 files[compiled.output.name] = compiled.output.read_bytes()
     files[BOARD_JSON] = board.device_config_json().encode()
+    files[FONT_BIN] = font_asset(board, src)
     digest = hashlib.sha256()
     for name, data in sorted(files.items()):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     return FirmwareBuild(files, f"{__version__}+{digest.hexdigest()[:12]}")
+
+
+def font_asset(board: Board, src: Path = FIRMWARE_DIR) -> bytes:
+    """The font.bin for the board's display (sealscan.fonttool strike)."""
+    font = src / "assets" / strike_for(board.display["width"], board.display["height"]).asset.name
+    if not font.exists():
+        raise FirmwareCheckError("no font asset",
+                                 [f"{font}: missing (run `sealscan firmware font`)"])
+    return font.read_bytes()
 
 
 def parse_manifest(data: bytes) -> dict[str, str] | None:

@@ -42,11 +42,19 @@ from sealscan.upstream.provisioning import make_provisioning_entry
 NVS_KEYS = {
     "device_id": "blob", "device_key": "blob", "upstream_pk": "blob", "upstream_url": "blob",
     "tls_cert": "blob", "badge_key": "blob", "config_key": "blob", "carrier": "blob",
-    "wifi_ssid": "blob", "wifi_pass": "blob", "config_serial": "i32", "provisioned": "i32",
+    "wifi_ssid": "blob", "wifi_pass": "blob", "config_serial": "i32", "lang": "blob",
+    "provisioned": "i32",
 }
 # Keys older versions wrote that no firmware reads: erased when a device is provisioned again
 # (docs/device.md, "Retired").
 RETIRED_KEYS = ("issuers",)
+UI_LANGS = ("zh", "en")  # firmware/texts.py LANGS; firmware without "lang" in NVS shows zh
+
+
+def default_lang(carrier: str) -> str:
+    """The UI language a device of `carrier` gets unless told otherwise: every carrier the
+    firmware knows (waybill.CARRIERS) is a Chinese one, so zh."""
+    return "zh" if carrier in carriers() else "en"
 SECRET_KEYS = frozenset({"device_key", "badge_key", "config_key", "wifi_pass"})
 
 
@@ -185,6 +193,7 @@ class ProvisionRequest:
     config_key: bytes
     wifi_ssid: str
     wifi_pass: str
+    lang: str | None = None  # screen language; None: default_lang(carrier)
 
     def __repr__(self) -> str:  # never show the keys or the Wi-Fi password
         return f"ProvisionRequest(device_id={self.device_id!r}, carrier={self.carrier!r})"
@@ -193,6 +202,8 @@ class ProvisionRequest:
         check_device_id_value(self.device_id)
         check_carrier(self.carrier)
         check_wifi_ssid(self.wifi_ssid)
+        if self.lang is not None and self.lang not in UI_LANGS:
+            raise InputError(f"language {self.lang!r}: not one of {', '.join(UI_LANGS)}")
         if len(self.wifi_pass.encode()) > 64 or 0 < len(self.wifi_pass) < 8:
             raise InputError("Wi-Fi password: empty (open network) or 8 to 64 characters")
 
@@ -311,6 +322,7 @@ def provision(link: DeviceLink, request: ProvisionRequest, entries: TextIO, *,
         "wifi_ssid": request.wifi_ssid.encode(),
         "wifi_pass": request.wifi_pass.encode(),
         "config_serial": 0,
+        "lang": (request.lang or default_lang(request.carrier)).encode(),
     }
     link.nvs_write({}, erase=("provisioned", *RETIRED_KEYS))
     link.nvs_write(values)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+from sealscan import masking
 from sealscan.codes import _checkdigits as checkdigits  # the firmware's own module
 
 _B45 = rb"[0-9A-Z $%*+\-./:]"
@@ -126,9 +127,12 @@ def _scan_window(data: bytes, lo: int, hi: int, where: str) -> list[Finding]:
 
 # Console masking (sealscan monitor): defensive, no check characters needed. Any identity
 # token, and any run of 7 or more digits (identity numbers, phone numbers, anything that
-# might be one), keeps its first and last characters only.
+# might be one), keeps its first and last characters only. The firmware's console is English,
+# so any run of Chinese characters on it is treated as a name: masked by the device's own
+# name policy (firmware/mask.py), exactly as the scanner's screen shows it.
 _CONSOLE = re.compile(r"RNID1:[0-9A-Z $%*+\-./:]*|(?<![0-9A-Za-z])[0-9]{7,}[0-9Xx]?"
-                      r"(?![0-9A-Za-z])")
+                      r"(?![0-9A-Za-z])|[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]"
+                      r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003ffff·•・]*")
 
 
 def mask_console(line: str) -> str:
@@ -136,6 +140,8 @@ def mask_console(line: str) -> str:
         text = m.group()
         if text.startswith("RNID1:"):
             return f"RNID1:…({len(text) - 6} characters)"
+        if not text[0].isascii():
+            return masking.name(text)
         return mask(text, 1, 2)
 
     return _CONSOLE.sub(hide, line)

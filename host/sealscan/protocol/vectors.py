@@ -219,7 +219,48 @@ def build() -> dict[str, Any]:
     case_c["invalid_acks"] = []
     return {"session-a.json": [case_a], "session-b-rotation.json": [case_b],
             "long-device-id.json": [case_c],
-            "codes/identity-v1.json": _codes()}
+            "codes/identity-v1.json": _codes(),
+            "heartbeat/heartbeat-v1.json": _heartbeats(case_a)}
+
+
+def _heartbeats(case_a: dict[str, Any]) -> dict[str, Any]:
+    """Heartbeats of session-a's device and session (protocol 5.1)."""
+    from sealscan.protocol import heartbeat as hb
+
+    dev, enc, ack_key = case_a["device_id"], bytes.fromhex(case_a["enc"]), \
+        bytes.fromhex(case_a["ack_key"])
+    beats = []
+    for seq, t, q in ((0, T0, 0), (1, T0 + 300, 3), (70000, T0 + 86400, 65535)):
+        body = hb.encode_heartbeat(dev, enc, ack_key, seq, t, q)
+        ack = hb.heartbeat_ack_mac(ack_key, enc, seq)
+        beats.append({"seq": seq, "t": t, "q": q,
+                      "mac": _hex(hb.heartbeat_mac(ack_key, dev, enc, seq, t, q)),
+                      "body": _hex(body), "ack_mac": _hex(ack),
+                      "answer": _hex(cbor.dumps({"mac": ack}))})
+    good = hb.encode_heartbeat(dev, enc, ack_key, 1, T0 + 300, 3)
+    wrong_key = hb.encode_heartbeat(dev, enc, bytes(32), 1, T0 + 300, 3)
+    relabelled = cbor.dumps({"v": 1, "dev": "depot-0571-scanner-08", "enc": enc, "seq": 1,
+                             "t": T0 + 300, "q": 3, "mac": hb.decode_heartbeat(good).mac})
+    invalid = [
+        {"body": _hex(wrong_key), "reason": "mac-under-another-key", "error": "BadAckMac"},
+        {"body": _hex(relabelled), "reason": "another-device-id", "error": "BadAckMac"},
+        {"body": _hex(good[:-1] + bytes([good[-1] ^ 1])), "reason": "seq-changed",
+         "error": "BadAckMac"},
+        {"body": _hex(good + b"\x00"), "reason": "trailing-byte",
+         "error": "MalformedHeartbeat"},
+        {"body": _hex(cbor.dumps({"v": 2, "dev": dev, "enc": enc, "seq": 1, "t": T0, "q": 0,
+                                  "mac": bytes(32)})), "reason": "version",
+         "error": "MalformedHeartbeat"},
+        {"body": _hex(cbor.dumps({"v": 1, "dev": dev, "enc": enc, "seq": 1, "t": T0,
+                                  "mac": bytes(32)})), "reason": "missing-q",
+         "error": "MalformedHeartbeat"},
+    ]
+    return {"description": "Heartbeats (docs/protocol.md 5.1) of session-a's device and "
+                           "session: body = deterministic CBOR, mac = HMAC-SHA256(ack_key, "
+                           "CBOR [\"beat\", dev, enc, seq, t, q]); the answer's mac = "
+                           "HMAC-SHA256(ack_key, CBOR [\"beat-ack\", enc, seq]).",
+            "device_id": dev, "enc": _hex(enc), "ack_key": _hex(ack_key), "beats": beats,
+            "invalid": invalid}
 
 
 def _codes() -> dict[str, Any]:

@@ -7,7 +7,8 @@ Layout (made by `sealscan upstream init --dir DIR`)::
     DIR/upstream.pub      X25519 public key, 64 hex chars (goes on every device)
     DIR/tls/key.pem       TLS private key (ECDSA P-256: ESP32 mbedTLS has no Ed25519/X25519 TLS)
     DIR/tls/cert.pem      self-signed TLS certificate; devices pin its SHA-256
-    DIR/upstream.db       SQLite store (made on first use)
+    DIR/upstream.db       SQLite store (made on first use, mode 0600), unless `database` is a
+                          postgresql:// URL (several nodes share one PostgreSQL)
 
 The operator may point `tls.cert`/`tls.key` at a certificate of their own instead.
 """
@@ -51,6 +52,23 @@ class Limits:
     session_cache: int = 20000  # opened HPKE sessions kept per worker (LRU)
     late_seconds: int = 30  # a record committed later than this after capture is "late"
     token_cache: int = 100000  # identity tokens whose signature check is remembered (LRU)
+    # seconds a worker trusts its copy of a registry row: a revocation (or a new device)
+    # made on any node or by the CLI holds on every node within this bound
+    registry_ttl: float = 2.0
+    registry_cache: int = 100000  # registry rows (and unknown ids) remembered per worker
+    # ms a commit group waits for more batches before its transaction (one fsync and one
+    # thread handoff for all of them); device-shaped traffic has few batches in flight
+    commit_delay_ms: float = 4.0
+
+
+@dataclass(frozen=True)
+class Operations:
+    """Fleet health and retention (docs/upstream.md, "Fleet health")."""
+
+    silent_seconds: int = 3600  # not heard from (batch, heartbeat or refusal) -> "silent"
+    late_window_seconds: int = 86400  # a late record committed this recently -> "late"
+    heartbeat_skew_seconds: int = 300  # a heartbeat's device clock this far off is refused
+    retention_days: float = 0  # `upstream prune` deletes records committed earlier; 0 = keep
 
 
 @dataclass
@@ -65,12 +83,19 @@ class UpstreamConfig:
     # kid (hex) -> Ed25519 public key (hex, 32 raw bytes) of trusted identity token issuers.
     issuers: dict[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    operations: Operations = field(default_factory=Operations)
 
     def path(self, rel: str) -> Path:
         return (self.directory / rel).resolve()
 
     @property
+    def is_postgres(self) -> bool:
+        return is_postgres_url(self.database)
+
+    @property
     def db_path(self) -> Path:
+        if self.is_postgres:
+            raise UpstreamConfigError("the store is PostgreSQL, not a file")
         return self.path(self.database)
 
     def private_key(self) -> bytes:
@@ -105,13 +130,20 @@ class UpstreamConfig:
         return {"version": CONFIG_VERSION, "listen": {"host": self.host, "port": self.port},
                 "tls": {"cert": self.tls_cert, "key": self.tls_key},
                 "upstream_key": self.upstream_key, "database": self.database,
-                "issuers": dict(sorted(self.issuers.items())), "limits": asdict(self.limits)}
+                "issuers": dict(sorted(self.issuers.items())), "limits": asdict(self.limits),
+                "operations": asdict(self.operations)}
 
     def save(self) -> None:
+        """Write upstream.json atomically, mode 0600 (a database URL may hold a password)."""
         path = self.directory / CONFIG_NAME
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        tmp.unlink(missing_ok=True)
+        write_secret(tmp, (json.dumps(self.to_json(), indent=2) + "\n").encode())
         os.replace(tmp, path)
+
+
+def is_postgres_url(database: str) -> bool:
+    return database.startswith(("postgresql://", "postgres://"))
 
 
 def load_config(directory: Path | str) -> UpstreamConfig:
@@ -128,12 +160,13 @@ def load_config(directory: Path | str) -> UpstreamConfig:
         if raw.get("version") != CONFIG_VERSION:
             raise UpstreamConfigError(f"{path}: version: expected {CONFIG_VERSION}")
         lim = Limits(**raw.get("limits", {}))
+        ops = Operations(**raw.get("operations", {}))
         cfg = UpstreamConfig(directory=directory, host=str(raw["listen"]["host"]),
                              port=int(raw["listen"]["port"]), tls_cert=str(raw["tls"]["cert"]),
                              tls_key=str(raw["tls"]["key"]),
                              upstream_key=str(raw["upstream_key"]),
                              database=str(raw["database"]), issuers=dict(raw.get("issuers", {})),
-                             limits=lim)
+                             limits=lim, operations=ops)
     except (KeyError, TypeError, AttributeError, ValueError) as e:
         raise UpstreamConfigError(f"{path}: {type(e).__name__}: {e}") from e
     cfg.issuer_keys()  # validate now, not on the first batch
@@ -148,7 +181,7 @@ def read_hex_key(path: Path) -> bytes:
         raise UpstreamConfigError(str(e)) from None
 
 
-def _write_secret(path: Path, data: bytes) -> None:
+def write_secret(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
@@ -215,7 +248,7 @@ def init_state(directory: Path | str, hosts: list[str] | None = None, port: int 
     pk_hex = sk.public_key().public_bytes_raw().hex()
     (directory / "upstream.pub").write_text(pk_hex + "\n")
     cert_pem, key_pem = make_tls_cert(hosts)
-    _write_secret(directory / "tls" / "key.pem", key_pem)
+    write_secret(directory / "tls" / "key.pem", key_pem)
     (directory / "tls" / "cert.pem").write_bytes(cert_pem)
     cfg = UpstreamConfig(directory=directory, port=port)
     cfg.save()

@@ -15,11 +15,20 @@ OUTCOMES = ("stored", "duplicate", "rejected")
 REJECT_REASONS = ("decrypt", "malformed", "fields", "conflict", "unauthenticated")
 VERDICTS = ("ok", "bad-signature", "expired", "unknown-issuer", "malformed")
 TOKEN_CHECKS = ("verified", "cached")
+HEARTBEATS = ("ok", "replay", "refused")
+# Batches (and heartbeats) refused before anything was stored, by reason.
+REFUSALS = ("unknown-device", "revoked-device", "unauthenticated", "rate", "session", "clock")
+# Requests that never became an answer the device could read: HTTP framing the parser
+# refused, a client that hung up, a TLS failure, or a bug below the handler.
+CONNECTION_ERRORS = ("protocol", "hangup", "tls", "internal")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 _COUNTERS = ([("batches", s) for s in STATUSES] + [("records", o) for o in OUTCOMES]
              + [("rejects", r) for r in REJECT_REASONS] + [("verdicts", v) for v in VERDICTS]
              + [("tokens", c) for c in TOKEN_CHECKS] + [("late", "")]
+             + [("conn_errors", c) for c in CONNECTION_ERRORS]
+             + [("heartbeats", h) for h in HEARTBEATS]
+             + [("refused", r) for r in REFUSALS]
              + [("lat_bucket", str(b)) for b in LATENCY_BUCKETS]
              + [("lat_sum", ""), ("lat_count", "")])
 _INDEX = {k: i for i, k in enumerate(_COUNTERS)}
@@ -54,7 +63,9 @@ class Metrics:
         i = _INDEX[(family, label)]
         return sum(self.rows[r + i] for r in range(0, len(self.rows), WIDTH))
 
-    def render(self) -> str:
+    def render(self, fleet: dict[str, int] | None = None) -> str:
+        """The Prometheus text; `fleet` = registered devices per fleet state (a gauge read
+        from the store, the same on every node)."""
         t = self.total
         out = ["# HELP sealscan_batches_total Batch requests answered, by HTTP status.",
                "# TYPE sealscan_batches_total counter"]
@@ -77,6 +88,25 @@ class Metrics:
                 "# TYPE sealscan_token_checks_total counter"]
         out += [f'sealscan_token_checks_total{{check="{c}"}} {t("tokens", c):g}'
                 for c in TOKEN_CHECKS]
+        out += ["# HELP sealscan_connection_errors_total Requests that got no answer the "
+                "client could use: refused HTTP framing, client hang-up, TLS failure.",
+                "# TYPE sealscan_connection_errors_total counter"]
+        out += [f'sealscan_connection_errors_total{{reason="{c}"}} {t("conn_errors", c):g}'
+                for c in CONNECTION_ERRORS]
+        out += ["# HELP sealscan_heartbeats_total Device heartbeats: stored, replayed (not "
+                "newer than the last), refused (unknown, revoked, bad MAC, clock).",
+                "# TYPE sealscan_heartbeats_total counter"]
+        out += [f'sealscan_heartbeats_total{{result="{h}"}} {t("heartbeats", h):g}'
+                for h in HEARTBEATS]
+        out += ["# HELP sealscan_refused_total Batches and heartbeats refused before "
+                "anything was stored, by reason (revoked-device: a revoked device still "
+                "sending).", "# TYPE sealscan_refused_total counter"]
+        out += [f'sealscan_refused_total{{reason="{r}"}} {t("refused", r):g}' for r in REFUSALS]
+        if fleet is not None:
+            out += ["# HELP sealscan_devices Registered devices by fleet state (ok, late, "
+                    "silent, refused, never-connected, revoked; docs/upstream.md).",
+                    "# TYPE sealscan_devices gauge"]
+            out += [f'sealscan_devices{{state="{k}"}} {v}' for k, v in fleet.items()]
         out += ["# HELP sealscan_late_records_total Records committed > 30 s after capture.",
                 "# TYPE sealscan_late_records_total counter",
                 f"sealscan_late_records_total {t('late'):g}"]

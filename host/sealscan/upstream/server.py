@@ -18,14 +18,16 @@ import sys
 from collections.abc import Callable, MutableSequence
 from dataclasses import dataclass
 
+import cbor2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from sealscan.upstream import logs
 from sealscan.upstream.config import UpstreamConfig
 from sealscan.upstream.errors import StorageError, UpstreamConfigError
 from sealscan.upstream.ingest import Ingestor, Reply
 from sealscan.upstream.metrics import Metrics, shared_rows
-from sealscan.upstream.sqlite import SQLiteStorage
+from sealscan.upstream.registry import open_store
 from sealscan.upstream.storage import Storage
 
 CBOR = "application/cbor"
@@ -65,14 +67,47 @@ def _respond(reply: Reply) -> web.Response:
                         headers=reply.headers)
 
 
+def _client(request: web.Request) -> str:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return "unknown"
+
+
+def connection_error(ing: Ingestor, reason: str, error: BaseException | None = None) -> None:
+    ing.metrics.inc("conn_errors", reason)
+    logs.event("connection-error", logging.WARNING, reason=reason,
+               **({"error": type(error).__name__} if error is not None else {}))
+
+
 async def post_batch(request: web.Request) -> web.Response:
     ing = request.app[INGESTOR]
-    body = await _read_body(request, ing.limits.max_body)
+    try:
+        body = await _read_body(request, ing.limits.max_body)
+    except (HttpProcessingError, ConnectionError, asyncio.IncompleteReadError) as e:
+        # the body ended early (the client hung up) or its framing is broken (a bad chunk):
+        # nothing to answer a device could read; never counted as a 503 "internal"
+        gone = request.transport is None or request.transport.is_closing()
+        connection_error(ing, "hangup" if gone else "protocol", e)
+        return web.Response(status=400, body=cbor2.dumps({"error": "malformed"}),
+                            content_type=CBOR, headers={"Connection": "close"})
     if body is None:
         ing.metrics.status(413)
         logs.event("batch-refused", status=413, reason="too-large")
         return _respond(Reply.error(413, "too-large"))
     return _respond(await ing.handle(body))
+
+
+async def post_heartbeat(request: web.Request) -> web.Response:
+    ing = request.app[INGESTOR]
+    try:
+        body = await _read_body(request, 1024)
+    except (HttpProcessingError, ConnectionError, asyncio.IncompleteReadError) as e:
+        connection_error(ing, "hangup", e)
+        return web.Response(status=400, headers={"Connection": "close"})
+    if body is None:
+        return _respond(Reply.error(413, "too-large"))
+    return _respond(await ing.heartbeat(body))
 
 
 async def health(request: web.Request) -> web.Response:
@@ -86,7 +121,8 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(text=request.app[INGESTOR].metrics.render(),
+    ing = request.app[INGESTOR]
+    return web.Response(text=ing.metrics.render(await ing.fleet()),
                         content_type="text/plain", charset="utf-8",
                         headers={"X-Prometheus-Format": "0.0.4"})
 
@@ -96,9 +132,13 @@ async def never_500(request: web.Request,
                     handler: Callable[[web.Request], object]) -> web.StreamResponse:
     """A bug must not turn into a 500 the device cannot act on: nothing was acked, so
     "retry later" (503) is always true. The error type is logged, never its data."""
+    logs.CLIENT.set(_client(request))
     try:
         return await handler(request)  # type: ignore[misc]
     except web.HTTPException:
+        raise
+    except (ConnectionError, asyncio.CancelledError) as e:  # the client went away
+        connection_error(request.app[INGESTOR], "hangup", e)
         raise
     except Exception as e:
         logs.event("internal-error", logging.ERROR, error=type(e).__name__, path=request.path)
@@ -111,6 +151,7 @@ def make_app(ingestor: Ingestor) -> web.Application:
                           client_max_size=ingestor.limits.max_body + 1)
     app[INGESTOR] = ingestor
     app.router.add_post("/v1/batches", post_batch)
+    app.router.add_post("/v1/heartbeat", post_heartbeat)
     app.router.add_get("/v1/health", health)
     app.router.add_get("/metrics", metrics)
 
@@ -124,8 +165,9 @@ def make_app(ingestor: Ingestor) -> web.Application:
 def make_ingestor(cfg: UpstreamConfig, storage: Storage | None = None,
                   metrics_rows: MutableSequence[float] | None = None,
                   worker: int = 0) -> Ingestor:
-    return Ingestor(storage or SQLiteStorage(cfg.db_path), cfg.private_key(),
-                    cfg.issuer_keys(), cfg.limits, Metrics(metrics_rows, worker))
+    return Ingestor(storage or open_store(cfg), cfg.private_key(),
+                    cfg.issuer_keys(), cfg.limits, Metrics(metrics_rows, worker),
+                    operations=cfg.operations)
 
 
 @dataclass
@@ -140,7 +182,9 @@ class ServeOptions:
 async def _run_worker(cfg: UpstreamConfig, opts: ServeOptions, rows: MutableSequence[float],
                       worker: int, announce: bool) -> None:
     ssl_ctx = None if opts.insecure_http else tls_context(cfg)
-    app = make_app(make_ingestor(cfg, metrics_rows=rows, worker=worker))
+    ingestor = make_ingestor(cfg, metrics_rows=rows, worker=worker)
+    logs.on_connection_error = lambda reason: ingestor.metrics.inc("conn_errors", reason)
+    app = make_app(ingestor)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     host = opts.host or cfg.host
@@ -165,7 +209,7 @@ async def _run_worker(cfg: UpstreamConfig, opts: ServeOptions, rows: MutableSequ
 def serve(cfg: UpstreamConfig, opts: ServeOptions) -> None:
     """Run until SIGTERM/SIGINT. Several workers need a fixed port (SO_REUSEPORT)."""
     logs.configure(sys.stderr, opts.log_level)
-    SQLiteStorage(cfg.db_path).close()  # migrate once, before any worker starts
+    open_store(cfg).close()  # migrate once, before any worker starts
     tls_context(cfg) if not opts.insecure_http else None  # fail early on a bad cert
     rows = shared_rows(opts.workers)
     if opts.workers <= 1:

@@ -13,67 +13,39 @@ write lock with a busy timeout).
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from sealscan.upstream import schema
 from sealscan.upstream.errors import RegistryError, StorageError
 from sealscan.upstream.storage import (
+    STATS_DEVICES_SQL,
+    STATS_REFUSALS_SQL,
+    STATS_REJECTS_SQL,
     BatchCommit,
     CommitResult,
     Device,
     DeviceStats,
+    ExportedRecord,
     OpenedRecord,
+    RecordKey,
     Storage,
+    aggregate_commit,
+    stats_from_rows,
 )
 
-MIGRATIONS: list[str] = [
-    # 0 -> 1: registry, records, per-device counters for `upstream stats`.
-    """
-    CREATE TABLE devices (
-        device_id TEXT PRIMARY KEY,
-        device_key BLOB NOT NULL,
-        revoked INTEGER NOT NULL DEFAULT 0,
-        created_at REAL NOT NULL,
-        revoked_at REAL
-    );
-    CREATE TABLE records (
-        device_id TEXT NOT NULL,
-        enc BLOB NOT NULL,
-        idx INTEGER NOT NULL,
-        sealed BLOB NOT NULL,
-        capture_time INTEGER NOT NULL,
-        carrier TEXT NOT NULL,
-        waybill TEXT NOT NULL,
-        identity_token BLOB NOT NULL,
-        courier_id TEXT NOT NULL,
-        verdict TEXT NOT NULL,
-        committed_at REAL NOT NULL,
-        PRIMARY KEY (device_id, enc, idx)
-    ) WITHOUT ROWID;
-    CREATE TABLE device_stats (
-        device_id TEXT PRIMARY KEY,
-        last_seen REAL,
-        records INTEGER NOT NULL DEFAULT 0,
-        late INTEGER NOT NULL DEFAULT 0,
-        duplicates INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE device_rejects (
-        device_id TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        count INTEGER NOT NULL,
-        PRIMARY KEY (device_id, reason)
-    );
-    """,
-]
+MIGRATIONS: list[str] = schema.migrations("sqlite")  # upstream/schema.py
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _STATS_UPSERT = """
-INSERT INTO device_stats (device_id, last_seen, records, late, duplicates)
-VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (device_id) DO UPDATE SET last_seen = excluded.last_seen,
+INSERT INTO device_stats (device_id, last_seen, records, late, duplicates, last_late)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (device_id) DO UPDATE SET last_seen = max(coalesce(last_seen, 0), excluded.last_seen),
+    last_late = coalesce(excluded.last_late, last_late),
     records = records + excluded.records, late = late + excluded.late,
     duplicates = duplicates + excluded.duplicates
 """
@@ -82,11 +54,26 @@ INSERT INTO device_rejects (device_id, reason, count) VALUES (?, ?, ?)
 ON CONFLICT (device_id, reason) DO UPDATE SET count = count + excluded.count
 """
 
-_DEVICE_COLUMNS = "device_id, device_key, revoked, created_at, revoked_at"
+_DEVICE_COLUMNS = "device_id, device_key, revoked, created_at, revoked_at, revoked_reason"
 
 
 def _device(row: tuple) -> Device:
-    return Device(row[0], row[1], bool(row[2]), row[3], row[4])
+    return Device(row[0], row[1], bool(row[2]), row[3], row[4], row[5])
+
+
+def create_private(path: Path) -> None:
+    """Create `path` empty with mode 0600 if it does not exist, and take group/other bits
+    away if it does: the store holds device keys and identity tokens. SQLite creates the
+    -wal and -shm files with the database file's mode."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            with contextlib.suppress(FileNotFoundError, PermissionError):
+                if p.stat().st_mode & 0o077:
+                    p.chmod(0o600)
+        return
+    os.close(fd)
 
 
 class SQLiteStorage(Storage):
@@ -96,6 +83,11 @@ class SQLiteStorage(Storage):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        if not self.path.is_dir():
+            try:
+                create_private(self.path)
+            except OSError as e:
+                raise StorageError(f"{self.path}: {e}") from e
         self.migrate()
 
     # -- connections
@@ -181,17 +173,19 @@ class SQLiteStorage(Storage):
                     raise RegistryError(f"device {device_id} is registered already "
                                         "(use --replace to re-provision it)")
                 conn.execute(
-                    "INSERT INTO devices (device_id, device_key, revoked, created_at) "
-                    "VALUES (?, ?, 0, ?) ON CONFLICT (device_id) DO UPDATE SET "
-                    "device_key = excluded.device_key, created_at = excluded.created_at",
-                    (device_id, key, now))
+                    "INSERT INTO devices (device_id, device_key, revoked, created_at, "
+                    "changed_at) VALUES (?, ?, 0, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
+                    "device_key = excluded.device_key, created_at = excluded.created_at, "
+                    "changed_at = excluded.changed_at", (device_id, key, now, now))
         return len(entries)
 
-    def set_revoked(self, device_id: str, revoked: bool) -> Device:
+    def set_revoked(self, device_id: str, revoked: bool, reason: str | None = None) -> Device:
         try:
             cur = self._conn().execute(
-                "UPDATE devices SET revoked = ?, revoked_at = ? WHERE device_id = ?",
-                (int(revoked), time.time() if revoked else None, device_id))
+                "UPDATE devices SET revoked = ?, revoked_at = ?, revoked_reason = ?, "
+                "changed_at = ? WHERE device_id = ?",
+                (int(revoked), time.time() if revoked else None, reason if revoked else None,
+                 time.time(), device_id))
         except sqlite3.Error as e:
             raise StorageError(f"registry update: {e}") from e
         if cur.rowcount != 1:
@@ -199,6 +193,14 @@ class SQLiteStorage(Storage):
         device = self.get_device(device_id)
         assert device is not None
         return device
+
+    def changed_devices(self, since: float) -> list[str]:
+        try:
+            rows = self._conn().execute("SELECT device_id FROM devices WHERE changed_at >= ?",
+                                        (since,)).fetchall()
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path}: registry changes: {e}") from e
+        return [r[0] for r in rows]
 
     def list_devices(self) -> list[Device]:
         rows = self._conn().execute(f"SELECT {_DEVICE_COLUMNS} FROM devices "
@@ -208,42 +210,36 @@ class SQLiteStorage(Storage):
     # -- records
     def commit_batches(self, batches: list[BatchCommit], now: float,
                        late_seconds: int) -> list[CommitResult]:
+        first: dict[RecordKey, OpenedRecord] = {}
+        for b in batches:
+            for r in b.records:
+                first.setdefault((b.device_id, b.enc, r.index), r)
         with self._transaction("commit") as conn:
-            return [self._commit_one(conn, b, now, late_seconds) for b in batches]
-
-    @staticmethod
-    def _commit_one(conn: sqlite3.Connection, b: BatchCommit, now: float,
-                    late_seconds: int) -> CommitResult:
-        res = CommitResult()
-        late = 0
-        for r in b.records:
-            cur = conn.execute(
-                # ON CONFLICT of the key only: OR IGNORE would also swallow NOT NULL errors
-                "INSERT INTO records (device_id, enc, idx, sealed, capture_time, "
-                "carrier, waybill, identity_token, courier_id, verdict, committed_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (device_id, enc, idx) DO NOTHING",
-                (b.device_id, b.enc, r.index, r.sealed, r.capture_time, r.carrier, r.waybill,
-                 r.identity_token, r.courier_id, r.verdict, now))
-            if cur.rowcount == 1:
-                res.stored[r.index] = r.verdict
-                late += now - r.capture_time > late_seconds
-                continue
-            sealed, verdict = conn.execute(
-                "SELECT sealed, verdict FROM records WHERE device_id = ? AND enc = ? AND "
-                "idx = ?", (b.device_id, b.enc, r.index)).fetchone()
-            if sealed == r.sealed:
-                res.duplicate[r.index] = verdict
-            else:
-                res.conflict.append(r.index)
-        conn.execute(_STATS_UPSERT, (b.device_id, now, len(res.stored), late,
-                                     len(res.duplicate)))
-        rejects = dict(b.rejects)
-        if res.conflict:
-            rejects["conflict"] = rejects.get("conflict", 0) + len(res.conflict)
-        for reason, n in rejects.items():
-            conn.execute(_REJECT_UPSERT, (b.device_id, reason, n))
-        return res
+            inserted: set[RecordKey] = set()
+            stored: dict[RecordKey, tuple[bytes, str]] = {}
+            for (dev, enc, idx), r in first.items():
+                cur = conn.execute(
+                    # ON CONFLICT of the key only: OR IGNORE would also swallow NOT NULL errors
+                    "INSERT INTO records (device_id, enc, idx, sealed, capture_time, "
+                    "carrier, waybill, identity_token, courier_id, verdict, committed_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (device_id, enc, idx) DO NOTHING",
+                    (dev, enc, idx, r.sealed, r.capture_time, r.carrier, r.waybill,
+                     r.identity_token, r.courier_id, r.verdict, now))
+                if cur.rowcount == 1:
+                    inserted.add((dev, enc, idx))
+                    stored[(dev, enc, idx)] = (r.sealed, r.verdict)
+                else:
+                    stored[(dev, enc, idx)] = conn.execute(
+                        "SELECT sealed, verdict FROM records WHERE device_id = ? AND enc = ? "
+                        "AND idx = ?", (dev, enc, idx)).fetchone()
+            results, counters, rejects = aggregate_commit(batches, inserted, stored, now,
+                                                          late_seconds)
+            for dev, (records, late, dups) in counters.items():
+                conn.execute(_STATS_UPSERT, (dev, now, records, late, dups, now if late else None))
+            for (dev, reason), n in rejects.items():
+                conn.execute(_REJECT_UPSERT, (dev, reason, n))
+        return results
 
     def count_records(self, device_id: str | None = None) -> int:
         if device_id is None:
@@ -260,6 +256,51 @@ class SQLiteStorage(Storage):
             (device_id,)).fetchall()
         return [(r[0], OpenedRecord(*r[1:])) for r in rows]
 
+    def export_page(self, after: tuple[float, str, bytes, int] | None, until: float,
+                    limit: int) -> list[ExportedRecord]:
+        cond, args = "committed_at < ?", [until]
+        if after is not None:
+            cond += " AND (committed_at, device_id, enc, idx) > (?, ?, ?, ?)"
+            args += list(after)
+        rows = self._conn().execute(
+            "SELECT committed_at, device_id, enc, idx, sealed, capture_time, carrier, "
+            "waybill, identity_token, courier_id, verdict FROM records WHERE "
+            f"{cond} ORDER BY committed_at, device_id, enc, idx LIMIT ?",
+            (*args, limit)).fetchall()
+        return [ExportedRecord(r[0], r[1], r[2], OpenedRecord(*r[3:])) for r in rows]
+
+    def delete_committed_before(self, cutoff: float) -> int:
+        with self._transaction("retention") as conn:
+            return conn.execute("DELETE FROM records WHERE committed_at < ?",
+                                (cutoff,)).rowcount
+
+    # -- fleet health
+    def heartbeat(self, device_id: str, enc: bytes, seq: int, queued: int, now: float) -> bool:
+        try:
+            row = self._conn().execute(
+                "INSERT INTO device_stats (device_id, last_heartbeat, heartbeat_enc, "
+                "heartbeat_seq, queued) VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id) "
+                "DO UPDATE SET last_heartbeat = excluded.last_heartbeat, heartbeat_enc = "
+                "excluded.heartbeat_enc, heartbeat_seq = excluded.heartbeat_seq, queued = "
+                "excluded.queued WHERE heartbeat_enc IS NOT excluded.heartbeat_enc OR "
+                "heartbeat_seq < excluded.heartbeat_seq RETURNING 1",
+                (device_id, now, enc, seq, queued)).fetchone()
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path}: heartbeat: {e}") from e
+        return row is not None
+
+    def add_refusals(self, counts: dict[tuple[str, str], int], now: float) -> None:
+        if not counts:
+            return
+        with self._transaction("refusals") as conn:
+            for (dev, reason), n in sorted(counts.items()):
+                conn.execute(
+                    "INSERT INTO device_refusals (device_id, reason, count, last_at) "
+                    "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM devices WHERE device_id = ?)"
+                    " ON CONFLICT (device_id, reason) DO UPDATE SET count = count + "
+                    "excluded.count, last_at = max(last_at, excluded.last_at)",
+                    (dev, reason, n, now, dev))
+
     # -- operations
     def ping(self) -> None:
         try:
@@ -269,14 +310,9 @@ class SQLiteStorage(Storage):
 
     def device_stats(self) -> list[DeviceStats]:
         conn = self._conn()
-        rejects: dict[str, dict[str, int]] = {}
-        for dev, reason, n in conn.execute("SELECT device_id, reason, count FROM "
-                                           "device_rejects"):
-            rejects.setdefault(dev, {})[reason] = n
-        rows = conn.execute(
-            "SELECT d.device_id, d.revoked, s.last_seen, coalesce(s.records, 0), "
-            "coalesce(s.late, 0), coalesce(s.duplicates, 0) FROM devices d "
-            "LEFT JOIN device_stats s ON s.device_id = d.device_id ORDER BY d.device_id"
-        ).fetchall()
-        return [DeviceStats(r[0], bool(r[1]), r[2], r[3], r[4], r[5], rejects.get(r[0], {}))
-                for r in rows]
+        try:
+            return stats_from_rows(conn.execute(STATS_REJECTS_SQL).fetchall(),
+                                   conn.execute(STATS_REFUSALS_SQL).fetchall(),
+                                   conn.execute(STATS_DEVICES_SQL).fetchall())
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path}: stats: {e}") from e
