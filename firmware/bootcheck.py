@@ -46,6 +46,7 @@ def refuse(why):
 
         import display
 
+        display.open_font("font.bin", 1)  # English (texts.EN): ASCII is in every strike
         with open("board.json") as f:
             d = display.open_display(json.load(f)["display"])
         display.draw_lines(d, ["FIRMWARE", "INCOMPLETE", why[:16], "", "RUN DEPOT", "DEPLOY"])
