@@ -9,7 +9,7 @@ STAMP := $(VENV)/.sealscan-installed
 FW_DIR ?= firmware
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps interp demo test lint lint-host lint-firmware bench lock clean
+.PHONY: setup system-deps interp demo test lint lint-host lint-firmware bench hil lock clean
 
 INTERP := build/interp/.built
 
@@ -78,6 +78,13 @@ test: lint
 
 bench: setup
 	$(BIN)/python -m bench
+
+# The hardware smoke kit on a scanner on the bench (sealscan.hil); without PORT it says what
+# it needs: make hil PORT=/dev/ttyUSB0 [BOARD=...] [WIFI_SSID=...] [UPSTREAM_HOST=...]
+hil: setup
+	$(BIN)/sealscan hil $(if $(PORT),--port $(PORT)) $(if $(BOARD),--board $(BOARD)) \
+		$(if $(WIFI_SSID),--wifi-ssid $(WIFI_SSID)) \
+		$(if $(UPSTREAM_HOST),--upstream-host $(UPSTREAM_HOST))
 
 # Re-pin: resolve requirements.in in a scratch venv and freeze it into requirements.lock.
 lock:

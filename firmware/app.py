@@ -14,6 +14,9 @@ from micropython import const
 # times what a courier captures in the 30 s an ack may take. Boards with PSRAM keep more.
 _QUEUE_SMALL = const(6144)
 _QUEUE_LARGE = const(65536)
+# The watchdog (handheld._WDT_MS) cannot be stopped on an ESP32 and outlives a soft reset, but
+# not a chip reset: the app never lets go to a console (it ends in machine.reset()), and the
+# depot's console is maintenance mode, entered at power-on before any app started a watchdog.
 
 
 def main():

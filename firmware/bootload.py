@@ -10,6 +10,12 @@ import texts as T
 from micropython import const
 
 _BUF = const(2048)  # the largest NVS blob (tls_cert DER)
+# The UART driver's receive ring (IDF heap, not MicroPython's): the scan engine keeps sending
+# while C code holds the interpreter (a TLS handshake ~1 s on an ESP32, ntptime's 1 s wait,
+# a DNS lookup). At 9600 baud 2 KiB is ~2.1 s, so a 768-character identity token scanned
+# during the longest of them is still whole; the default 256 B (~0.27 s) would lose most of
+# it (the driver drops what does not fit: docs/simulator.md, "UART").
+_UART_RXBUF = const(2048)
 _DEFAULT_LANG = "zh"  # every carrier the firmware knows is a Chinese one (waybill.CARRIERS)
 FONT = "font.bin"  # the font asset `sealscan deploy` puts beside the modules
 
@@ -83,11 +89,88 @@ def read_config(nvs):
         serial = nvs.get_i32("config_serial")
     except OSError:
         serial = 0
-    return config.Config(
+    cfg = config.Config(
         nvs, text("device_id"), blob("device_key", 32), blob("upstream_pk", 32),
         text("upstream_url"), blob("tls_cert"), blob("badge_key", 32), blob("config_key", 32),
         text("carrier"), text("wifi_ssid", True), text("wifi_pass", True), serial,
         text("lang", True) or _DEFAULT_LANG)
+    try:  # the pin's validity: no upload outside it, nothing sealed before it (clock.py)
+        cfg.cert = cert_validity(cfg.tls_cert)
+    except ValueError:
+        print("sealscan: pinned certificate dates unreadable: mbedTLS decides")
+        cfg.cert = (0, 0x7FFFFFFF)
+    return cfg
+
+
+# The pinned certificate's validity (clock.py), read once here: Certificate = SEQUENCE {
+# tbsCertificate SEQUENCE { [0] version OPTIONAL, serial INTEGER, signature AlgorithmIdentifier,
+# issuer Name, validity SEQUENCE { notBefore, notAfter } ... } ... }, each time a UTCTime
+# (YYMMDDhhmmssZ, 1950-2049) or a GeneralizedTime (YYYYMMDDhhmmssZ).
+
+
+def _days(y, m, d):
+    # days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's days_from_civil)
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def _tlv(der, i):
+    # (tag, start of contents, end of contents) of the DER element at i
+    tag = der[i]
+    n = der[i + 1]
+    i += 2
+    if n & 0x80:
+        k = n & 0x7F
+        if not 1 <= k <= 3:
+            raise ValueError("DER length")
+        n = 0
+        for _ in range(k):
+            n = (n << 8) | der[i]
+            i += 1
+    if i + n > len(der):
+        raise ValueError("DER truncated")
+    return tag, i, i + n
+
+
+def _time(der, i):
+    tag, s, e = _tlv(der, i)
+    t = bytes(der[s:e])
+    if tag == 0x17 and len(t) == 13:  # UTCTime
+        y = int(t[0:2])
+        y += 1900 if y >= 50 else 2000
+        t = t[2:]
+    elif tag == 0x18 and len(t) == 15:  # GeneralizedTime
+        y = int(t[0:4])
+        t = t[4:]
+    else:
+        raise ValueError("certificate time")
+    if t[-1:] != b"Z":
+        raise ValueError("certificate time zone")
+    secs = int(t[4:6]) * 3600 + int(t[6:8]) * 60 + int(t[8:10])
+    return _days(y, int(t[0:2]), int(t[2:4])) * 86400 + secs, e
+
+
+def cert_validity(der):
+    """(notBefore, notAfter) of a DER X.509 certificate, as Unix seconds; ValueError if it is
+    not one."""
+    try:
+        _, s, _ = _tlv(der, 0)  # Certificate
+        _, i, _ = _tlv(der, s)  # tbsCertificate
+        if der[i] == 0xA0:  # [0] version
+            i = _tlv(der, i)[2]
+        for k in range(4):  # serial, signature, issuer: skipped; validity: entered
+            tag, s, e = _tlv(der, i)
+            i = s if k == 3 else e
+        if tag != 0x30:
+            raise ValueError("certificate validity")
+        nb, i = _time(der, i)
+        return nb, _time(der, i)[0]
+    except IndexError:
+        raise ValueError("DER truncated")
 
 
 def font(lang):
@@ -115,7 +198,7 @@ def wire(board, lang="zh"):
     font(lang)
     return (
         disp,
-        UART(se["uart"], se["baud"], tx=se["tx"], rx=se["rx"]),
+        UART(se["uart"], se["baud"], tx=se["tx"], rx=se["rx"], rxbuf=_UART_RXBUF),
         PWM(Pin(pins["buzzer"]), freq=2000, duty_u16=0),
         Pin(pins["led"], Pin.OUT, value=0),
         Pin(pins["key_back"], Pin.IN, Pin.PULL_UP),

@@ -29,6 +29,7 @@ class CodeError(ValueError):
 # CodeError kinds (a second argument, not subclasses: a class costs ~200 B of heap)
 EXPIRED = const(1)  # a well-formed code past its expiry
 REPLAYED = const(2)  # a config code whose serial is not above the last applied one
+DAMAGED = const(3)  # an identity line whose base45, zlib or CBOR is broken (a misread)
 
 
 def _utf8_chars(b):
@@ -132,14 +133,20 @@ def decode(data, views=False):
     return v
 
 
-def cose(data, protected, tag_len, views=False, name="COSE message"):
+def cose(data, protected, tag_len, views=False, name="COSE message", broken=0):
     """(unprotected map, payload, tag) of the untagged COSE message filling `data`:
 
         [bstr protected (exactly `protected`), map unprotected, bstr payload, bstr tag]
 
     with a tag (signature, MAC) of `tag_len` bytes. Every field's type is checked here, so a
-    caller only reads fields of known types; CodeError("not a " + name) otherwise."""
-    obj = decode(data, views)
+    caller only reads fields of known types; CodeError("not a " + name) otherwise. CBOR
+    that does not decode is CodeError("damaged", broken) when a kind `broken` is given."""
+    try:
+        obj = decode(data, views)
+    except CodeError:
+        if not broken:
+            raise
+        raise CodeError("damaged", broken)
     if not isinstance(obj, list) or len(obj) != 4 or not _is_bytes(obj[0]) \
             or obj[0] != protected or not isinstance(obj[1], dict):
         raise CodeError("not a " + name)

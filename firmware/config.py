@@ -20,6 +20,8 @@ class ConfigError(Exception):
 
 
 class Config:
+    cert: tuple  # (notBefore, notAfter) of tls_cert, Unix s: bootload sets it (clock.py)
+
     # Built by bootload.read_config (boot only, so the NVS reading code is not resident)
     def __init__(self, nvs, device_id, device_key, upstream_pk, upstream_url, tls_cert,
                  badge_key, config_key, carrier, wifi_ssid, wifi_pass, config_serial, lang):

@@ -11,7 +11,7 @@ import idtoken
 import texts as T
 import transient
 import waybill
-from cbordec import EXPIRED, REPLAYED, CodeError
+from cbordec import DAMAGED, EXPIRED, REPLAYED, CodeError
 from micropython import const
 from wipe import wipe
 
@@ -65,13 +65,19 @@ class Flow:
                 return self._mac0_code(line, now)
             if self.state != READY:
                 return self._refuse(T.LOGIN_FIRST)
+            if self.identity is not None and self.waybill is not None:
+                # a capture is held (no session, no queue space, no clock yet): a new code
+                # would pair with half of it. The courier waits, or cancels it with BACK.
+                return self._refuse(T.WAIT_NETWORK)
             if line[:6] == idtoken.PREFIX:
                 if overdue:
                     return self._refuse(T.OVERDUE_NO_ID)
                 try:
                     ident = idtoken.parse(line, now)
                 except CodeError as e:  # args: reason[, kind] (cbordec)
-                    return self._refuse(T.ID_EXPIRED if e.args[-1] == EXPIRED else T.ID_INVALID)
+                    k = e.args[-1]
+                    return self._refuse(T.ID_EXPIRED if k == EXPIRED else
+                                        T.UNREADABLE if k == DAMAGED else T.ID_INVALID)
                 self.drop_identity()
                 n = len(line)
                 self.token[0:n] = line

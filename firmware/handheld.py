@@ -1,8 +1,14 @@
 # The handheld: asyncio tasks around one Flow and one Sealer (docs/design.md).
 #
-#   wifi      network.WLAN with the NVS credentials; reconnects while the AP is away; sets an
-#             unset clock (before 2024: an ESP32 after power-on) by NTP, since records carry
-#             Unix time and TLS checks certificate dates
+#   wifi      network.WLAN with the NVS credentials, connected once (the IDF driver
+#             reconnects by itself); the upstream's name is looked up when Wi-Fi comes up and
+#             every 10 min, so no upload waits for DNS (netkeep.py, loaded for each use)
+#   watchdog  machine.WDT (_WDT_MS, 10 s) fed by the ui task every 50 ms: a loop held by a
+#             hung native call resets the board (RAM lost; nothing of a record on flash)
+#   clock     checked every 0.25 s with the alarms against the pinned certificate's validity:
+#             while it is outside (an ESP32 after power-on reads 2000-01-01), nothing is
+#             sealed or uploaded, the screen says why and NTP is tried with backoff (clock.py,
+#             loaded only then)
 #   session   HPKE sessions start only once Wi-Fi is up (esp_random needs the radio on), and
 #             rotate early (before 1024 records / 60 min) so a capture never waits for one
 #   scanner   GM65 lines from the UART (scanline.py) -> flow.py -> seal at once on capture
@@ -25,6 +31,7 @@ import mask
 import scanline
 import sealer
 import texts as T
+import transient
 import uplink
 import view
 from micropython import const
@@ -34,10 +41,11 @@ _OVERDUE_MS = const(OVERDUE_S * 1000)
 _READ_CHUNK = const(64)
 _BACKOFF_MIN_MS = const(500)
 _BACKOFF_MAX_MS = const(8000)
-_WIFI_RETRY_MS = const(10000)
 _SPARE_RECORDS = const(16)
 _SPARE_MS = const(300_000)
-_CLOCK_SET_YEAR = const(2024)
+_WDT_MS = const(10000)  # > the longest blocking call (TLS handshake ~1 s, NTP 1 s, DNS ~5 s)
+_CLOCK_OK = const(3)  # clock.OK
+_CLOCK_FLOOR = const(1704067200)  # 2024-01-01: clock.py's floor
 _SHOW_S = const(60)  # a masked identity (held or the last capture's) leaves the screen after
 
 
@@ -56,6 +64,7 @@ class App:
         (self.disp, self.uart, self.buzzer, self.led, self.key_back, self.key_ok,
          self.trigger, self.wlan) = io
         self.ctx = uplink.ssl_context(cfg.tls_cert)
+        cfg.tls_cert = None  # mbedTLS holds its own parsed copy: the DER's heap comes back
         self.lines = scanline.LineSplitter()
         self.kick = asyncio.Event()  # set when there is something to upload
         self.last = None  # (masked name, masked id, masked waybill, state text id), latest
@@ -66,8 +75,13 @@ class App:
         self.last_key = None  # (enc, index) of the latest capture
         self.overdue = False
         self.alarm = None  # text id of the alarm on screen
-        self.waiting = False  # a capture is held until a session or queue space is there
+        self.waiting = False  # a capture is held until a session, queue space or the clock
         self.dirty = True
+        self.online = False  # Wi-Fi up, as the wifi task last saw it (the one reader)
+        # [state (clock.NOT_SET/EARLY/LATE/OK; -1 not read yet: nothing sealed), why not OK
+        # for the screen, ticks_ms of the next NTP try, NTP backoff ms] (clock.py)
+        self.clock: list = [-1, None, 0, 0]
+        self.addr = None  # the upstream's address (netkeep.resolve), None until it answered
 
     # -- scanning and capture --------------------------------------------------------------
 
@@ -116,6 +130,10 @@ class App:
     def capture(self):
         f = self.flow
         s = self.sealer
+        if self.clock[0] != _CLOCK_OK:
+            self.waiting = True
+            f.message = T.WAIT_NETWORK  # held: NTP needs the network (clock.py logs why)
+            return
         if s.needs_session():
             self.waiting = True
             f.message = T.WAIT_NETWORK
@@ -158,15 +176,19 @@ class App:
         if lang is not None:
             display.lang = T.EN if lang == "en" else T.ZH
         log("config applied, serial", serial)
+        self.addr = None  # another upstream, perhaps: look it up again
         self.wlan.disconnect()
-        self.wlan.connect(ssid, password)
+        self.net("connect")
 
     # -- upload ----------------------------------------------------------------------------
 
     async def uplink(self):
         backoff = _BACKOFF_MIN_MS
         while True:
-            if not len(self.sealer.queue) or not self.wlan.isconnected():
+            # no upload without Wi-Fi, the upstream's address (no DNS on this path) or a
+            # clock inside the pin's validity (mbedTLS would refuse the pin anyway)
+            if not len(self.sealer.queue) or not self.online or self.addr is None or \
+                    self.clock[0] != _CLOCK_OK:
                 self.kick.clear()
                 try:
                     await asyncio.wait_for(self.kick.wait(), 0.5)
@@ -189,7 +211,8 @@ class App:
             n = len(b.items)
             gc.collect()
             try:
-                status, body = await uplink.post_batch(cfg.host, cfg.port, self.ctx, b)
+                status, body = await uplink.post_batch(self.addr, cfg.host, cfg.port,
+                                                       self.ctx, b)
             except Exception as e:  # network, TLS, timeout, a broken answer: keep everything
                 log("upload failed:", type(e).__name__)
                 if out_of_memory(e):  # mbedTLS found no RAM: say so, it will not pass alone
@@ -232,7 +255,7 @@ class App:
 
     async def session(self):
         while True:
-            if self.wlan.isconnected():
+            if self.online:
                 try:
                     if await self.sealer.ensure_session(_SPARE_RECORDS, _SPARE_MS):
                         gc.collect()  # the released HPKE modules and the setup's garbage
@@ -251,38 +274,50 @@ class App:
     async def wifi(self):
         w = self.wlan
         w.active(True)
-        w.connect(self.cfg.wifi_ssid, self.cfg.wifi_pass)
+        self.net("connect")
         up = False
-        since = time.ticks_ms()
+        looked_up = time.ticks_ms()
+        wait = 0  # ms until the next lookup
         while True:
             now = w.isconnected()
             if now != up:
-                up = now
-                since = time.ticks_ms()
+                up = self.online = now
                 log("wifi", "up" if up else "down")
                 self.dirty = True
                 if up:
-                    self.sync_clock()
+                    self.clock[2] = time.ticks_ms()  # NTP may be tried at once
+                    wait = 0 if self.addr is None else wait
                     self.kick.set()
-            elif not up and time.ticks_diff(time.ticks_ms(), since) > _WIFI_RETRY_MS:
-                since = time.ticks_ms()
-                w.connect(self.cfg.wifi_ssid, self.cfg.wifi_pass)
+            if up and time.ticks_diff(time.ticks_ms(), looked_up) >= wait:
+                wait = self.net("resolve")
+                looked_up = time.ticks_ms()
             await asyncio.sleep(0.2)
 
-    def sync_clock(self):
-        if time.gmtime()[0] >= _CLOCK_SET_YEAR:
-            return
+    def net(self, step):
+        fresh = transient.loading("netkeep")
         try:
-            import ntptime
+            import netkeep
 
-            ntptime.settime()
-            log("clock set by NTP")
-        except (OSError, ImportError) as e:
-            log("NTP failed:", type(e).__name__)
+            return getattr(netkeep, step)(self, log)
+        finally:
+            transient.release(fresh)
+
+    def keep_clock(self):
+        now = sealer.unix_time()
+        c = self.cfg.cert
+        if now >= _CLOCK_FLOOR and c[0] <= now <= c[1] and self.clock[0] in (-1, _CLOCK_OK):
+            self.clock[0] = _CLOCK_OK  # right from the start: clock.py is never loaded
+            return
+        import clock  # stays loaded while the clock is not OK; released once it is
+
+        if clock.keep(self, now, log):
+            transient.release(("clock",))
+            self.kick.set()
 
     async def alarms(self):
         tick = 0
         while True:
+            self.keep_clock()
             over = self.sealer.overdue(_OVERDUE_MS)
             if over != self.overdue:
                 self.overdue = over
@@ -310,6 +345,9 @@ class App:
             await asyncio.sleep(0.06)
 
     async def ui(self):
+        from machine import WDT
+
+        wdt = WDT(timeout=_WDT_MS)  # started here and fed only here: the loop is alive
         held = False
         while True:
             f = self.flow
@@ -330,6 +368,7 @@ class App:
                 self.last = None
                 self.dirty = True
             held = pressed
+            wdt.feed()
             ok = self.key_ok.value() == 0
             if ok != (self.trigger.value() == 0):
                 self.trigger.value(0 if ok else 1)
@@ -341,7 +380,7 @@ class App:
     def draw(self):
         display.hold(True)  # one open font file for the words and the glyphs of this screen
         display.draw_lines(self.disp, view.lines(
-            self.flow, self.wlan.isconnected(), len(self.sealer.queue), self.last, self.alarm,
+            self.flow, self.online, len(self.sealer.queue), self.last, self.alarm,
             display.rows(self.disp)))
 
     async def run(self):

@@ -20,7 +20,7 @@ import base45
 import checkdigits
 import deflate
 import mask
-from cbordec import EXPIRED, CodeError, cose, decode, is_text, is_uint
+from cbordec import DAMAGED, EXPIRED, CodeError, cose, decode, is_text, is_uint
 from micropython import const
 from wipe import scrub, wipe, wipe_stream
 
@@ -115,7 +115,12 @@ def parse(line, now):
 
 
 def _parse(line, now):
-    u, payload, _ = cose(_inflate(line), _PROTECTED, 64, True, "COSE_Sign1")
+    try:
+        data = _inflate(line)
+    except CodeError:  # base45 or zlib broken: a damaged read (UART overrun, a smudge)
+        raise CodeError("damaged", DAMAGED)  # nothing was kept: the courier scans it again
+    # CBOR broken: damaged too; a well-formed CBOR item that is no COSE_Sign1 is invalid
+    u, payload, _ = cose(data, _PROTECTED, 64, True, "COSE_Sign1", DAMAGED)
     kid = u.get(4)
     if len(u) != 1 or not isinstance(kid, memoryview) or not 1 <= len(kid) <= 16:
         raise CodeError("COSE_Sign1 fields")

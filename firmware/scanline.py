@@ -5,7 +5,9 @@
 from micropython import const
 from wipe import wipe
 
-MAX_LINE = const(1024)
+# the longest line any code the firmware takes can be: an identity token, RNID1: + 768
+# characters (idtoken.MAX_TOKEN); badges, config codes and waybills are shorter
+MAX_LINE = const(774)
 _CR = const(13)
 _LF = const(10)
 

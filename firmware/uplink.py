@@ -30,8 +30,10 @@ def ssl_context(cert_der):
     return ctx
 
 
-async def _post(host, port, ctx, b):
-    reader, writer = await asyncio.open_connection(host, port, ssl=ctx, server_hostname=host)
+async def _post(addr, host, port, ctx, b):
+    # addr: the address to connect to (resolved beforehand: no DNS here); host: the name the
+    # certificate and the Host header carry
+    reader, writer = await asyncio.open_connection(addr, port, ssl=ctx, server_hostname=host)
     try:
         writer.write(b"POST /v1/batches HTTP/1.1\r\nHost: %s\r\n"
                      b"Content-Type: application/cbor\r\nContent-Length: %d\r\n"
@@ -76,7 +78,7 @@ async def _post(host, port, ctx, b):
             pass
 
 
-async def post_batch(host, port, ctx, b):
+async def post_batch(addr, host, port, ctx, b):
     """(HTTP status, body or None); UplinkError/OSError/TimeoutError on failure."""
-    return await asyncio.wait_for(_post(host, port, ctx, b), _TIMEOUT_S)
+    return await asyncio.wait_for(_post(addr, host, port, ctx, b), _TIMEOUT_S)
 

@@ -118,6 +118,7 @@ GROUPS = {
     "verify": "sealscan.cli_device:verify",
     "audit": "sealscan.cli_device:audit",
     "ports": "sealscan.cli_device:ports",
+    "hil": "sealscan.cli_hil:hil",
     "monitor": "sealscan.cli_device:monitor",
 }
 

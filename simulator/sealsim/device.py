@@ -35,6 +35,7 @@ from sealsim.link import Link
 from sealsim.netrelay import EPOCH_2000, NetRelay
 from sealsim.peripherals import SCAN_ENGINES, Peripherals
 from sealsim.ramclock import DeviceClockAndMemory, DeviceRecord
+from sealsim.speed import SpeedModel
 from sealsim.storage import FlashStorage
 from sealsim.supervisor import (
     DEEPSLEEP_RESET,
@@ -67,6 +68,7 @@ class Device(DeviceClockAndMemory):
         # Shared with the interpreter: the device clock and the RAM budget's high-water marks.
         self.record = DeviceRecord(self.run_dir / "device.rec")
         self.events: list[tuple[float, str]] = []  # buzzer, LED, resets, watchdog, ...
+        self.speed_model = SpeedModel(self._event)  # blocking native calls take ESP32 time
         self.clock_offset = 0  # device clock = host clock + offset (seconds), in self.record
         self._cond = threading.Condition()
         self._stop = False
@@ -85,14 +87,14 @@ class Device(DeviceClockAndMemory):
         p, s = self.peripherals, self.supervisor
         self.link.bus_ops.update({
             "W": p.pin_write, "R": p.pin_read, "M": p.pwm, "I": p.i2c_write, "S": p.spi_write,
-            "E": self._bus_event, "Q": self._query, "X": self._call,
+            "E": self._bus_event, "Q": self._query, "X": self._call, "U": p.uart_took,
         })
         self.queries: dict[str, Callable[[list[str]], bytes | None]] = {
             "wifi": self.relay.query_wifi, "ntp": self.relay.query_ntp,
             "clock": lambda w: str(self.clock_offset).encode(), "settime": self._settime,
             "mac": lambda w: self.mac.hex().encode(), "uart": p.query_uart,
             "i2c": p.query_i2c, "reset_cause": s.query_reset_cause, "wdt": s.query_wdt,
-            "exit": s.query_exit,
+            "exit": s.query_exit, "dns": self.relay.query_dns, "cost": self.speed_model.query_cost,
         }
 
     # -- the parts' shared state, under the names tests and tools use ----------------------
@@ -106,6 +108,12 @@ class Device(DeviceClockAndMemory):
     gm65 = property(lambda self: self.peripherals.scan_engine.model)
     wifi = property(lambda self: self.relay.wifi)
     net_delay = property(lambda self: self.relay.delay)
+    net_connects = property(lambda self: self.relay.connects)  # TCP connections asked for
+    uart_line = property(lambda self: self.peripherals.scan_engine.line)  # drops, overflows
+    # NTP ("ok", "lost", "hang"), the resolver, the speed model's scale: docs/simulator.md
+    ntp = property(lambda s: s.relay.ntp, lambda s, v: setattr(s.relay, "ntp", v))
+    dns_ok = property(lambda s: s.relay.dns_ok, lambda s, v: setattr(s.relay, "dns_ok", v))
+    speed = property(lambda s: s.speed_model.scale, lambda s, v: s.speed_model.set(v))
 
     @property
     def heap_bytes(self) -> int:
@@ -172,8 +180,10 @@ class Device(DeviceClockAndMemory):
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def _loop(self) -> None:
+        wait = 0.05
         while not self._stop:
-            self.link.poll(0.05)
+            self.link.poll(wait)
+            wait = self.peripherals.tick()  # UART bytes at their baud rate
             with self._cond:
                 self.supervisor.tick()
                 self.console.flush_port()

@@ -7,6 +7,25 @@
   DISPON/DISPOFF, INVON/INVOFF (kept as state; colours are stored as sent).
 
 A frame is captured whenever a data write completes its addressing window (a full `show()`).
+
+Timing and pins, as the datasheets have them (times are the device's: the shims stamp each
+pin and bus write with the device's clock, so the supervisor's own delays do not count):
+
+- ST7789 (Sitronix ST7789V datasheet, 9.12 "Reset timing" and the SLPOUT/SWRESET command
+  descriptions): with a reset pin on the board (`display.rst`), the controller stays in
+  reset until the firmware drives that pin high (the ESP32's GPIO floats after boot); a
+  pulse low (>= 10 us) then high resets it. After a reset (pin or SWRESET 0x01) it takes no
+  command for 120 ms; after SLPOUT 0x11 none for 120 ms (5 ms is the datasheet's minimum
+  before the next command, 120 ms before the supply is stable and SLPIN may follow: the
+  model takes the longer, as the issue's review did). A command that comes too early is
+  lost, and its effect with it: a panel that never left sleep, or whose DISPON was lost,
+  stays dark. Out of sleep it starts in sleep-in mode, so SLPOUT is required. The
+  backlight pin (`display.backlight`, high or PWM duty > 0) must be on to see anything.
+  `rejected` lists what was lost and why.
+- SSD1306 (Solomon SSD1306 datasheet, 8.9 "Power ON and OFF sequence" and the charge pump
+  application note): the I2C modules the boards use have no reset pin (an RC on the
+  module); the panel lights only with the charge pump enabled (0x8D 0x14) before display
+  on (0xAF), otherwise it stays dark.
 """
 
 from __future__ import annotations
@@ -22,11 +41,20 @@ class Panel:
     width: int
     height: int
 
-    def __init__(self, width: int, height: int):
+    def __init__(self, width: int, height: int, wiring: dict | None = None):
         self.width, self.height = width, height
         self.frames: deque[Image.Image] = deque(maxlen=MAX_FRAMES)
         self.frame_count = 0
         self.on = False
+        self.wiring = dict(wiring or {})  # the board file's display table (pins)
+        self.rejected: list[str] = []  # commands the panel did not take, and why
+
+    def pin(self, role: str, level: int, t: float) -> None:
+        """The firmware drove the panel's `role` pin (rst, backlight) to `level` at device
+        time `t` (seconds)."""
+
+    def pwm(self, role: str, duty: int) -> None:
+        """PWM on the panel's `role` pin (backlight dimming)."""
 
     def image(self) -> Image.Image:
         raise NotImplementedError
@@ -46,8 +74,9 @@ class SSD1306(Panel):
     _ARGS = {0x20: 1, 0x21: 2, 0x22: 2, 0x81: 1, 0x8D: 1, 0xA8: 1, 0xD3: 1, 0xD5: 1, 0xD9: 1,
              0xDA: 1, 0xDB: 1, 0x26: 6, 0x27: 6, 0x29: 5, 0x2A: 5, 0xA3: 2}
 
-    def __init__(self, width: int = 128, height: int = 64):
-        super().__init__(width, height)
+    def __init__(self, width: int = 128, height: int = 64, wiring: dict | None = None):
+        super().__init__(width, height, wiring)
+        self.charge_pump = False  # 0x8D 0x14: the panel's supply (no external VCC)
         self.pages = height // 8
         self.ram = bytearray(width * self.pages)
         self.invert = False
@@ -91,8 +120,12 @@ class SSD1306(Panel):
         elif op == 0x22:
             self.page0, self.page1 = args[0] % self.pages, args[1] % self.pages
             self.page = self.page0
+        elif op == 0x8D:
+            self.charge_pump = bool(args[0] & 0x04)
         elif op in (0xAE, 0xAF):
             self.on = op == 0xAF
+            if self.on and not self.charge_pump:
+                self.rejected.append("display on without the charge pump: the panel stays dark")
             self._capture()
         elif op in (0xA6, 0xA7):
             self.invert = op == 0xA7
@@ -123,7 +156,7 @@ class SSD1306(Panel):
 
     def image(self) -> Image.Image:
         img = Image.new("1", (self.width, self.height), 0)
-        if self.on:
+        if self.on and self.charge_pump:
             px = img.load()
             for y in range(self.height):
                 for x in range(self.width):
@@ -132,9 +165,20 @@ class SSD1306(Panel):
         return img
 
 
+RESET_MS = 120  # no command this long after a reset (pin or SWRESET)
+SLPOUT_MS = 120  # no command this long after SLPOUT
+_NEVER = -1e18
+
+
 class ST7789(Panel):
-    def __init__(self, width: int = 240, height: int = 320):
-        super().__init__(width, height)
+    def __init__(self, width: int = 240, height: int = 320, wiring: dict | None = None):
+        super().__init__(width, height, wiring)
+        # with a reset pin wired, the controller is held in reset until it is driven high
+        self.in_reset = "rst" in self.wiring
+        self.busy_until = _NEVER  # device time before which a command is lost
+        self.busy_why = ""
+        self.asleep = True
+        self.backlight = "backlight" not in self.wiring  # no backlight pin: always lit
         self.ram = bytearray(width * height * 2)
         self.x0, self.x1, self.y0, self.y1 = 0, width - 1, 0, height - 1
         self.x, self.y = 0, 0
@@ -143,10 +187,44 @@ class ST7789(Panel):
         self._args = bytearray()
         self._half: int | None = None
 
-    def spi_write(self, data: bytes, dc: int) -> None:
+    def pin(self, role: str, level: int, t: float) -> None:
+        if role == "rst":
+            if not level:
+                self.in_reset = True
+            elif self.in_reset:  # released: a hardware reset, as at power-on
+                self.in_reset = False
+                self._reset(t, "hardware reset")
+        elif role == "backlight":
+            self.backlight = bool(level)
+            self._capture()
+
+    def pwm(self, role: str, duty: int) -> None:
+        if role == "backlight":
+            self.backlight = duty > 0
+            self._capture()
+
+    def _reset(self, t: float, why: str) -> None:
+        self.on = False
+        self.asleep = True
+        self.inverted = False
+        self.x0, self.x1, self.y0, self.y1 = 0, self.width - 1, 0, self.height - 1
+        self.busy_until, self.busy_why = t + RESET_MS / 1000, why
+
+    def spi_write(self, data: bytes, dc: int, t: float = 0.0) -> None:
+        if self.in_reset:
+            self._op = None
+            self.rejected.append(f"{len(data)} bytes while held in reset (rst low)")
+            return
         if dc == 0:
             for b in data:
-                self._begin(b)
+                if t < self.busy_until:
+                    self.rejected.append(f"command {b:#04x} {(t - self.busy_until) * -1000:.1f} "
+                                         f"ms too early after {self.busy_why}")
+                    self._op = None  # lost, and the data that follows it with it
+                    continue
+                self._begin(b, t)
+            return
+        if self._op is None:
             return
         if self._op == 0x2C:
             self._pixels(data)
@@ -154,9 +232,17 @@ class ST7789(Panel):
         self._args += data
         self._finish()
 
-    def _begin(self, op: int) -> None:
+    def _begin(self, op: int, t: float = 0.0) -> None:
         self._op, self._args, self._half = op, bytearray(), None
-        if op in (0x28, 0x29):
+        if op == 0x01:
+            self._reset(t, "SWRESET")
+        elif op == 0x11:
+            self.asleep = False
+            self.busy_until, self.busy_why = t + SLPOUT_MS / 1000, "SLPOUT"
+        elif op == 0x10:
+            self.asleep = True
+            self._capture()
+        elif op in (0x28, 0x29):
             self.on = op == 0x29
             self._capture()
         elif op in (0x20, 0x21):
@@ -195,8 +281,13 @@ class ST7789(Panel):
         o = (y * self.width + x) * 2
         return self.ram[o] << 8 | self.ram[o + 1]
 
+    @property
+    def lit(self) -> bool:
+        """Whether anything can be seen: out of reset and sleep, display on, backlight on."""
+        return self.on and not self.asleep and not self.in_reset and self.backlight
+
     def image(self) -> Image.Image:
-        if not self.on:
+        if not self.lit:
             return Image.new("RGB", (self.width, self.height), (0, 0, 0))
         le = bytearray(len(self.ram))  # Pillow's BGR;16 reads little-endian RGB565
         le[0::2], le[1::2] = self.ram[1::2], self.ram[0::2]
@@ -213,7 +304,7 @@ PANELS: dict[str, type[Panel]] = {"ssd1306": SSD1306, "st7789": ST7789}
 
 
 def make_panel(display: dict) -> Panel:
-    return PANELS[display["driver"]](display["width"], display["height"])
+    return PANELS[display["driver"]](display["width"], display["height"], display)
 
 
 def terminal_lines(panel: Panel) -> list[str]:

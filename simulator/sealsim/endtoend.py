@@ -51,9 +51,12 @@ def sealscan(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]
 class Upstream:
     """`sealscan upstream serve` on 127.0.0.1 (a free port), TLS with its own cert."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, host: str = "127.0.0.1"):
+        """`host`: the name its certificate carries (and devices connect to); it always
+        listens on 127.0.0.1 (give "localhost" to make devices look the name up)."""
         self.dir = directory
-        sealscan("upstream", "init", "-d", str(directory), "--host", "127.0.0.1")
+        self.host = host
+        sealscan("upstream", "init", "-d", str(directory), "--host", host)
         self.cfg = json.loads((directory / "upstream.json").read_text()) \
             if (directory / "upstream.json").exists() else {}
         self.public_key = bytes.fromhex((directory / "upstream.pub").read_text().strip())
@@ -95,7 +98,7 @@ class Upstream:
 
     @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
+        return f"https://{self.host}:{self.port}"
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

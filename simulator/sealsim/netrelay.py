@@ -34,6 +34,9 @@ class NetRelay:
         self.gen = 0
         self.delay = 0.0
         self.stopped = False
+        self.ntp = "ok"  # the NTP server: "ok" answers, "lost" never answers, "hang" (tests)
+        self.dns_ok = True  # the access point's resolver answers
+        self.connects = 0  # TCP connections the firmware asked for
         self._delayed: list[tuple[float, Conn, bytes]] = []
         self._delay_thread: threading.Thread | None = None
         link.channels["net"] = self
@@ -63,8 +66,17 @@ class NetRelay:
         return f"{int(self.wifi)}:{self.gen}".encode()
 
     def query_ntp(self, words: list[str]) -> bytes:
-        """The true time, if the NTP server can be reached."""
-        return str(int(time.time()) - EPOCH_2000).encode() if self.wifi else b""
+        """The true time if the NTP server answers; "noap" without Wi-Fi (the lookup fails
+        at once), else `ntp` ("lost": no answer, the shim waits its timeout; "hang")."""
+        if not self.wifi:
+            return b"noap"
+        if self.ntp != "ok":
+            return self.ntp.encode()
+        return str(int(time.time()) - EPOCH_2000).encode()
+
+    def query_dns(self, words: list[str]) -> bytes:
+        """Whether the access point's resolver answers (the shim resolves on the host)."""
+        return b"ok" if self.dns_ok else b"fail"
 
     # -- the harness ----------------------------------------------------------------------
     def set_wifi(self, on: bool) -> None:
@@ -91,6 +103,7 @@ class NetRelay:
                          name=f"sealsim-{self.name}-connect").start()
 
     def _connect(self, conn: Conn, line: bytes, rest: bytes) -> None:
+        self.connects += 1
         try:
             host, port = line.decode().split()
             if not self.wifi:

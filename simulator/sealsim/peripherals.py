@@ -8,7 +8,9 @@ connected to; from then on the bus traffic finds parts by address only:
     PWM on pin N        -> the part on pin N (buzzer)
     I2C write to ADDR   -> the part at ADDR (SSD1306 panel)
     SPI write           -> the SPI parts (ST7789 panel, reading its D/C pin's level)
-    UART N              -> the link channel `uartN` (the scan-engine model)
+    UART N              -> the link channel `uartN` (the scan-engine model, through the
+                           UART's receive path: sealsim.uartline, bytes at the baud rate
+                           into the driver's ring buffer); bus op U: the firmware read n
 
 It stands for the ESP32's GPIO matrix, I2C/SPI controllers and UARTs with what the board
 wires to them. Add a part: a class below and a line in `build`.
@@ -24,6 +26,8 @@ from sealscan.boards import Board
 from sealsim.display import Panel, make_panel
 from sealsim.gm65 import GM65
 from sealsim.link import Conn, Link
+from sealsim.speed import DeviceClock
+from sealsim.uartline import UartLine
 
 # Scan engine models by the board file's `scan_engine.model`.
 SCAN_ENGINES = {"gm65": GM65}
@@ -70,13 +74,16 @@ class Key:
 
 
 class ScanEngine:
-    """A scan-engine model on UART `uart` (the link channel `uartN`) and a trigger pin."""
+    """A scan-engine model on UART `uart` (the link channel `uartN`) and a trigger pin. What
+    it sends reaches the firmware through `line` (the UART's receive path, opened with the
+    firmware's UART: `uartN BAUD RXBUF`)."""
 
     def __init__(self, model: str, uart: int, event: Event):
         self.uart = uart
         self.event = event
         self.conn: Conn | None = None
         self.baud = 0  # the line speed the firmware's UART runs at
+        self.line: UartLine | None = None
         self.model: Any = SCAN_ENGINES[model](self._to_firmware)
 
     def power_cut(self) -> None:
@@ -89,8 +96,16 @@ class ScanEngine:
     # the link Channel interface
     def opened(self, conn: Conn, arg: str, rest: bytes) -> bool:
         self.conn = conn
-        self.baud = int(arg or 115200)
+        words = arg.split()
+        self.baud = int(words[0]) if words else 115200
+        # timed at the firmware UART's rate: misclocked bytes come in at that rate too
+        self.line = UartLine(self.baud, int(words[1]) if len(words) > 1 else 256, conn.send)
         return True
+
+    def set_baud(self, baud: int) -> None:
+        self.baud = baud
+        if self.line is not None:
+            self.line.baud = baud
 
     def data(self, conn: Conn, data: bytes) -> None:
         if conn is self.conn and self.baud == self.model.baud:
@@ -102,11 +117,11 @@ class ScanEngine:
             self.conn = None
 
     def _to_firmware(self, data: bytes) -> None:
-        conn = self.conn
-        if conn is not None:
+        conn, line = self.conn, self.line
+        if conn is not None and line is not None:
             if self.baud != self.model.baud:
                 data = misclocked(data, self.model.baud, self.baud)
-            conn.send(data)
+            line.send(data)
         else:  # as on the board: nobody listens on the line, the bytes are gone
             self.event(f"scan engine sent {len(data)} bytes to a UART the firmware has not "
                        "opened")
@@ -123,12 +138,14 @@ class Peripherals:
         self.inputs: dict[int, Callable[[], int]] = {}
         self.pwms: dict[int, Callable[[int, int], None]] = {}
         self.i2c: dict[int, Callable[[bytes], None]] = {}
-        self.spi: list[Callable[[bytes], None]] = []
+        self.spi: list[Callable[[bytes, float], None]] = []
         self.uarts: dict[int, ScanEngine] = {}
         self.keys: dict[str, Key] = {}
         self.scan_engine: ScanEngine | None = None
         self.panel: Panel | None = None
+        self.clock = DeviceClock()  # the device's time, from the shims' write stamps
         self._display: dict[str, Any] = {}
+        self._pin_t = 0.0  # device time of the pin write being handled
 
     @classmethod
     def build(cls, board: Board, link: Link, event: Event) -> Peripherals:
@@ -149,6 +166,14 @@ class Peripherals:
         p.outputs[se["trigger"]] = engine.trigger
         p._display = dict(board.display)
         p._new_panel()
+        # the panel's own pins (reset, backlight): the panel is replaced at a power cut
+        for role in ("rst", "backlight"):
+            if role in p._display:
+                p.outputs[p._display[role]] = (
+                    lambda level, role=role: p.panel.pin(role, level, p._pin_t))  # type: ignore[union-attr]
+        if "backlight" in p._display:
+            p.pwms[p._display["backlight"]] = (
+                lambda freq, duty: p.panel.pwm("backlight", duty if freq else 0))  # type: ignore[union-attr]
         return p
 
     def _new_panel(self) -> None:
@@ -159,7 +184,7 @@ class Peripherals:
             self.i2c[self._display["address"]] = panel.i2c_write
         if hasattr(panel, "spi_write"):
             dc = self._display.get("dc", -1)
-            self.spi.append(lambda data: panel.spi_write(data, self.levels.get(dc, 1)))
+            self.spi.append(lambda data, t: panel.spi_write(data, self.levels.get(dc, 1), t))
 
     def power_cut(self) -> None:
         """Every part loses power: the scan engine keeps its EEPROM, the panel goes dark."""
@@ -170,6 +195,7 @@ class Peripherals:
     # -- bus ops (see shims/_simlink.py) --------------------------------------------------
     def pin_write(self, p: bytes) -> None:
         pin, value = p[0], p[1]
+        self._pin_t = self.clock.at(struct.unpack_from("<I", p, 2)[0])  # device time
         self.levels[pin] = value
         out = self.outputs.get(pin)
         if out is not None:
@@ -191,8 +217,26 @@ class Peripherals:
             part(p[2:])
 
     def spi_write(self, p: bytes) -> None:
+        t = self.clock.at(struct.unpack_from("<I", p, 1)[0])  # p[0] is the bus
         for part in self.spi:
-            part(p[1:])
+            part(p[5:], t)
+
+    def uart_took(self, p: bytes) -> None:
+        """Bus op U: the firmware read n bytes from UART p[0]'s ring buffer."""
+        engine = self.uarts.get(p[0])
+        if engine is not None and engine.line is not None:
+            engine.line.took(struct.unpack_from("<H", p, 1)[0])
+
+    def tick(self) -> float:
+        """Deliver the bytes that are due on every UART line; the seconds until the next
+        look (a few ms while bytes are on a line)."""
+        busy = False
+        for engine in self.uarts.values():
+            line = engine.line
+            if line is not None and line.busy:
+                line.tick()
+                busy = True
+        return 0.002 if busy else 0.05
 
     # -- queries --------------------------------------------------------------------------
     def query_i2c(self, words: list[str]) -> bytes:
@@ -203,7 +247,7 @@ class Peripherals:
         """UART.init() changed the line speed: `uart N ... BAUD`."""
         engine = self.uarts.get(int(words[1]))
         if engine is not None:
-            engine.baud = int(words[3])
+            engine.set_baud(int(words[3]))
         return b""
 
     def key(self, name: str) -> Key | None:

@@ -186,7 +186,8 @@ class Supervisor:
         if request is None:
             self.event(f"MicroPython exited with code {rc}")
         self.link.drop_all()
-        self._wdt = None
+        if not self.powered or request in (EXIT_SLEEP, EXIT_RESET, EXIT_WDT):
+            self._wdt = None  # a chip reset stops the watchdog; a soft reset does not
         if not self.powered:
             return
         if request == EXIT_SLEEP:

@@ -3,13 +3,16 @@
 # One unix-domain stream socket per channel, path $SEALSIM_LINK. The first line names the
 # channel: b"bus\n" (framed peripheral traffic) or b"uartN\n" (raw UART bytes).
 # Bus frames, device -> host:  op:u8  len:u32le  payload
-#   b"W" pin write   <BB pin value        b"R" pin read   <B pin     -> reply
+#   b"W" pin write   <BBI pin value t_us  b"R" pin read   <B pin     -> reply
 #   b"M" pwm         <BII pin freq duty   b"I" i2c write  <BB bus addr + bytes
-#   b"S" spi write   <B bus + bytes       b"Q" query      key text   -> reply
+#   b"S" spi write   <BI bus t_us + bytes b"Q" query      key text   -> reply
 #   b"E" event       text (reset, wdt, nvs commit, ...)
+#   b"U" uart read   <BH uart n: the firmware took n bytes out of the driver's ring buffer
+# t_us: the device's ticks_us() & 0x3FFFFFFF when the write happened (for timing models).
 # Replies, host -> device: len:u32le payload.
 import os
 import usocket as _socket  # the built-in (u-name), never the socket shim
+import utime as _utime  # the built-in, never the time shim
 import struct
 
 _PATH = os.getenv("SEALSIM_LINK")
@@ -95,6 +98,14 @@ def query(key):
 
 def event(text):
     send(ord("E"), text.encode())
+
+
+def block(op):
+    # ESP32 speed model: hold this process as long as the board's C code would hold the
+    # interpreter for `op` (sealsim/speed.py; the supervisor scales it, 0 = nothing)
+    ms = int(query("cost " + op) or 0)
+    if ms:
+        _utime.sleep_ms(ms)
 
 
 def xcall(name, arg):

@@ -2,6 +2,7 @@
 # A UART is its own stream socket to the host (channel b"uartN"), pollable like the real one:
 # asyncio.StreamReader(uart) works. UART0 writes go to the console (stdout), as on a board.
 import io
+import struct
 import sys
 
 import _simlink
@@ -28,9 +29,14 @@ class UART(io.IOBase):
             # UART0 is the console on an ESP32: writes share the REPL's stream (and order).
             self._s = None
         else:
-            # The line speed goes with the channel name: a module at another speed sees
-            # garbage.
-            self._s = _simlink.connect("uart%d %d" % (id, baudrate))
+            # The line speed and the driver's ring buffer size go with the channel name: a
+            # module at another speed sees garbage; the supervisor's model of the line
+            # (sealsim.uartline) delivers bytes at the baud rate into a ring of `rxbuf` bytes
+            # (plus the hardware FIFO) and drops what does not fit, as the IDF driver does.
+            # Every read is reported (bus op U) so the model knows how full the ring is.
+            if rxbuf <= 128:
+                raise OSError(-258)  # uart_driver_install: ESP_ERR_INVALID_ARG (> FIFO)
+            self._s = _simlink.connect("uart%d %d %d" % (id, baudrate, rxbuf))
             self._s.setblocking(False)
         self.init(baudrate, bits, parity, stop, timeout=timeout, timeout_char=timeout_char)
 
@@ -42,6 +48,11 @@ class UART(io.IOBase):
         self._baud = baudrate
         self._timeout = timeout
         self._timeout_char = timeout_char
+
+    def _took(self, n):
+        # the firmware took n bytes out of the driver's ring buffer
+        if n:
+            _simlink.send(ord("U"), struct.pack("<BH", self._id, n))
 
     def deinit(self):
         if self._s:
@@ -63,10 +74,17 @@ class UART(io.IOBase):
         # peek, which would copy what is pending (a scanned token) into the heap
         return 1 if self._s is not None and self._wait(0) else 0
 
+    def _ready(self):
+        # whether a byte is there (a 1-byte peek: no heap worth speaking of per poll)
+        try:
+            return bool(self._s.recv(1, _simlink._socket.MSG_PEEK))
+        except OSError:
+            return False
+
     def read(self, nbytes=-1):
         if self._s is None:
             return None
-        if not self.any() and not (self._timeout and self._wait(self._timeout)):
+        if not self._ready() and not (self._timeout and self._wait(self._timeout)):
             return None
         buf = bytearray(nbytes if nbytes is not None and nbytes >= 0 else self._rxbuf)
         n = self.readinto(buf)
@@ -78,12 +96,14 @@ class UART(io.IOBase):
             return None
         if nbytes < 0 or nbytes > len(buf):
             nbytes = len(buf)
-        if not self.any() and not (self._timeout and self._wait(self._timeout)):
+        if not self._ready() and not (self._timeout and self._wait(self._timeout)):
             return None
         try:
-            return self._s.readinto(buf, nbytes) or None
+            n = self._s.readinto(buf, nbytes)
         except OSError:
             return None
+        self._took(n or 0)  # the line model frees that much of the driver's ring
+        return n or None
 
     def readline(self):
         if not self.any():
@@ -121,5 +141,5 @@ class UART(io.IOBase):
         if req == 10:
             return self._s.fileno() if self._s else 1
         if req == 3:  # MP_STREAM_POLL
-            return (arg & 1 if self.any() else 0) | (arg & 4)
+            return (arg & 1 if self._ready() else 0) | (arg & 4)
         return 0

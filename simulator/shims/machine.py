@@ -32,6 +32,12 @@ _EXIT_WDT = 93
 _freq = 160000000
 
 
+def _now():
+    # the device's clock for the supervisor's timing models (displays: reset and sleep-out
+    # delays), in us, 30 bits (a small int on a 32-bit port too; the host unwraps it)
+    return time.ticks_us() & 0x3FFFFFFF
+
+
 def _hard_exit(code):
     # The supervisor ends this process and restarts the device (nothing firmware can catch).
     _simlink.send(ord("Q"), ("exit %d" % code).encode())
@@ -134,7 +140,7 @@ class Pin:
                 return self._out
             return _simlink.call(ord("R"), struct.pack("<B", self._id))[0]
         self._out = 1 if x else 0
-        _simlink.send(ord("W"), struct.pack("<BB", self._id, self._out))
+        _simlink.send(ord("W"), struct.pack("<BBI", self._id, self._out, _now()))
 
     def __call__(self, x=None):
         return self.value(x)
@@ -322,7 +328,7 @@ class SPI:
         pass
 
     def write(self, buf):
-        _simlink.send(ord("S"), struct.pack("<B", self._id) + bytes(buf))
+        _simlink.send(ord("S"), struct.pack("<BI", self._id, _now()) + bytes(buf))
 
     def read(self, nbytes, write=0x00):
         return bytes(nbytes)
@@ -368,8 +374,13 @@ class RTC:
 
 
 class WDT:
+    # No state on the object: it lives on the firmware's heap here (a board's is native),
+    # and the supervisor keeps the timeout. Like the esp32 port's, it outlives a soft reset.
     def __init__(self, *, id=0, timeout=5000):
-        self._timeout = timeout
+        if id != 0:
+            raise ValueError
+        if timeout <= 0:
+            raise ValueError("WDT timeout too short")
         _simlink.query("wdt %d" % timeout)
 
     def feed(self):

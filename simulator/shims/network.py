@@ -1,6 +1,14 @@
 # network for the sealsim simulator. The harness decides whether an access point is in range
 # (Wi-Fi on/off); traffic goes over real loopback sockets through the socket shim.
+#
+# The station behaves as the esp32 port's driver (ports/esp32/network_wlan.c): connect()
+# asks the IDF driver to connect and returns; the link is up `wifi_assoc` ms (ESP32 speed
+# model) after the AP is in range; while a connect is requested and not up, the driver
+# retries by itself (reconnects default: forever), status() is STAT_CONNECTING or
+# STAT_NO_AP_FOUND, and another connect() raises OSError("Wifi Internal State Error")
+# (esp_wifi_connect's ESP_ERR_WIFI_STATE); disconnect() ends the request.
 import _simlink
+import utime
 
 STA_IF = 0
 AP_IF = 1
@@ -23,6 +31,11 @@ MODE_11G = 2
 MODE_11N = 4
 
 _hostname = "mpy-esp32"
+# The AP generation (Device's Wi-Fi on/off count) and ticks_ms at which the driver first saw
+# the AP in range; -1: not in range. Module ints, not object state: objects the firmware
+# makes live on its heap here (native on a board), so the shim keeps nothing on them.
+_seen_gen = -1
+_seen_at = 0
 
 
 def hostname(name=None):
@@ -53,16 +66,36 @@ class WLAN:
             self._ssid = None
         return None
 
-    def _up(self):
+    def _ap(self):
         return _simlink.query("wifi").split(":")[0] == "1"
+
+    def _up(self):
+        # the AP is in range and the driver has had time to associate with it since it
+        # appeared (or since connect())
+        global _seen_gen, _seen_at
+        w = _simlink.query("wifi")
+        if w[0] != "1":
+            _seen_gen = -1
+            return False
+        gen = int(w[2:])
+        now = utime.ticks_ms()
+        if gen != _seen_gen:
+            _seen_gen, _seen_at = gen, now
+        return utime.ticks_diff(now, _seen_at) >= int(_simlink.query("cost wifi_assoc"))
 
     def connect(self, ssid=None, key=None, *, bssid=None):
         if not self._active:
             raise OSError("Wifi Not Started")
+        if self._ssid is not None and not self._up():
+            raise OSError("Wifi Internal State Error")  # still connecting
+        global _seen_gen
         self._ssid = ssid
+        _seen_gen = -1
 
     def disconnect(self):
+        global _seen_gen
         self._ssid = None
+        _seen_gen = -1
 
     def isconnected(self):
         return self._active and self._ssid is not None and self._up()
@@ -76,7 +109,9 @@ class WLAN:
             raise ValueError("unknown status param")
         if not self._active or self._ssid is None:
             return STAT_IDLE
-        return STAT_GOT_IP if self._up() else STAT_NO_AP_FOUND
+        if self._up():
+            return STAT_GOT_IP
+        return STAT_CONNECTING if self._ap() else STAT_NO_AP_FOUND
 
     def ifconfig(self, ip_mask_gateway_dns=None):
         if ip_mask_gateway_dns is not None:
@@ -93,7 +128,7 @@ class WLAN:
     def scan(self):
         if not self._active:
             raise OSError("Wifi Not Started")
-        if not self._up():
+        if not self._ap():
             return []
         return [(b"sealsim-ap", b"\x02\x00\x00\x00\x00\x01", 6, -55, AUTH_WPA2_PSK, False)]
 

@@ -97,7 +97,8 @@ def test_refusals_keep_the_flow_and_never_seal(scanner, upstream):
         (upstream.identity(id_number="110105194912310021", allow_invalid_id=True),
          "ID code not valid", "身份码无效"),
         ("YT1234567890123", "Not a SF waybill / Scan a SF waybill", "不是SF的运单"),
-        ("RNID1:" + "A" * 30, "ID code not valid", "身份码无效"),
+        # damaged (base45/zlib/CBOR broken, as after a UART overrun): scan it again
+        ("RNID1:" + "A" * 30, "Code not readable / Scan it again", "无法识别此码"),
         ("RNCB1:" + "00", "Badge not valid", "工牌无效"),
     ]:
         mark = len(dev.output)

@@ -63,6 +63,9 @@ def test_sockets_fail_like_esp32_when_wifi_is_off(sim_devices, echo_port):
                     ).split() == ["True", "ECONNABORTED"]
     dev.set_wifi(True)
     assert dev.exec(f"print(attempt({echo_port}))").strip() == "echo ping"
+    # the driver reconnects by itself; association takes ESP32 time (1001: STAT_CONNECTING)
+    assert dev.exec("print(w.isconnected(), w.status())").split() == ["False", "1001"]
+    dev.exec("import time\nwhile not w.isconnected():\n    time.sleep_ms(50)")
     assert dev.exec("print(w.isconnected(), w.status())").split() == ["True", "1010"]
 
 

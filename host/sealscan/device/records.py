@@ -24,7 +24,9 @@ _B45 = rb"[0-9A-Z $%*+\-./:]"
 _PATTERNS: list[tuple[str, re.Pattern[bytes]]] = [
     ("identity token", re.compile(rb"RNID1:" + _B45 + rb"{8,}")),
     ("identity number", re.compile(rb"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")),
-    ("phone number", re.compile(rb"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")),
+    # not beside a lower-case hex digit: 11 digits inside a hex digest (firmware.json's
+    # sha256s) are not a phone number
+    ("phone number", re.compile(rb"(?<![0-9a-f])1[3-9][0-9]{9}(?![0-9a-f])")),
     ("waybill", re.compile(rb"(?<![A-Z0-9])[A-Z]{2}[0-9]{9}[A-Z]{2}(?![A-Z0-9])")),
     ("waybill", re.compile(rb"(?<![A-Z0-9])(?:SF[0-9A-Z][0-9]{12}|YT[0-9]{13}|JD[0-9A-Z]{2}"
                            rb"[0-9]{11}|JT[0-9]{13}|DPK[0-9]{12})(?![0-9])")),

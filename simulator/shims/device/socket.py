@@ -39,9 +39,25 @@ def _wifi():
     return _simlink.query("wifi")
 
 
+def _numeric(host):
+    try:
+        inet_pton(AF_INET, host)
+        return True
+    except (OSError, ValueError, TypeError):
+        return False
+
+
 def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
     if _wifi()[0] != "1":
         raise OSError(_EAI_FAIL)
+    if not _numeric(host):
+        # the access point's resolver (the harness may make it fail or go silent): lwIP's
+        # lookup blocks the interpreter for its time (ESP32 speed model)
+        r = _simlink.query("dns " + host)
+        if r == "fail":
+            _simlink.block("dns_timeout")
+            raise OSError(_EAI_FAIL)
+        _simlink.block("dns")
     try:
         res = _s.getaddrinfo(host, port, af, type, proto, flags)
     except OSError:
@@ -61,6 +77,7 @@ class socket(io.IOBase):
         self._type = type
         self._gen = None
         self._timeout = None
+        self._tls = 0  # 1: a TLS ClientHello went out, the handshake's C work is due; 2: done
         self._sock = _s.socket(af, type, proto) if type != SOCK_STREAM else None
 
     def _check(self):
@@ -94,8 +111,17 @@ class socket(io.IOBase):
         if self._timeout is not None:
             r.settimeout(self._timeout)
 
+    def _handshake(self, got):
+        # ESP32 speed model: once the server's first flight is in, mbedTLS does the
+        # handshake's public-key work in C (~1 s on an ESP32); the interpreter waits for it
+        if got and self._tls == 1:
+            self._tls = 2
+            _simlink.block("tls_handshake")
+
     def send(self, data):
         self._check()
+        if not self._tls:  # the first bytes: a TLS handshake record, or not TLS at all
+            self._tls = 1 if len(data) and data[0] == 0x16 else 2
         try:
             return self._real().send(data)
         except OSError as e:
@@ -128,6 +154,7 @@ class socket(io.IOBase):
             raise
         if not data:
             self._check()  # the relay closed it because Wi-Fi went away
+        self._handshake(data)
         return data
 
     def read(self, size=-1):
@@ -139,6 +166,7 @@ class socket(io.IOBase):
             raise
         if not data:
             self._check()
+        self._handshake(data)
         return data
 
     def readinto(self, buf, nbytes=-1):
@@ -150,6 +178,7 @@ class socket(io.IOBase):
             raise
         if n == 0:
             self._check()
+        self._handshake(n)
         return n
 
     def readline(self):
@@ -182,6 +211,7 @@ class socket(io.IOBase):
         conn, addr = self._real().accept()
         w = socket.__new__(socket)
         w._af, w._type, w._gen, w._timeout, w._sock = self._af, SOCK_STREAM, None, None, conn
+        w._tls = 2
         return w, addr
 
     def setsockopt(self, level, optname, value):
