@@ -40,15 +40,31 @@ def check():
 
 
 def refuse(why):
-    """The reason on the screen, if the display code can run at all."""
+    """The reason on the screen, if the display code can run at all: drawn with the font asset
+    (in English), or, when font.bin is missing or unusable (a deploy cut short before it was
+    written, an older display.py), with framebuf's built-in 8x8 ASCII font, which needs no
+    file. If even the screen cannot be opened, the console's line is all there is."""
+    lines = ["FIRMWARE", "INCOMPLETE", why[:16], "", "RUN DEPOT", "DEPLOY"]
     try:
         import json
 
         import display
 
-        display.open_font("font.bin", 1)  # English (texts.EN): ASCII is in every strike
         with open("board.json") as f:
             d = display.open_display(json.load(f)["display"])
-        display.draw_lines(d, ["FIRMWARE", "INCOMPLETE", why[:16], "", "RUN DEPOT", "DEPLOY"])
     except Exception as e:  # noqa: BLE001  (nothing more to try: the console said it)
+        print("sealscan: no screen:", type(e).__name__)
+        return
+    try:
+        display.open_font("font.bin", 1)  # English (texts.EN): ASCII is in every strike
+        display.draw_lines(d, lines)
+        return
+    except Exception as e:  # noqa: BLE001
+        print("sealscan: no font asset:", type(e).__name__)
+    try:
+        d.fill(0)
+        for i, s in enumerate(lines):
+            d.text(s, 0, 10 * i, d.ink)
+        d.show()
+    except Exception as e:  # noqa: BLE001
         print("sealscan: no screen:", type(e).__name__)

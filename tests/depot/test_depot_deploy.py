@@ -142,6 +142,7 @@ def test_chip_named_by_micropython_machine_string():
 
 
 def test_power_cut_in_the_middle_of_a_deploy_leaves_whole_files_and_a_redeploy_heals(blank):
+    from sealsim.endtoend import frame_text
     from sealscan.device.deploy import deploy as run_deploy
     from sealscan.device.firmware import build_firmware
     from sealscan.device.link import DeviceError, open_link
@@ -169,6 +170,14 @@ def test_power_cut_in_the_middle_of_a_deploy_leaves_whole_files_and_a_redeploy_h
     assert deploy(blank, "--board", BOARD).code == 0
     report = json.loads(sealscan("verify", "--port", blank.port, "--json").out)
     assert [p for p in report["problems"] if not p.startswith("NVS ")] == []
+    # without the font asset the refusal is still on the screen (framebuf's built-in font)
+    blank.exec("import os\nos.remove('font.bin')")
+    blank.power_cut()
+    mark = len(blank.output)
+    assert _boot_outcome(blank) == "refuses"
+    assert b"no font asset" in blank.output[mark:]
+    blank.wait_until(lambda: "INCOMPLETE" in frame_text(blank.frame()), 10,
+                     "the refusal on the screen")
 
 
 def _old_build(tmp_path):
