@@ -142,10 +142,10 @@ def test_chip_named_by_micropython_machine_string():
 
 
 def test_power_cut_in_the_middle_of_a_deploy_leaves_whole_files_and_a_redeploy_heals(blank):
-    from sealsim.endtoend import frame_text
     from sealscan.device.deploy import deploy as run_deploy
     from sealscan.device.firmware import build_firmware
     from sealscan.device.link import DeviceError, open_link
+    from sealsim.endtoend import frame_text
 
     board = load_board(BOARD)
 
