@@ -56,6 +56,9 @@ class Console:
         self._ctrl_c_pending = False  # a Ctrl-C that arrived before that, held until then
         self._tail = b""
         self._out_q = bytearray()
+        # One input order: bytes a port client (mpremote) wrote go to the device before
+        # anything typed from the host side after it (see type_after_port).
+        self._in_lock = threading.Lock()
         self.child_master, self.child_slave = pty.openpty()
         raw_tty(self.child_slave)
         self._port_master, self._port_slave = pty.openpty()
@@ -163,13 +166,31 @@ class Console:
 
     # -- port -> device ---------------------------------------------------------------------
     def _port_readable(self) -> None:
+        with self._in_lock:
+            self._take_port_input()
+
+    def _take_port_input(self) -> bool:
         try:
             data = os.read(self._port_master, 65536)
-        except OSError:
-            return
+        except (BlockingIOError, OSError):
+            return False
+        if not data:
+            return False
         if b"\x02" in data:
             self.raw = False
         if self._pid() is not None and self.swallow is None:
+            self.type(data)
+        return True
+
+    def type_after_port(self, data: bytes, settle: float = 0.02) -> None:
+        """Type `data` after everything a port client has written so far: a client that
+        just exited (mpremote's closing Ctrl-B) may still have bytes in the pty, and they
+        must not overtake what is typed now. `settle`: how long the pty may be quiet before
+        it counts as empty (the kernel hands pty writes over asynchronously)."""
+        with self._in_lock:
+            while select.select([self._port_master], [], [], settle)[0]:
+                if not self._take_port_input():
+                    break
             self.type(data)
 
     def type(self, data: bytes) -> None:

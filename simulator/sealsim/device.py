@@ -267,7 +267,7 @@ class Device(DeviceClockAndMemory):
     def write_console(self, data: bytes) -> None:
         """Type on the console (as a terminal on the USB port would)."""
         if self.running:
-            self.console.type(data)
+            self.console.type_after_port(data)
 
     def wait_for(self, pattern: bytes | str, timeout: float = 20, *, since: int = 0) -> int:
         """Wait until the console output (from offset `since`) contains `pattern`;
@@ -302,7 +302,9 @@ class Device(DeviceClockAndMemory):
             mark = self.wait_for(RAW_BANNER + b">", timeout, since=mark)
         self.write_console(code.encode() + b"\x04")
         end = self.wait_for(b"\x04>", timeout, since=mark)
-        reply = bytes(self.output[mark:end - 2])
+        # The reply follows the last raw-REPL prompt: the banner waited for above may have
+        # been a port client's (input is ordered, but its echo can come after `mark`).
+        reply = bytes(self.output[mark:end - 2]).rpartition(RAW_BANNER + b">")[2]
         self.write_console(b"\x02")  # back to the friendly REPL
         if not reply.startswith(b"OK"):
             raise SimDeviceError(f"{self.name}: raw REPL refused the code: {reply[:200]!r}")

@@ -131,3 +131,23 @@ def test_ctrl_c_lands_where_code_waits_never_inside_native_code(sim_devices):
         dev.write_console(b"spin()\r")
         dev.wait_for("spinning", since=end)
     assert dev.boots == 1
+
+
+def test_host_typing_never_overtakes_what_a_port_client_wrote(sim_devices):
+    # A depot command (mpremote) leaves the device in raw REPL and exits with Ctrl-B; its
+    # last bytes may still sit in the pty when a test types on the console. Typed after,
+    # they must land after: here a raw REPL entered from the host must not be left by the
+    # client's late Ctrl-B (CI once saw exec's code run in the friendly REPL).
+    import os
+
+    dev = sim_devices()
+    dev.wait_for("app ready")
+    fd = os.open(dev.port, os.O_RDWR | os.O_NOCTTY)
+    try:
+        for i in range(15):
+            assert dev.exec(f"print({i} * 3)").strip() == str(i * 3)
+            os.write(fd, b"\r\x01")  # the client: into raw REPL ...
+            os.write(fd, b"\x02")  # ... and out again as it exits
+            assert dev.exec(f"print({i} + 100)").strip() == str(i + 100)
+    finally:
+        os.close(fd)
