@@ -14,10 +14,9 @@ from micropython import const
 # times what a courier captures in the 30 s an ack may take. Boards with PSRAM keep more.
 _QUEUE_SMALL = const(6144)
 _QUEUE_LARGE = const(65536)
-# The watchdog (handheld._WDT_MS) cannot be stopped on an ESP32 and outlives a soft reset: when
-# the depot's tools stop the app with Ctrl-C (mpremote), it is stretched to this so their
-# console session is not reset under them; the next boot of the app sets it back.
-_WDT_CONSOLE_MS = const(3_600_000)
+# The watchdog (handheld._WDT_MS) cannot be stopped on an ESP32 and outlives a soft reset, but
+# not a chip reset: the app never lets go to a console (it ends in machine.reset()), and the
+# depot's console is maintenance mode, entered at power-on before any app started a watchdog.
 
 
 def main():
@@ -26,18 +25,23 @@ def main():
         a = _boot()
     finally:
         transient.release(fresh)
-    if a is None:
+    if a is None:  # not started (maintenance mode, not provisioned): no record data in RAM
         return
     gc.collect()
     import asyncio
 
+    import machine
+    import micropython
+
+    # From here record data can be in RAM: the console is locked. Ctrl-C no longer
+    # interrupts, and the app never returns to the REPL (and so to the raw REPL): whatever
+    # ends it (an exception asyncio lets through, SystemExit) resets the board. The depot's
+    # way in is maintenance mode (BACK held at power-on: bootload.maintenance).
+    micropython.kbd_intr(-1)
     try:
         asyncio.run(a.run())
-    except KeyboardInterrupt:
-        from machine import WDT
-
-        WDT(timeout=_WDT_CONSOLE_MS)
-        raise
+    finally:
+        machine.reset()
 
 
 def _boot():
@@ -46,6 +50,11 @@ def _boot():
 
     try:
         board = bootload.load_board()
+        if bootload.maintenance(board):
+            bootload.scrub_heap()
+            print("sealscan: maintenance mode (BACK held at power-on): app not started, "
+                  "console open")
+            return None
         cfg = bootload.read_config(esp32.NVS(config.NAMESPACE), board)
     except (OSError, ValueError, config.ConfigError) as e:
         print("sealscan: cannot start:", e)

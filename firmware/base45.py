@@ -18,7 +18,8 @@ for _i, _c in enumerate(_ALPHABET):
 def _digit(c):
     v = _TABLE[c] if c < 128 else _INVALID
     if v == _INVALID:
-        raise Base45Error("not a base45 character: %r" % chr(c))
+        # no chr(c) in the message: it would intern scanned data as a qstr (never freed)
+        raise Base45Error("not a base45 character")
     return v
 
 

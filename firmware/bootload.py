@@ -25,6 +25,38 @@ def load_board(path="board.json"):
         return json.load(f)
 
 
+def maintenance(board):
+    """True if BACK is held at power-on: maintenance mode (docs/runbook.md). The app does not
+    start, so RAM holds no record data, and the console stays open for the depot's tools.
+    Only a power-on counts: after a reset (a crash, machine.reset) RAM still holds what the
+    app had, so holding BACK then starts the app as usual, console locked."""
+    import machine
+
+    if machine.reset_cause() != machine.PWRON_RESET:
+        return False
+    key = machine.Pin(board["pins"]["key_back"], machine.Pin.IN, machine.Pin.PULL_UP)
+    return key.value() == 0
+
+
+def scrub_heap():
+    """Zero all free heap: take it in zeroed blocks, largest first, then give it back. For
+    maintenance mode (app.py): a reset through the EN pin reads as a power-on but keeps SRAM,
+    so what the app freed before it could still be there for machine.mem8 to read. Here, in
+    the boot-only code, so it costs the running app nothing."""
+    import gc
+
+    gc.collect()
+    held: object = None
+    size = 4096
+    while size >= 16:
+        try:
+            held = (held, bytearray(size))  # a chain: no list to grow while the heap is full
+        except MemoryError:
+            size >>= 1
+    held = None  # noqa: F841
+    gc.collect()
+
+
 def read_config(nvs, board=None):
     """A config.Config from NVS namespace "sealscan" (docs/device.md); ConfigError if the
     device is not provisioned or a key is missing or malformed."""

@@ -4,10 +4,21 @@
 # cannot exhaust the heap. Text must be valid UTF-8.
 #
 #   head = major << 5 | ai     ai < 24: the value itself; 24/25/26: 1/2/4 bytes follow (BE)
+#
+# Two forms of the result: decode(data) copies strings out (bytes, str); decode(data, True)
+# copies nothing: byte strings are memoryviews into `data` and text strings are tuples
+# (memoryview, characters) (UTF-8 checked, never turned into a str; arrays are lists, so a
+# tuple is always a text). Identity tokens are decoded in the second form from a buffer that
+# is wiped afterwards, so no identity text becomes an immutable object.
+# Contract: decode/cose raise CodeError and nothing else, whatever the bytes.
 from micropython import const
 
 _MAX_DEPTH = const(4)
 _MAX_ITEMS = const(16)
+# Items in one decode, all levels together: depth and length bounds alone still let 1 KiB of
+# hostile CBOR make ~1,000 objects (~10 KB of heap, more than the app has free). The largest
+# legitimate item is a config code's payload (5 pairs) or a Sign1 (4 items + kid).
+_MAX_TOTAL = const(24)
 
 
 class CodeError(ValueError):
@@ -21,10 +32,34 @@ REPLAYED = const(2)  # a config code whose serial is not above the last applied 
 DAMAGED = const(3)  # an identity line whose base45, zlib or CBOR is broken (a misread)
 
 
+def _utf8_chars(b):
+    # Characters in UTF-8 bytes b, checking the lead/continuation structure (as MicroPython's
+    # own str() does); CodeError if it is broken.
+    n = 0
+    need = 0
+    for c in b:
+        if need:
+            if c & 0xC0 != 0x80:
+                raise CodeError("text is not UTF-8")
+            need -= 1
+        elif c < 0x80:
+            n += 1
+        elif 0xC2 <= c <= 0xF4:
+            need = 1 if c < 0xE0 else 2 if c < 0xF0 else 3
+            n += 1
+        else:
+            raise CodeError("text is not UTF-8")
+    if need:
+        raise CodeError("text is not UTF-8")
+    return n
+
+
 class Reader:
-    def __init__(self, data):
+    def __init__(self, data, views=False):
         self.b = memoryview(data)
         self.p = 0
+        self.views = views
+        self.left = _MAX_TOTAL
 
     def _head(self):
         b = self.b
@@ -51,6 +86,9 @@ class Reader:
     def item(self, depth=0):
         if depth > _MAX_DEPTH:
             raise CodeError("CBOR nested too deep")
+        self.left -= 1
+        if self.left < 0:
+            raise CodeError("CBOR has too many items")
         major, n = self._head()
         if major == 0:
             return n
@@ -59,12 +97,14 @@ class Reader:
         if major in (2, 3):
             if self.p + n > len(self.b):
                 raise CodeError("truncated")
-            v = bytes(self.b[self.p:self.p + n])
+            mv = self.b[self.p:self.p + n]
             self.p += n
+            if self.views:
+                return mv if major == 2 else (mv, _utf8_chars(mv))
             if major == 2:
-                return v
+                return bytes(mv)
             try:
-                return v.decode()
+                return str(mv, "utf-8")
             except UnicodeError:
                 raise CodeError("text is not UTF-8")
         if n > _MAX_ITEMS:
@@ -82,16 +122,47 @@ class Reader:
         raise CodeError("unsupported CBOR type")
 
 
-def decode(data):
-    """The one CBOR item filling `data` exactly; CodeError otherwise."""
-    r = Reader(data)
+def decode(data, views=False):
+    """The one CBOR item filling `data` exactly; CodeError otherwise. With `views`, strings
+    are views into `data` (memoryview; text: (memoryview, characters)), valid while `data`
+    is."""
+    r = Reader(data, views)
     v = r.item()
     if r.p != len(r.b):
         raise CodeError("trailing bytes after CBOR item")
     return v
 
 
+def cose(data, protected, tag_len, views=False, name="COSE message", broken=0):
+    """(unprotected map, payload, tag) of the untagged COSE message filling `data`:
+
+        [bstr protected (exactly `protected`), map unprotected, bstr payload, bstr tag]
+
+    with a tag (signature, MAC) of `tag_len` bytes. Every field's type is checked here, so a
+    caller only reads fields of known types; CodeError("not a " + name) otherwise. CBOR
+    that does not decode is CodeError("damaged", broken) when a kind `broken` is given."""
+    try:
+        obj = decode(data, views)
+    except CodeError:
+        if not broken:
+            raise
+        raise CodeError("damaged", broken)
+    if not isinstance(obj, list) or len(obj) != 4 or not _is_bytes(obj[0]) \
+            or obj[0] != protected or not isinstance(obj[1], dict):
+        raise CodeError("not a " + name)
+    payload, tag = obj[2], obj[3]
+    if not _is_bytes(payload) or not _is_bytes(tag) or len(tag) != tag_len:
+        raise CodeError("not a " + name)
+    return obj[1], payload, tag
+
+
+def _is_bytes(v):
+    return isinstance(v, (bytes, memoryview))
+
+
 def is_text(v, limit):
+    if isinstance(v, tuple):  # views: (memoryview, characters)
+        return 1 <= v[1] <= limit
     return isinstance(v, str) and 1 <= len(v) <= limit
 
 

@@ -11,25 +11,40 @@ _ID_CHECK = "10X98765432"  # index = sum mod 11
 _S10_WEIGHTS = b"\x08\x06\x04\x02\x03\x05\x09\x07"
 
 
+def _code(c):
+    # a character of a str, or a byte of a bytes-like object (identity numbers are checked in
+    # the buffer they were decoded into, never copied into a str: see idtoken.py)
+    return c if isinstance(c, int) else ord(c)
+
+
 def _all_digits(s):
     for c in s:
-        if c < "0" or c > "9":
+        c = _code(c)
+        if c < 48 or c > 57:
             return False
     return True
 
 
-def resident_id_check_char(first17):
+def _id_sum(first17):
     total = 0
     for i in range(17):
-        total += (ord(first17[i]) - 48) * _ID_WEIGHTS[i]
-    return _ID_CHECK[total % 11]
+        total += (_code(first17[i]) - 48) * _ID_WEIGHTS[i]
+    return total % 11
+
+
+def resident_id_check_char(first17):
+    return _ID_CHECK[_id_sum(first17)]
 
 
 def resident_id(s):
-    """True if s is 18 characters with a valid MOD 11-2 check character."""
+    """True if s (str, or ASCII bytes-like) is 18 characters with a valid MOD 11-2 check
+    character."""
     if len(s) != 18 or not _all_digits(s[:17]):
         return False
-    return s[17].upper() == resident_id_check_char(s)
+    c = _code(s[17])
+    if c == 120:  # "x"
+        c = 88
+    return c == ord(_ID_CHECK[_id_sum(s)])
 
 
 def upu_s10(s):

@@ -218,6 +218,7 @@ class App:
             enc = b.enc
             n = len(b.items)
             gc.collect()
+            t0 = time.ticks_ms()
             try:
                 status, body = await uplink.post_batch(self.addr, cfg.host, cfg.port,
                                                        self.ctx, b)
@@ -237,7 +238,8 @@ class App:
             return False
         self.settled(enc, *res)
         self.lease[8] = 1  # the lease check renews it at once
-        log("batch of", n, "acked", len(res[0]), "rejected", len(res[1]))
+        log("batch of", n, "acked", len(res[0]), "rejected", len(res[1]), "in",
+            time.ticks_diff(time.ticks_ms(), t0), "ms")
         return True
 
     def settled(self, enc, ack, rej, ver):

@@ -7,14 +7,22 @@
 # The device checks structure, expiry, id type and the id number's check character, and keeps
 # only masked text for the screen. It does not verify the Ed25519 signature: the upstream does
 # and answers the verdict with the ack. The raw token (the scanned text) is what gets sealed.
+#
+# No plaintext residue: the token is decoded into two preallocated buffers (base45 output,
+# zlib output), CBOR is read from them in place (cbordec views: no str or bytes copy of a
+# claim) and masked from there; both buffers are wiped when parse() returns or raises, and the
+# zlib window DeflateIO allocated (it holds the decompressed token too) is scrubbed
+# (wipe.scrub). What is left is the masked text of an accepted token.
+import gc
 import io
 
 import base45
 import checkdigits
 import deflate
 import mask
-from cbordec import DAMAGED, EXPIRED, CodeError, decode, is_text, is_uint
+from cbordec import DAMAGED, EXPIRED, CodeError, cose, decode, is_text, is_uint
 from micropython import const
+from wipe import scrub, wipe, wipe_stream
 
 PREFIX = b"RNID1:"
 MAX_TOKEN = const(768)  # scanned characters (Sealer.MAX_TOKEN)
@@ -42,19 +50,20 @@ class Identity:
 
 
 def check_id_number(id_type, number):
+    """`number`: the id number's ASCII bytes (a view into the decode buffer)."""
     if id_type not in ID_TYPES:
         raise CodeError("unknown id type")
     if not 1 <= len(number) <= 32:
         raise CodeError("id number length")
     for c in number:
-        if not ("0" <= c <= "9" or "A" <= c <= "Z" or "a" <= c <= "z"):
+        if not (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122):  # 0-9 A-Z a-z
             raise CodeError("id number characters")
     if id_type in _CHECKED:
         if not checkdigits.resident_id(number):
             raise CodeError("id number check character wrong")
-        if id_type == 20 and number[:2] not in ("81", "82", "83"):
+        if id_type == 20 and not (number[0] == 56 and 49 <= number[1] <= 51):  # 81 82 83
             raise CodeError("residence permit prefix")
-        if id_type == 21 and number[0] != "9":
+        if id_type == 21 and number[0] != 57:  # 9
             raise CodeError("permanent residence id prefix")
 
 
@@ -66,12 +75,12 @@ def _inflate(line):
         k = base45.decode_into(memoryview(line)[len(PREFIX):], _b45buf)
     except ValueError:
         raise CodeError("not base45")
+    src = io.BytesIO(memoryview(_b45buf)[:k])
+    got = 0
     try:
         # A 1 KiB window (wbits 10), not the 32 KiB the header may ask for: the output is at
         # most 1 KiB, so no back-reference can reach further.
-        src = io.BytesIO(memoryview(_b45buf)[:k])
         z = deflate.DeflateIO(src, deflate.ZLIB, _WBITS)
-        got = 0
         mv = memoryview(_zbuf)
         while got < len(_zbuf):
             r = z.readinto(mv[got:])
@@ -80,28 +89,42 @@ def _inflate(line):
             got += r
     except (OSError, ValueError, EOFError):
         raise CodeError("not zlib data")
+    finally:
+        used = src.tell()
+        wipe_stream(src, k)  # BytesIO made its own copy of the zlib stream
+        z = None  # type: ignore[assignment]
+        # the window (up to 2**_WBITS bytes, never more than the header's) now is garbage
+        # holding what was decompressed: free it and zero that memory
+        gc.collect()
+        scrub(1 << _WBITS)
     if got > _MAX_RAW:
         raise CodeError("identity token too large")
-    if src.tell() != k:  # the zlib stream (checksum included) must be all there is
+    if used != k:  # the zlib stream (checksum included) must be all there is
         raise CodeError("data after the zlib stream")
     return memoryview(_zbuf)[:got]
 
 
 def parse(line, now):
     """Identity (masked) of a scanned RNID1: line (bytes); CodeError if it is malformed,
-    expired, or its id number is implausible."""
+    expired, or its id number is implausible. The decode buffers are wiped either way."""
     try:
-        obj = decode(_inflate(line))
-    except CodeError:  # base45, zlib or CBOR broken: a damaged read (UART overrun, a smudge)
+        return _parse(line, now)
+    finally:
+        wipe(_b45buf)
+        wipe(_zbuf)
+
+
+def _parse(line, now):
+    try:
+        data = _inflate(line)
+    except CodeError:  # base45 or zlib broken: a damaged read (UART overrun, a smudge)
         raise CodeError("damaged", DAMAGED)  # nothing was kept: the courier scans it again
-    if not isinstance(obj, list) or len(obj) != 4 or obj[0] != _PROTECTED:
-        raise CodeError("not a COSE_Sign1")
-    kid = obj[1].get(4) if isinstance(obj[1], dict) else None
-    if len(obj[1]) != 1 or not isinstance(kid, bytes) or not 1 <= len(kid) <= 16 \
-            or not isinstance(obj[2], bytes) or not isinstance(obj[3], bytes) \
-            or len(obj[3]) != 64:
+    # CBOR broken: damaged too; a well-formed CBOR item that is no COSE_Sign1 is invalid
+    u, payload, _ = cose(data, _PROTECTED, 64, True, "COSE_Sign1", DAMAGED)
+    kid = u.get(4)
+    if len(u) != 1 or not isinstance(kid, memoryview) or not 1 <= len(kid) <= 16:
         raise CodeError("COSE_Sign1 fields")
-    c = decode(obj[2])
+    c = decode(payload, True)
     if not isinstance(c, dict) or sorted(c) != _KEYS:
         raise CodeError("identity claims")
     id_type = c[-65537]
@@ -113,5 +136,9 @@ def parse(line, now):
         raise CodeError("identity claim types")
     if now >= c[4]:
         raise CodeError("identity token expired", EXPIRED)
-    check_id_number(id_type, number)
-    return Identity(id_type, mask.id_number(number), mask.name(name), mask.phone(phone), c[4])
+    check_id_number(id_type, number[0])
+    try:
+        return Identity(id_type, mask.id_number(number[0]), mask.name(name[0]),
+                        mask.phone(phone[0]), c[4])
+    except UnicodeError:  # what stays visible does not decode
+        raise CodeError("text is not UTF-8")

@@ -8,7 +8,7 @@
 import base45
 import cborenc
 import hmac256
-from cbordec import EXPIRED, REPLAYED, CodeError, decode, is_text, is_uint
+from cbordec import EXPIRED, REPLAYED, CodeError, cose, decode, is_text, is_uint
 from cborenc import ARRAY, BSTR, TSTR
 from hmac256 import equal
 
@@ -22,12 +22,9 @@ def _open(line, prefix, key, nkeys, optional=False):
         raw = base45.decode(memoryview(line)[len(prefix):])
     except ValueError:
         raise CodeError("not base45")
-    obj = decode(raw)
-    if not isinstance(obj, list) or len(obj) != 4 or obj[0] != _PROTECTED or obj[1] != {} \
-            or not isinstance(obj[2], bytes) or not isinstance(obj[3], bytes) \
-            or len(obj[3]) != 32:
+    unprotected, payload, mac = cose(raw, _PROTECTED, 32, False, "COSE_Mac0")
+    if unprotected:
         raise CodeError("not a COSE_Mac0")
-    payload = obj[2]
     h = hmac256.Hmac().key(key)
     try:
         s = h.begin()
@@ -40,7 +37,7 @@ def _open(line, prefix, key, nkeys, optional=False):
         tag = h.finish(s)
     finally:
         h.wipe()
-    if not equal(tag, obj[3]):
+    if not equal(tag, mac):
         raise CodeError("MAC does not verify")
     m = decode(payload)
     if not isinstance(m, dict) or sorted(m) != list(range(1, nkeys + 1)) and not (

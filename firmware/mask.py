@@ -9,6 +9,11 @@
 #
 # Every function returns a new str and never the input unchanged: if a value is too short to
 # keep anything and still hide enough, all of it is hidden.
+#
+# name, phone and id_number take the value's UTF-8 bytes (above: the bytes of those strs): the
+# device masks an identity straight from the buffer it was decoded into, so the full value
+# never becomes a str (an object it could not wipe). Only what stays visible is decoded. The
+# host (sealscan.masking) encodes its strs and calls these same functions.
 
 # What stays visible of a Chinese name is its surname (two characters for these, pairs in one
 # string: one object on the heap, not fifty), the rest is hidden; the screen shows visible
@@ -18,44 +23,62 @@ COMPOUND_SURNAMES = (
     "呼延澹台公冶太史申屠闻人赫连濮阳钟离宗政拓跋万俟完颜第五东郭司空司寇巫马公西漆雕"
     "乐正仲孙叔孙单于段干谷梁左丘梁丘羊舌微生"
 )
+_COMPOUND_UTF8 = COMPOUND_SURNAMES.encode()  # the pairs as the name's bytes: 6 bytes each
 # Separators of names in parts (transliterated names: 买买提·艾力); they stay visible as "·".
-_DOTS = "·•・‧﹒．"
+# In UTF-8: · • ・ ‧ ﹒ ．
+_DOTS = (b"\xc2\xb7", b"\xe2\x80\xa2", b"\xe3\x83\xbb", b"\xe2\x80\xa7", b"\xef\xb9\x92",
+         b"\xef\xbc\x8e")
+_SPACE = b" \t\n\r\x0b\x0c"
 
 
 def _stars(n):
     return "*" * n
 
 
-def _compound(two):
-    i = COMPOUND_SURNAMES.find(two)
-    while i >= 0 and i % 2:  # a match across two pairs is not one
-        i = COMPOUND_SURNAMES.find(two, i + 1)
-    return i >= 0
+def _starts(b, start, end):
+    # where each character of the UTF-8 bytes b[start:end] starts
+    return [i for i in range(start, end) if b[i] & 0xC0 != 0x80]
 
 
-def name(full):
-    full = full.strip()
-    n = len(full)
+def _visible(b, start, end):
+    return str(b[start:end], "utf-8")
+
+
+def _compound(b, start):
+    for s in range(0, len(_COMPOUND_UTF8), 6):
+        if b[start:start + 6] == _COMPOUND_UTF8[s:s + 6]:
+            return True
+    return False
+
+
+def name(b):
+    start = 0
+    end = len(b)
+    while start < end and b[start] in _SPACE:
+        start += 1
+    while end > start and b[end - 1] in _SPACE:
+        end -= 1
+    offs = _starts(b, start, end)
+    n = len(offs)
     if n <= 1:
         return "*"
-    keep = 1
-    if n >= 3 and _compound(full[:2]):
-        keep = 2
-    if full[0] < "\u0080":
+    if b[start] < 0x80:
         # Latin-script names (foreign documents): initial of the first word only.
-        return full[0] + _stars(min(n - 1, 8))
-    if full[0] in _DOTS:
+        return chr(b[start]) + _stars(min(n - 1, 8))
+    offs.append(end)
+    if b[offs[0]:offs[1]] in _DOTS:
         return _stars(n)
-    out = [full[:keep]]
-    for c in full[keep:]:
-        out.append("·" if c in _DOTS else "*")
+    keep = 2 if n >= 3 and _compound(b, start) else 1
+    out = [_visible(b, start, offs[keep])]
+    for i in range(keep, n):
+        out.append("·" if b[offs[i]:offs[i + 1]] in _DOTS else "*")
     return "".join(out)
 
 
-def phone(number):
+def phone(b):
     digits = 0
-    for c in number:
-        if "0" <= c <= "9":
+    for c in b:
+        if 48 <= c <= 57:
             digits += 1
     if digits <= 8:
         return _stars(digits if digits else 1)
@@ -64,18 +87,20 @@ def phone(number):
     keep_tail = min(4, digits - 7)
     out = []
     seen = 0
-    for c in number:
-        if "0" <= c <= "9":
+    for c in b:
+        if 48 <= c <= 57:
             seen += 1
-            out.append(c if seen == 1 or seen > digits - keep_tail else "*")
+            out.append(chr(c) if seen == 1 or seen > digits - keep_tail else "*")
     return "".join(out)
 
 
-def id_number(number):
-    n = len(number)
+def id_number(b):
+    end = len(b)
+    offs = _starts(b, 0, end)
+    n = len(offs)
     if n <= 6:
         return _stars(n if n else 1)
-    return number[0] + _stars(n - 3) + number[n - 2:]
+    return _visible(b, 0, offs[1]) + _stars(n - 3) + _visible(b, offs[n - 2], end)
 
 
 def waybill(number):

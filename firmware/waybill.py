@@ -76,6 +76,11 @@ def check(carrier, s):
         return UNKNOWN_CARRIER
     if not 8 <= len(s) <= 32:
         return BAD_FORMAT
+    if len(s.encode()) != len(s):
+        # Not ASCII: refused before any character is looked at. Taking a non-ASCII character
+        # out of a str (for c in s) interns it as a qstr, which is never freed: scans of ever
+        # new characters would eat the heap for good.
+        return BAD_CHARS
     for c in s:
         if not _alnum_upper(c):
             return BAD_CHARS

@@ -81,6 +81,10 @@ def deploy(port: str, board_name: str, src: Path | None, force: bool, no_reset: 
                f"{len(result.removed)} removed" + ("; soft reset" if result.reset else ""))
 
 
+_RESTARTED = ("; restarted into the app (its console is locked now: power it on holding BACK "
+              "for more depot work)")
+
+
 @click.command(short_help="Give a deployed scanner its id and keys (NVS).")
 @_PORT
 @click.option("--device-id", required=True, callback=_provision_check("check_device_id_value"),
@@ -118,6 +122,9 @@ def deploy(port: str, board_name: str, src: Path | None, force: bool, no_reset: 
 @click.option("--rekey", is_flag=True,
               help="Give a registered device id a new key (a returned scanner): the upstream "
                    "must import it with --rekey, after which the old key is refused.")
+@click.option("--no-restart", is_flag=True,
+              help="Leave the device at its console (maintenance mode) instead of restarting "
+                   "it into the app, whose console is locked.")
 @_JSON
 @on_interrupt("the device is provisioned only if `sealscan verify` says so (`provisioned` is "
               "set last): run `sealscan provision` again, and import the newest entry")
@@ -125,7 +132,7 @@ def provision(port: str, device_id: str, upstream_dir: Path | None, upstream_pk:
               upstream_url: str | None, tls_cert: Path | None, carrier: str, badge_key: Path,
               config_key: Path, wifi_ssid: str, lang: str | None, entries: Path,
               board_name: str | None, lease_hours: float, lease_wipe_hours: float,
-              force: bool, rekey: bool, as_json: bool) -> None:
+              force: bool, rekey: bool, no_restart: bool, as_json: bool) -> None:
     """Make the device key on this host and write the device's NVS (docs/device.md).
 
     The key is never printed nor stored in clear: ENTRIES gets one line with it sealed to the
@@ -145,7 +152,8 @@ def provision(port: str, device_id: str, upstream_dir: Path | None, upstream_pk:
         lease_wipe_hours=lease_wipe_hours)
     request.check()
     with prov.open_entries(entries) as out, open_link(port) as link:
-        result = prov.provision(link, request, out, board=board, force=force, rekey=rekey)
+        result = prov.provision(link, request, out, board=board, force=force, rekey=rekey,
+                                restart=not no_restart)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -154,7 +162,7 @@ def provision(port: str, device_id: str, upstream_dir: Path | None, upstream_pk:
                f"{result.upstream_url}, TLS pin {result.tls_pin[:16]}…; entry appended to "
                f"{result.entries} (run `sealscan upstream import"
                f"{' --rekey' if result.rekeyed else ''} {result.entries}` on the upstream)"
-               f"{'; restarted into the app' if result.restarted else ''}")
+               f"{_RESTARTED if result.restarted else ''}")
     if result.rekeyed:
         click.echo(f"re-keyed {result.device_id}: once imported with --rekey, the upstream "
                    "refuses its old key (403 unauthenticated)")

@@ -9,13 +9,16 @@ that replace the simulator's projections.
                    and $SEALSCAN_WIFI_PASS), `sealscan upstream import`
     4. boot        a hard reset (machine.reset); the console must show "ready" and "session
                    started" within --timeout (a board's clock is set by NTP first; the upload
-                   in step 6 proves it is inside the certificate's validity)
+                   in step 6 proves it is inside the certificate's validity); from here the
+                   app keeps the console locked
     5. scan        a badge, a TEST identity and a waybill: injected by `scan` (the simulator's
                    scan engine) or shown as QR codes for the operator to scan with the GM65
-    6. ack         "record 0 verdict ok" on the console and the record in the upstream's store
-    7. numbers     Ctrl-C, then on the board: micropython.mem_info(),
-                   esp32.idf_heap_info(esp32.HEAP_DATA), one X25519, one session setup and
-                   one TLS handshake to the upstream, timed with time.ticks_us()
+    6. ack         "record 0 verdict ok" on the console and the record in the upstream's store;
+                   the app's own time for that upload (TLS handshake included)
+    7. numbers     maintenance mode (the operator powers the board on holding BACK; the app
+                   does not start, the console opens), then on the board:
+                   micropython.mem_info(), esp32.idf_heap_info(esp32.HEAP_DATA), one X25519
+                   and one session setup, timed with time.ticks_us()
 
 Every step prints one line; the first failure ends the run (HilError). The work directory
 keeps the upstream and keys (TEST keys only: never use them in the field).
@@ -57,7 +60,8 @@ def needs() -> str:
         "sealscan hil needs a scanner on a serial port:\n"
         "  make hil PORT=/dev/ttyUSB0 [BOARD=esp32-devkitc-gm65] [WIFI_SSID=bench-ap]\n"
         "  (or: sealscan hil --port /dev/ttyUSB0 --board ... --wifi-ssid ...)\n"
-        "- the board flashed with its MicroPython image (sealscan flash write)\n"
+        "- the board flashed with its MicroPython image (sealscan flash write); if it runs\n"
+        "  the sealscan app, powered on holding BACK (maintenance mode: the console opens)\n"
         "- Wi-Fi the board can join: --wifi-ssid and SEALSCAN_WIFI_PASS in the environment,\n"
         "  with NTP reachable from it (pool.ntp.org)\n"
         "- this computer reachable from that network: --upstream-host is the address the\n"
@@ -110,7 +114,9 @@ class Console:
         self.ser.close()
 
 
-# Run on the board after the app is stopped: the numbers the simulator can only project.
+# Run on the board in maintenance mode (no app, no Wi-Fi: the boot zeroed the free heap, so
+# the TLS handshake is timed by the app itself, in the upload): the numbers the simulator can
+# only project.
 MEASURE = """\
 import gc, time, micropython
 gc.collect()
@@ -131,15 +137,6 @@ asyncio.run(s.start_session())
 print("SESSION_US", time.ticks_diff(time.ticks_us(), t))
 del s
 gc.collect()
-import socket, uplink
-ai = socket.getaddrinfo(cfg.host, cfg.port)[0][-1]
-sock = socket.socket()
-sock.connect(ai)
-t = time.ticks_us()
-tls = uplink.ssl_context(cfg.tls_cert).wrap_socket(sock, server_hostname=cfg.host)
-print("TLS_US", time.ticks_diff(time.ticks_us(), t))
-tls.close()
-gc.collect()
 print("FREE", gc.mem_free())
 """
 
@@ -157,10 +154,13 @@ def _qr(text: str, out: Callable[[str], None]) -> None:
 
 
 def run(port: str, board: str, work: Path, *, wifi_ssid: str, upstream_host: str,
-        scan: Callable[[str], None] | None = None, timeout: float = 60,
+        scan: Callable[[str], None] | None = None,
+        maintenance: Callable[[], None] | None = None, timeout: float = 60,
         out: Callable[[str], None] = print) -> HilResult:
     """One smoke run on the scanner at `port` (see the module text); `scan` injects a code
-    into the scan engine (the simulator), None asks the operator to scan QR codes."""
+    into the scan engine (the simulator), None asks the operator to scan QR codes;
+    `maintenance` power-cycles the board holding BACK (the simulator), None asks the
+    operator to."""
     from sealscan import codes
 
     res = HilResult()
@@ -206,7 +206,8 @@ def run(port: str, board: str, work: Path, *, wifi_ssid: str, upstream_host: str
         _sealscan("provision", "--port", port, "--device-id", device_id, "--upstream", str(up),
                   "--upstream-url", url, "--carrier", CARRIER, "--badge-key",
                   str(keys["badge"]), "--config-key", str(keys["config"]), "--wifi-ssid",
-                  wifi_ssid, "--entries", str(entries), "--board", board, "--force", env=env)
+                  wifi_ssid, "--entries", str(entries), "--board", board, "--force",
+                  "--no-restart", env=env)
         _sealscan("upstream", "import", "-d", str(up), str(entries))
         step("provision", f"device {device_id}, TEST keys in {work}")
 
@@ -239,15 +240,24 @@ def run(port: str, board: str, work: Path, *, wifi_ssid: str, upstream_host: str
 
         console.wait(r"record 0 verdict ok", timeout, out)
         acked = time.monotonic() - t0
+        m = re.search(r"batch of \d+ acked \d+ rejected \d+ in (\d+) ms", console.text)
+        res.numbers["upload_ms"] = int(m.group(1)) if m else None
         stats = json.loads(_sealscan("upstream", "stats", "-d", str(up), "--json").stdout)
         mine = [d for d in stats if d.get("device_id") == device_id]
         if not mine or not mine[0].get("records"):
             raise HilError(f"the upstream has no record of {device_id}: {stats}")
         step("ack", f"record 0 acked (verdict ok) and stored, {acked:.1f} s after the scans")
+
+        if maintenance is not None:
+            maintenance()
+        else:
+            out("power the scanner off, hold BACK, power it on; let go when it says "
+                "maintenance mode")
+        console.wait(r"maintenance mode", timeout * 5, out)
         console.close()
         console = None
-
-        res.numbers, res.mem_info = measure(port)
+        numbers, res.mem_info = measure(port)
+        res.numbers.update(numbers)
         step("numbers", ", ".join(f"{k} {v}" for k, v in res.numbers.items()))
         out(res.mem_info)
         return res
@@ -259,7 +269,7 @@ def run(port: str, board: str, work: Path, *, wifi_ssid: str, upstream_host: str
 
 
 def measure(port: str) -> tuple[dict[str, object], str]:
-    """Stop the app (Ctrl-C) and run MEASURE on the board: (numbers, mem_info text)."""
+    """Run MEASURE on a board in maintenance mode: (numbers, mem_info text)."""
     from sealscan.device.link import DeviceError, open_link
 
     try:
@@ -268,8 +278,7 @@ def measure(port: str) -> tuple[dict[str, object], str]:
     except DeviceError as e:
         raise HilError(f"measuring on the board failed: {e}") from e
     nums: dict[str, object] = {}
-    for key, label in (("X25519_US", "x25519_ms"), ("SESSION_US", "session_setup_ms"),
-                       ("TLS_US", "tls_handshake_ms")):
+    for key, label in (("X25519_US", "x25519_ms"), ("SESSION_US", "session_setup_ms")):
         m = re.search(key + r" (\d+)", text)
         nums[label] = round(int(m.group(1)) / 1000, 1) if m else None
     m = re.search(r"IDF_HEAP (.*)", text)

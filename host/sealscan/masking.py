@@ -9,7 +9,18 @@ from sealscan import fwshared
 
 _rules = fwshared.load("mask")
 
-name = _rules.name
-phone = _rules.phone
-id_number = _rules.id_number
 waybill = _rules.waybill
+
+
+# The device's rules take UTF-8 bytes (it masks from its decode buffer): the host's values are
+# strs.
+def name(full: str) -> str:
+    return _rules.name(full.encode())
+
+
+def phone(number: str) -> str:
+    return _rules.phone(number.encode())
+
+
+def id_number(number: str) -> str:
+    return _rules.id_number(number.encode())

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,9 +109,22 @@ class AuditReport:
             raise AuditFailed(self.summary())
 
 
+def _base64_forms(canary: bytes) -> list[bytes]:
+    # The canary inside longer base64 text: at each of the 3 byte alignments, the characters
+    # that depend on the canary's bytes only (the edges also carry its neighbours' bits).
+    out = []
+    for pad in range(3):
+        enc = base64.b64encode(bytes(pad) + canary)
+        lead = (pad * 8 + 5) // 6  # characters touched by the padding bytes
+        tail = ((pad + len(canary)) * 8) // 6  # characters made of whole input bits
+        out.append(enc[lead:tail])
+    return out
+
+
 def _forms(canary: bytes) -> list[tuple[str, bytes]]:
     forms = [("raw", canary), ("hex", canary.hex().encode()),
-             ("HEX", canary.hex().upper().encode()), ("base64", base64.b64encode(canary)[:-2])]
+             ("HEX", canary.hex().upper().encode())]
+    forms += [("base64", b) for b in _base64_forms(canary)]
     try:
         forms.append(("utf-16-le", canary.decode("utf-8").encode("utf-16-le")))
     except UnicodeDecodeError:
@@ -151,6 +166,35 @@ def _where(name: str, data: bytes, offset: int) -> str:
     if name.startswith("nvs/"):
         return f"{name} (NVS namespace {Path(name).stem!r}, key {_nvs_key(data, offset)!r})"
     return name
+
+
+def sweep(root: Path | str, canaries: list[str | bytes], *,
+          patterns: dict[str, re.Pattern[bytes]] | None = None,
+          allowed: Callable[[Path], bool] = lambda _p: False) -> list[Hit]:
+    """Every file under `root` (any depth) searched for every canary in every form (raw,
+    UTF-16-LE, hex, base64) and for every pattern (label -> bytes regex, raw form only);
+    files for which `allowed(path)` is true are skipped."""
+    root = Path(root)
+    hits = []
+    needles = [(c if isinstance(c, str) else bytes(c).hex(),
+                c.encode() if isinstance(c, str) else bytes(c)) for c in canaries]
+    for p in sorted(root.rglob("*")):
+        if not p.is_file() or p.is_symlink() or allowed(p):
+            continue
+        try:
+            data = p.read_bytes()
+        except OSError:
+            continue
+        for label, canary in needles:
+            for form, needle in _forms(canary):
+                i = data.find(needle)
+                if i >= 0:
+                    hits.append(Hit(str(p.relative_to(root)), label, form, i))
+        for label, pattern in (patterns or {}).items():
+            m = pattern.search(data)
+            if m:
+                hits.append(Hit(str(p.relative_to(root)), label, "raw", m.start()))
+    return hits
 
 
 def audit(before: Snapshot, state_dir: Path | str | None = None,

@@ -22,7 +22,7 @@ from cryptography.x509 import load_pem_x509_certificate
 
 from sealscan import codes, fwtools
 from sealscan.boards import Board, load_board
-from sealscan.device.firmware import font_asset
+from sealscan.device.firmware import MANIFEST, FirmwareBuild, font_asset
 from sealscan.fonttool import DEVICE_NAME as FONT_BIN
 from sealscan.paths import FIRMWARE_DIR
 from sealscan.protocol import generate_device_key
@@ -154,6 +154,12 @@ def build_firmware(out: Path, src: Path = FIRMWARE_DIR) -> Path:
     return out
 
 
+def manifest(files: dict[str, bytes]) -> bytes:
+    """firmware.json for `files` (name -> content), as `sealscan deploy` writes it last
+    (main.py checks it at boot)."""
+    return FirmwareBuild({n: d for n, d in files.items() if n != MANIFEST}, "e2e").manifest()
+
+
 def provision(state: Path, board: Board, fw: Path, upstream: Upstream,
               device_id: str = "scanner-1", wifi: tuple[str, str] = ("depot", "depot-secret"),
               url: str | None = None, lease: tuple[int, int] | None = None) -> Keys:
@@ -164,6 +170,7 @@ def provision(state: Path, board: Board, fw: Path, upstream: Upstream,
         files = {p.name: p.read_bytes() for p in fw.iterdir()}
         files["board.json"] = board.device_config_json().encode()
         files[FONT_BIN] = font_asset(board)
+        files[MANIFEST] = manifest(files)
         storage.deploy(files)
         nvs = storage.flash.nvs()
         text = {"device_id": device_id, "upstream_url": url or upstream.url,
@@ -348,6 +355,9 @@ def watch_session_setup(state: Path, board: Board) -> None:
     """Replace a provisioned device's main.py with SETUP_WATCH_MAIN (before it starts)."""
     storage = FlashStorage(board, state)
     try:
-        storage.deploy({"main.py": SETUP_WATCH_MAIN.encode()})
+        files = storage.files()
+        files["/main.py"] = SETUP_WATCH_MAIN.encode()
+        storage.deploy({"main.py": files["/main.py"],
+                        MANIFEST: manifest({n.lstrip("/"): d for n, d in files.items()})})
     finally:
         storage.close()

@@ -73,15 +73,21 @@ os.chdir("/")
 sys.path[:] = ["", ".frozen", "/lib"]  # as on an ESP32
 
 
+def _compile(name):
+    with open(name) as f:
+        return compile(f.read(), name, "exec")
+
+
 def _run(name):
     try:
         os.stat(name)
     except OSError:
         return
     try:
-        with open(name) as f:
-            src = f.read()
-        exec(compile(src, name, "exec"), globals())
+        # only the compiled code stays alive while main.py runs (an ESP32 compiles main.py
+        # from the file as it reads it and never holds its source text): read and compile
+        # in a function of its own, so no stale reference to the text stays in this frame
+        exec(_compile(name), globals())
     except (Exception, KeyboardInterrupt) as e:
         sys.print_exception(e)
 
@@ -89,4 +95,4 @@ def _run(name):
 _run("boot.py")
 if not os.getenv("SEALSIM_NOMAIN"):
     _run("main.py")
-del _run, vfs, gc
+del _run, _compile, vfs, gc

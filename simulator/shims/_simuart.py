@@ -65,16 +65,14 @@ class UART(io.IOBase):
         p.register(self._s, select.POLLIN)
         return bool(p.poll(ms))
 
+    # Received bytes go straight from the link into the caller's buffer (readinto): never
+    # into a bytes object per poll, so a scanned identity token leaves no copies in the
+    # MicroPython heap that the firmware cannot wipe. (On a board the IDF driver's rx ring
+    # buffer keeps the last bytes received, outside the heap: sealsim.memdump's docstring.)
     def any(self):
-        # At most the driver's ring buffer (rxbuf, 256 by default), as on a board. The peek
-        # is that small on purpose: the shim's heap stands for the IDF driver's own RAM, and a
-        # 4 KB buffer per read fragmented the firmware's heap until it grew into TLS's RAM.
-        if self._s is None:
-            return 0  # the REPL owns the console's input
-        try:
-            return len(self._s.recv(self._rxbuf, _simlink._socket.MSG_PEEK))
-        except OSError:
-            return 0
+        # "may return 1 even if there is more than one character available" (the docs): no
+        # peek, which would copy what is pending (a scanned token) into the heap
+        return 1 if self._s is not None and self._wait(0) else 0
 
     def _ready(self):
         # whether a byte is there (a 1-byte peek: no heap worth speaking of per poll)
@@ -88,12 +86,9 @@ class UART(io.IOBase):
             return None
         if not self._ready() and not (self._timeout and self._wait(self._timeout)):
             return None
-        n = self.any()
-        if nbytes is not None and nbytes >= 0:
-            n = min(n, nbytes)
-        data = self._s.recv(n)
-        self._took(len(data))
-        return data or None
+        buf = bytearray(nbytes if nbytes is not None and nbytes >= 0 else self._rxbuf)
+        n = self.readinto(buf)
+        return bytes(buf[:n]) if n else None
 
     def readinto(self, buf, nbytes=-1):
         # Straight into the caller's buffer, as the native driver does: no heap per read.
@@ -111,14 +106,15 @@ class UART(io.IOBase):
         return n or None
 
     def readline(self):
-        n = self.any()
-        if not n:
+        if not self.any():
             return None
-        data = self._s.recv(n, _simlink._socket.MSG_PEEK)
-        i = data.find(b"\n")
-        data = self._s.recv(i + 1 if i >= 0 else n)
-        self._took(len(data))
-        return data
+        out = bytearray()
+        one = bytearray(1)
+        while self.readinto(one):
+            out += one
+            if one[0] == 10:
+                break
+        return bytes(out) or None
 
     def write(self, buf):
         if self._id == 0:

@@ -8,6 +8,7 @@ import pytest
 from conftest import BOARD, deploy, files_in, sealscan
 
 from sealscan.boards import load_board
+from sealscan.paths import FIRMWARE_DIR
 
 
 def test_deploy_writes_the_contract_layout_and_survives_a_power_cut(blank):
@@ -15,7 +16,7 @@ def test_deploy_writes_the_contract_layout_and_survives_a_power_cut(blank):
     assert run.code == 0, run.text
     assert "firmware.json: written" in run.out and "boot.py: removed" in run.out
     fs = files_in(blank)
-    assert fs["main.py"] == b"import app\napp.main()\n"
+    assert fs["main.py"] == (FIRMWARE_DIR / "main.py").read_bytes()
     assert fs["board.json"] == load_board(BOARD).device_config_json().encode()
     assert "boot.py" not in fs and not [n for n in fs if n.endswith(".py") and n != "main.py"]
     assert "checkdigits.mpy" in fs and "sealer.mpy" in fs
@@ -45,9 +46,10 @@ def test_deploy_twice_skips_unchanged_and_replaces_changed_and_stale(deployed, t
     run = deploy(deployed, "--board", BOARD, "--json")
     assert run.code == 0, run.text
     result = json.loads(run.out)
-    assert result["written"] == ["mask.mpy"]
+    # firmware.json is taken away while files change and written again last
+    assert result["written"] == ["mask.mpy", "firmware.json"]
     assert result["removed"] == ["old_module.mpy"]
-    assert "sealer.mpy" in result["skipped"] and "firmware.json" in result["skipped"]
+    assert "sealer.mpy" in result["skipped"]
     fs = files_in(deployed)
     assert "notes.txt" in fs and "old_module.mpy" not in fs
     manifest = json.loads(fs["firmware.json"])
@@ -143,6 +145,7 @@ def test_power_cut_in_the_middle_of_a_deploy_leaves_whole_files_and_a_redeploy_h
     from sealscan.device.deploy import deploy as run_deploy
     from sealscan.device.firmware import build_firmware
     from sealscan.device.link import DeviceError, open_link
+    from sealsim.endtoend import frame_text
 
     board = load_board(BOARD)
 
@@ -158,12 +161,91 @@ def test_power_cut_in_the_middle_of_a_deploy_leaves_whole_files_and_a_redeploy_h
     assert "firmware.json" not in fs  # the cut-short deploy does not claim the build
     written = [n for n in fs if n.endswith(".mpy")]
     assert 4 <= len(written) <= 5
+    assert "main.py" in fs  # written first: it checks the rest at boot
     mark = len(blank.output)
-    blank.power_on()
-    blank.wait_for(">>> ", since=mark)
+    assert _boot_outcome(blank) == "refuses"  # no ImportError traceback on an empty device
     assert b"Performing initial setup" not in blank.output[mark:]  # mounted, not reformatted
     report = json.loads(sealscan("verify", "--port", blank.port, "--json").out)
     assert "firmware.json: missing or malformed (run `sealscan deploy`)" in report["problems"]
     assert deploy(blank, "--board", BOARD).code == 0
     report = json.loads(sealscan("verify", "--port", blank.port, "--json").out)
     assert [p for p in report["problems"] if not p.startswith("NVS ")] == []
+    # without the font asset the refusal is still on the screen (framebuf's built-in font)
+    blank.exec("import os\nos.remove('font.bin')")
+    blank.power_cut()
+    mark = len(blank.output)
+    assert _boot_outcome(blank) == "refuses"
+    assert b"no font asset" in blank.output[mark:]
+    blank.wait_until(lambda: "INCOMPLETE" in frame_text(blank.frame()), 10,
+                     "the refusal on the screen")
+
+
+def _old_build(tmp_path):
+    """An older firmware: the same tree with a few modules changed and one extra."""
+    import shutil
+
+    old = tmp_path / "old-fw"
+    shutil.copytree(FIRMWARE_DIR, old)
+    for name in ("mask.py", "waybill.py", "view.py"):
+        (old / name).write_text((old / name).read_text() + "\nOLD_BUILD = 1\n")
+    (old / "legacy.py").write_text("X = 1\n")
+    return old
+
+
+def _boot_outcome(dev):
+    """What the device does after power-on: 'runs' its app (it gets as far as reading NVS:
+    these devices are not provisioned), or 'refuses' with the firmware check's message."""
+    mark = len(dev.output)
+    dev.power_on()
+    out = dev.wait_for(">>> ", 30, since=mark)
+    text = dev.output[mark:out].decode("utf-8", "replace")
+    if "firmware incomplete" in text:
+        assert "Traceback" not in text, text
+        return "refuses"
+    assert "sealscan: cannot start: not provisioned" in text, text
+    return "runs"
+
+
+@pytest.mark.slow
+def test_power_cut_anywhere_in_an_upgrade_leaves_old_new_or_a_refusal(blank, tmp_path):
+    # Issue 14, item 6: cut the power after each step of a deploy over an older firmware.
+    # Whatever runs afterwards is the whole old firmware or the whole new one; otherwise the
+    # device refuses to start and says so on its screen.
+    from sealscan.device.deploy import deploy as run_deploy
+    from sealscan.device.firmware import build_firmware
+    from sealscan.device.link import DeviceError, open_link
+    from sealsim.endtoend import frame_text
+
+    board = load_board(BOARD)
+    old_src = _old_build(tmp_path)
+    old = build_firmware(board, old_src)
+    new = build_firmware(board, FIRMWARE_DIR)
+    assert deploy(blank, "--board", BOARD, "--firmware", old_src).code == 0
+    steps = []
+    with open_link(blank.port) as link:  # count the steps
+        run_deploy(link, board, new, reset=False, progress=steps.append)
+    seen = set()
+    last = len(steps)
+    for cut in sorted({1, 2, 3, *range(4, last - 3, 6), last - 2, last - 1, last}):
+        assert deploy(blank, "--board", BOARD, "--firmware", old_src).code == 0
+        n = [0]
+
+        def cut_after(msg, _cut=cut, n=n):
+            n[0] += 1
+            if n[0] == _cut:
+                blank.power_cut()
+
+        with pytest.raises(DeviceError), open_link(blank.port) as link:
+            run_deploy(link, board, new, progress=cut_after)
+        fs = files_in(blank)
+        outcome = _boot_outcome(blank)
+        if outcome == "runs":
+            complete = [b for b in (old, new) if all(
+                fs.get(n) == d for n, d in b.files.items())]
+            assert complete, f"cut {cut}: ran with a mix of modules"
+        else:
+            assert "firmware.json" not in fs or fs["firmware.json"] != new.manifest()
+            blank.wait_until(lambda: "INCOMPLETE" in frame_text(blank.frame()), 10,
+                             "the refusal on the screen")
+        seen.add(outcome)
+    assert seen == {"runs", "refuses"}

@@ -18,7 +18,7 @@ CANARY_TOKEN = "RNID1:6BFOXN*TS0BI$ZD-PHE1BG1S+5J0"
 
 @pytest.fixture
 def provisioned(deployed, depot):
-    run = depot.provision(deployed.port)
+    run = depot.provision(deployed.port, "--no-restart")
     assert run.code == 0, run.text
     return deployed
 

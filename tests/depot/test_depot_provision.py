@@ -208,3 +208,49 @@ def test_an_id_registered_at_the_upstream_is_refused_and_rekey_gives_it_a_new_ke
     assert done.code == 0 and "re-keyed dev-17" in done.out
     for secret in (registered[1:], new[1:]):
         assert not leaked(secret, run.text + done.text)
+
+
+def test_power_cut_at_every_step_of_provision_then_rerun_leaves_one_importable_entry(
+        deployed, depot):
+    # A cut after each NVS write or the entry (issue 14, item 7): the device is provisioned
+    # with the whole key set or not at all, and running provision again (as the runbook says)
+    # leaves exactly one entry for the device, which the upstream imports.
+    from sealscan.device import provision as prov
+    from sealscan.device.link import NVS_NAMESPACE, DeviceLink
+    from sealscan.upstream.provisioning import read_entries
+
+    real_nvs, real_entry = DeviceLink.nvs_write, prov.keep_entry
+    # cut after: erasing `provisioned`, writing the keys, writing the entry
+    for cut_at in ("erase", "keys", "entry"):
+        calls = []
+
+        def nvs_then_cut(self, values, *, erase=(), namespace=NVS_NAMESPACE, _at=cut_at,
+                         calls=calls):
+            real_nvs(self, values, erase=erase, namespace=namespace)
+            calls.append("erase" if erase else "keys")
+            if calls[-1] == _at:
+                deployed.power_cut()
+
+        def entry_then_cut(*args, _at=cut_at):
+            real_entry(*args)
+            if _at == "entry":
+                deployed.power_cut()
+
+        DeviceLink.nvs_write, prov.keep_entry = nvs_then_cut, entry_then_cut
+        try:
+            run = depot.provision(deployed.port, "--force")
+        finally:
+            DeviceLink.nvs_write, prov.keep_entry = real_nvs, real_entry
+        assert run.code != 0, cut_at
+        mark = len(deployed.output)
+        deployed.power_on()
+        deployed.wait_for(">>> ", since=mark)
+        keys = nvs(deployed)
+        # provisioned (1) only if every key is there
+        assert "provisioned" not in keys or set(keys) == CONTRACT, cut_at
+        run = depot.provision(deployed.port, "--force")
+        assert run.code == 0, run.text
+        entries = read_entries(load_config(depot.upstream).private_key(),
+                               depot.entries.read_text())
+        assert [e.device_id for e in entries] == ["dev-17"], cut_at
+        assert entries[0].device_key == nvs(deployed)["device_key"][1:]

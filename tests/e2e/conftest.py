@@ -1,16 +1,62 @@
+import os
+import re
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from sealsim import endtoend as e2ekit
+from sealsim.audit import sweep
+
+# Every directory the e2e scenarios wrote to: swept for canaries once they are all done.
+_WRITTEN: list[Path] = []
+# The upstream's record store is the one place the identity token may be (upstream.md).
+_TOKEN = re.compile(rb"RNID1:[0-9A-Z $%*+\-./:]{40}")  # a scanned token's text
+_RECORD_STORE = {"upstream.db", "upstream.db-wal", "upstream.db-shm", "upstream.db-journal"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pii_sweep(tmp_path_factory):
+    """After the e2e scenarios: every file they wrote (device state dirs and flash images,
+    the upstream's state and log, console transcripts, temporary files of every process of
+    the run: TMPDIR points into the run's own directory) holds no canary identity in UTF-8,
+    UTF-16, hex or base64, and no identity token outside the upstream's record store."""
+    tmp = tmp_path_factory.mktemp("tmpdir")
+    _WRITTEN.append(tmp)
+    saved = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(tmp)
+    tempfile.tempdir = None
+    yield
+    if saved is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved
+    tempfile.tempdir = None
+    hits = []
+    for root in _WRITTEN:
+        hits += sweep(root, e2ekit.CANARIES, patterns={"identity token": _TOKEN},
+                      allowed=lambda p: p.name in _RECORD_STORE)
+    assert not hits, "canary data written by the e2e run:\n" + "\n".join(
+        f"  {h}" for h in hits)
+
+
+@pytest.fixture(autouse=True)
+def _swept(tmp_path):
+    _WRITTEN.append(tmp_path)
 
 
 @pytest.fixture(scope="session")
 def firmware_build(tmp_path_factory):
-    return e2ekit.build_firmware(tmp_path_factory.mktemp("fw") / "fs")
+    out = tmp_path_factory.mktemp("fw")
+    _WRITTEN.append(out)
+    return e2ekit.build_firmware(out / "fs")
 
 
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory):
-    up = e2ekit.Upstream(tmp_path_factory.mktemp("upstream") / "state").start()
+    state = tmp_path_factory.mktemp("upstream")
+    _WRITTEN.append(state)
+    up = e2ekit.Upstream(state / "state").start()
     yield up
     up.stop()
 
@@ -46,5 +92,7 @@ def scanner(tmp_path, firmware_build, upstream, request):
         return dev, keys
 
     yield make
-    for dev in started:
+    for i, dev in enumerate(started, 1):
         dev.close()
+        # the console as a technician's serial log would keep it (swept by pii_sweep)
+        (tmp_path / f"console-{i}.log").write_bytes(bytes(dev.output))

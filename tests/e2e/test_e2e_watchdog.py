@@ -1,9 +1,10 @@
 """The watchdog (issue 10): the app starts machine.WDT (handheld.WDT_MS) and feeds it from its
 loop; a native call that never returns stops the loop and the board resets (RAM lost, so the
 capture held in it is gone; nothing was ever on flash), then the app comes back. The depot's
-tools stopping the app with Ctrl-C are not reset under them."""
+console (maintenance mode, issue 14: the app's console is locked) is not reset under it."""
 
 from test_e2e_capture import login
+from test_e2e_console_lock import maintenance
 
 from sealsim.audit import Snapshot, audit
 from sealsim.device import WDT_RESET
@@ -50,9 +51,10 @@ def test_a_hung_native_call_makes_the_watchdog_reset_the_board_and_nothing_is_on
 
 def test_the_depot_console_is_not_reset_under_it(scanner):
     dev, _keys = scanner()
-    dev.wait_for("session started", 30)
-    # mpremote's way in: Ctrl-C stops the app, raw REPL; the watchdog keeps running on an
-    # ESP32 (it cannot be stopped), so the app stretches it before it lets go
+    dev.wait_for("session started", 30)  # the app has started its watchdog
+    # the depot's way in: maintenance mode (power off, BACK held at power-on); the chip reset
+    # stopped the app's watchdog and the app never started, so none runs under the console
+    maintenance(dev)
     out = dev.exec("import time\ntime.sleep(12)\nprint('still here')", timeout=30)
     assert "still here" in out
     assert not any("watchdog reset" in e for _, e in dev.events)

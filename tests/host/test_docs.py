@@ -48,8 +48,8 @@ def test_no_citation_of_documents_outside_the_repository():
 
 # firmware/README.md's layer map: a module imports from its own layer or the ones below
 _LAYERS = {
-    "app": {"main", "app", "bootload", "handheld", "flow", "view", "config", "clock",
-            "netkeep", "lease", "revoke"},
+    "app": {"main", "bootcheck", "app", "bootload", "handheld", "flow", "view", "config",
+            "clock", "netkeep", "lease", "revoke"},
     "drivers": {"display", "ssd1306", "st7789", "uplink"},
     "protocol": {"sealer", "sealq", "batch", "answer", "ackmac", "record", "cose"},
     "codecs": {"cbordec", "cborenc", "base45", "idtoken", "mac0", "waybill", "checkdigits",

@@ -14,8 +14,9 @@ IDS = ["11010519491231002X", "E12345678", "12345", "", "810000199408230021"]
 _SNIPPET = """
 import json, mask
 args = json.loads(%r)
-print(json.dumps([[mask.name(x) for x in args[0]], [mask.phone(x) for x in args[1]],
-                  [mask.id_number(x) for x in args[2]]]))
+print(json.dumps([[mask.name(x.encode()) for x in args[0]],
+                  [mask.phone(x.encode()) for x in args[1]],
+                  [mask.id_number(x.encode()) for x in args[2]]]))
 """
 
 

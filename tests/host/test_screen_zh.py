@@ -58,8 +58,8 @@ f = flow.Flow(b"", b"", "SF")
 f.state = flow.READY
 f.courier = "courier-7"
 for name in job["names"]:
-    f.identity = idtoken.Identity(11, mask.id_number("11010519491231002X"), mask.name(name),
-                                  mask.phone("13912345678"), 0)
+    f.identity = idtoken.Identity(11, mask.id_number(b"11010519491231002X"),
+                                  mask.name(name.encode()), mask.phone(b"13912345678"), 0)
     display.draw_lines(d, view.lines(f, True, 0, None, None, display.rows(d)))
     print(bytes(d.buf).hex())
 """

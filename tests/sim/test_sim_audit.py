@@ -129,3 +129,31 @@ n.commit()
     assert dev.exec("import esp32\nb = bytearray(3)\n"
                     "print(esp32.NVS('sealscan').get_blob('key', b), b)").strip() \
         == "3 bytearray(b'\\x01\\x02\\x03')"
+
+
+def test_sweep_finds_a_canary_in_every_form_at_any_depth_and_skips_what_is_allowed(tmp_path):
+    import base64
+    import re
+
+    from sealsim.audit import sweep
+
+    canary = "欧阳金丝雀"
+    raw = canary.encode()
+    planted = {
+        "a/raw.log": b"x" + raw + b"y",
+        "a/b/utf16.bin": canary.encode("utf-16-le"),
+        "hex.txt": b"..." + raw.hex().encode(),
+        "b64-0.txt": base64.b64encode(raw + b"tail"),
+        "b64-1.txt": base64.b64encode(b"h" + raw),
+        "b64-2.txt": base64.b64encode(b"he" + raw + b"t"),
+        "token.log": b"scanned RNID1:" + b"6BF" * 20,
+        "store/upstream.db": raw + b"RNID1:" + b"6BF" * 20,
+        "clean.txt": b"nothing here",
+    }
+    for name, data in planted.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    hits = sweep(tmp_path, [canary], patterns={"token": re.compile(rb"RNID1:[0-9A-Z]{40}")},
+                 allowed=lambda p: p.name == "upstream.db")
+    found = {h.where for h in hits}
+    assert found == {n for n in planted if n not in ("store/upstream.db", "clean.txt")}

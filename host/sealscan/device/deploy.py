@@ -2,10 +2,14 @@
 
 Idempotent: each file's sha256 is computed on the device and a file is written only when it
 differs. Each write goes to `name.part` and is renamed over the old file, so a power cut
-leaves whole files; firmware.json goes last, so a cut-short deploy never looks complete to
-`sealscan verify`. Firmware files of an older build (`.mpy`/`.py` in the root that the new
-build does not have, such as MicroPython's default boot.py) and leftover `.part` files are
-removed.
+leaves whole files. Before the first file changes, firmware.json is removed; main.py and
+bootcheck (which check every file against firmware.json at boot and refuse to start
+otherwise) are written first and firmware.json last. So a power cut anywhere leaves the old
+firmware complete (the cut came before anything changed: the old main.py runs the old
+modules), the new one complete, or a device that refuses to start and says so on its screen;
+never mixed modules running, and a cut-short deploy never looks complete to `sealscan
+verify`. Firmware files of an older build (`.mpy`/`.py` in the root that the new build does
+not have, such as MicroPython's default boot.py) and leftover `.part` files are removed.
 """
 
 from __future__ import annotations
@@ -94,8 +98,19 @@ def sync_files(link: DeviceLink, build: FirmwareBuild, say: Progress) -> DeployR
     wanted[MANIFEST] = build.manifest()
     local = {name: hashlib.sha256(data).hexdigest() for name, data in wanted.items()}
     on_device = link.sha256_files(["/" + name for name in wanted])
-    # firmware.json last: until it is written, the device does not claim this build.
-    order = sorted(n for n in wanted if n != MANIFEST)
+    changes = [n for n in wanted if on_device["/" + n] != local[n]]
+    if changes and on_device["/" + MANIFEST] is not None:
+        # Nothing claims a build from here until firmware.json is written last: a device cut
+        # off in between refuses to start (main.py) instead of running a mix.
+        link.remove("/" + MANIFEST)
+        link.sync()
+        on_device["/" + MANIFEST] = None
+        say(f"{MANIFEST}: removed until the deploy is complete")
+    # main.py and its check first: from then on the device checks what it runs (main.py,
+    # bootcheck.py)
+    first = ("main.py", "bootcheck.mpy")
+    order = sorted((n for n in wanted if n != MANIFEST),
+                   key=lambda n: (first.index(n) if n in first else len(first), n))
     total = len(order) + 1
     for i, name in enumerate(order, 1):
         _put(link, name, wanted[name], on_device["/" + name] == local[name], f"[{i}/{total}]",

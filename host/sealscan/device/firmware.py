@@ -1,7 +1,8 @@
 """What `sealscan deploy` puts on a device's filesystem (docs/device.md), built on the host.
 
-    main.py        two lines (`import app` / `app.main()`), or firmware/main.py if the tree
-                   has one: MicroPython runs main.py only as source
+    main.py        firmware/main.py (checks every file against firmware.json at boot, then
+                   `import app` / `app.main()`), or just those two lines if the tree has
+                   none: MicroPython runs main.py only as source
     <module>.mpy   every other firmware module, compiled with mpy-cross
     board.json     Board.device_config_json(): wiring only
     font.bin       the font asset for the board's display (sealscan.fonttool: glyphs and

@@ -159,8 +159,10 @@ class DeviceLink:
                 if attempt == _ENTER_ATTEMPTS - 1:
                     break
         self.close()
-        raise PortError(f"{port}: no MicroPython REPL answers (flash MicroPython first "
-                        "with `sealscan flash write`, or check the port)")
+        raise PortError(f"{port}: no MicroPython REPL answers (a scanner running its app keeps "
+                        "its console locked: power it off and on again holding BACK, "
+                        "maintenance mode; or flash MicroPython first with `sealscan flash "
+                        "write`; or check the port)")
 
     def close(self) -> None:
         try:

@@ -7,9 +7,10 @@ device's NVS: the depot keeps nothing but the provisioning entry, in which the k
 to the upstream's public key (`sealscan.upstream.provisioning`). It is never printed.
 
 Order on the device: `provisioned` is erased first (a re-provisioned device is never marked
-done with half-old keys), every other key is set and committed, the entry is appended to the
-entries file (fsync), and only then `provisioned = 1` is committed. A device cut off before
-that is not provisioned: run provision again (no --force needed).
+done with half-old keys), every other key is set and committed, the entry goes into the
+entries file (replacing any earlier entry for the same device id, atomically), and only then
+`provisioned = 1` is committed. A device cut off before that is not provisioned: run provision
+again (no --force needed); the file still has one entry for it, the new one.
 """
 
 from __future__ import annotations
@@ -317,6 +318,36 @@ class ProvisionResult:
         return dict(self.__dict__)
 
 
+def keep_entry(entries: Path, device_id: str, entry: str) -> None:
+    """Put `entry` in the entries file in place of any earlier entry for `device_id` (a run
+    cut short, or a device provisioned again: its old key is gone), atomically: a power cut
+    leaves the old file or the new one, and the file never names a device twice."""
+    try:
+        old = entries.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        old = []
+    lines = [ln for ln in old if _entry_device(ln) != device_id]
+    tmp = entries.with_name(entries.name + ".part")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("".join(ln + "\n" for ln in [*lines, entry]))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, entries)
+    fd = os.open(entries.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _entry_device(line: str) -> str | None:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value.get("device_id") if isinstance(value, dict) else None
+
+
 def is_provisioned(link: DeviceLink) -> bool:
     return link.nvs_read({"provisioned": "i32"}).get("provisioned") == 1
 
@@ -334,10 +365,11 @@ def provision(link: DeviceLink, request: ProvisionRequest, entries: TextIO, *,
               board: Board | None = None, force: bool = False, rekey: bool = False,
               restart: bool = True) -> ProvisionResult:
     """Make the device key and write the NVS contract to the device on `link`; the entry
-    (the key sealed to the upstream) is appended to `entries` (open_entries) and synced
-    before `provisioned = 1` is set. An id registered at the upstream (or in the entries
-    file) is refused unless `rekey` (which also provisions a provisioned device again);
-    `restart` soft-resets the device into the app at the end."""
+    (the key sealed to the upstream) goes into the file `entries` (open_entries) names, in
+    place of any earlier entry for the device (keep_entry), before `provisioned = 1` is set.
+    An id registered at the upstream (or in the entries file) is refused unless `rekey`
+    (which also provisions a provisioned device again); `restart` soft-resets the device into
+    the app at the end."""
     request.check()
     port = link.port
     name = device_board_name(link)
@@ -379,9 +411,7 @@ def provision(link: DeviceLink, request: ProvisionRequest, entries: TextIO, *,
     link.nvs_write({}, erase=("provisioned", WIPE_MARK, *RETIRED_KEYS))
     link.nvs_write(values)
     del device_key, values
-    entries.write(entry + "\n")
-    entries.flush()
-    os.fsync(entries.fileno())
+    keep_entry(Path(entries.name), request.device_id, entry)
     link.nvs_write({"provisioned": 1})
     if restart:
         link.soft_reset()  # main.py starts the app: no power cycle needed
