@@ -7,6 +7,7 @@ the ESP32 and its board (see docs/simulator.md, "Parts"):
     console      sealsim/console.py      the USB serial port (a pty), raw REPL, soft reboot
     link         sealsim/link.py         the shims' unix socket: channels and bus framing
     peripherals  sealsim/peripherals.py  LED, buzzer, keys, scan engine, display by bus/pin
+    hands        sealsim/hands.py        keys and console as a technician uses them
     storage      sealsim/storage.py      flash.bin (boot image, NVS, LittleFS), RTC memory
     relay        sealsim/netrelay.py     the Wi-Fi access point and relayed TCP
 
@@ -31,6 +32,7 @@ from sealscan.boards import Board, load_board
 from sealsim import micropython as mp
 from sealsim.console import RAW_BANNER, SOFT_REBOOT, Console
 from sealsim.display import Panel, terminal_lines
+from sealsim.hands import DeviceHands
 from sealsim.link import Link
 from sealsim.netrelay import EPOCH_2000, NetRelay
 from sealsim.peripherals import SCAN_ENGINES, Peripherals
@@ -53,7 +55,7 @@ __all__ = ["DEEPSLEEP_RESET", "EPOCH_2000", "HARD_RESET", "PWRON_RESET", "RAW_BA
            "shim_heap_bytes"]
 
 
-class Device(DeviceClockAndMemory):
+class Device(DeviceHands, DeviceClockAndMemory):
     """One simulated board. Use as a context manager, or call `start()` and `close()`."""
 
     def __init__(self, board: Board | str, state_dir: Path | str, *, name: str | None = None,
@@ -249,95 +251,6 @@ class Device(DeviceClockAndMemory):
     @property
     def keys_down(self) -> set[str]:
         return {name for name, k in self.peripherals.keys.items() if k.down}
-
-    def hold_key(self, key: str) -> None:
-        self._key(key).down = True
-
-    def release_key(self, key: str) -> None:
-        self._key(key).down = False
-
-    def press(self, key: str, hold: float = 0.1) -> None:
-        """Press a key (`ok` or `back`); release it `hold` seconds after the firmware has
-        read it pressed (at most 10 s later), so a busy device does not miss it."""
-        k = self._key(key)
-        k.seen = False
-        k.down = True
-
-        def release() -> None:
-            deadline = time.monotonic() + 10
-            while not k.seen and time.monotonic() < deadline and self.running:
-                time.sleep(0.01)
-            time.sleep(hold)
-            k.down = False
-
-        threading.Thread(target=release, daemon=True).start()
-
-    def _key(self, key: str):
-        k = self.peripherals.key(key)
-        if k is None:
-            raise SimDeviceError(f"board {self.board.name} has no key {key!r} (ok, back)")
-        return k
-
-    def write_console(self, data: bytes) -> None:
-        """Type on the console (as a terminal on the USB port would)."""
-        if self.running:
-            self.console.type_after_port(data)
-
-    def wait_for(self, pattern: bytes | str, timeout: float = 20, *, since: int = 0) -> int:
-        """Wait until the console output (from offset `since`) contains `pattern`;
-        return the offset just after it."""
-        pat = pattern.encode() if isinstance(pattern, str) else pattern
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                i = self.output.find(pat, since)
-                if i >= 0:
-                    return i + len(pat)
-                if self.halted:
-                    raise SimDeviceError(f"{self.name}: {self.halted}")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    tail = bytes(self.output[-600:]).decode("utf-8", "replace")
-                    raise SimDeviceError(f"{self.name}: no {pat!r} on the console within "
-                                      f"{timeout} s; last output:\n{tail}")
-                self._cond.wait(min(left, 0.1))
-
-    def exec(self, code: str, timeout: float = 20) -> str:
-        """Run `code` on the device through its raw REPL (interrupting main.py first, as
-        mpremote does) and return what it printed; a device-side exception raises
-        SimDeviceError with MicroPython's traceback. The REPL globals persist between calls."""
-        mark = len(self.output)
-        self.write_console(b"\r\x03\x03\x01")
-        try:
-            mark = self.wait_for(RAW_BANNER + b">", min(5, timeout), since=mark)
-        except SimDeviceError:  # still booting when the keys arrived: once more, as mpremote
-            mark = len(self.output)
-            self.write_console(b"\r\x03\x03\x01")
-            mark = self.wait_for(RAW_BANNER + b">", timeout, since=mark)
-        self.write_console(code.encode() + b"\x04")
-        end = self.wait_for(b"\x04>", timeout, since=mark)
-        # The reply follows the last raw-REPL prompt: the banner waited for above may have
-        # been a port client's (input is ordered, but its echo can come after `mark`).
-        reply = bytes(self.output[mark:end - 2]).rpartition(RAW_BANNER + b">")[2]
-        self.write_console(b"\x02")  # back to the friendly REPL
-        if not reply.startswith(b"OK"):
-            raise SimDeviceError(f"{self.name}: raw REPL refused the code: {reply[:200]!r}")
-        out, _, err = reply[2:].partition(b"\x04")
-        if err.strip(b"\x04"):
-            raise SimDeviceError(err.decode("utf-8", "replace").strip())
-        return out.decode("utf-8", "replace").replace("\r\n", "\n")
-
-    def wait_until(self, predicate: Callable[[], object], timeout: float = 20,
-                   what: str = "condition") -> None:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate():
-                if time.monotonic() > deadline:
-                    raise SimDeviceError(f"{self.name}: {what} not reached within {timeout} s")
-                self._cond.wait(0.05)
-
-    def wait_boots(self, n: int, timeout: float = 20) -> None:
-        self.wait_until(lambda: self.boots >= n and self.running, timeout, f"boot #{n}")
 
     # screen
     def frame(self, index: int = -1):
