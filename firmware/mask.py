@@ -5,7 +5,7 @@
 #   name("欧阳娜娜")          -> "欧阳**"       compound surnames keep two characters
 #   name("买买提·艾力")       -> "买**·**"      names in parts: the first character only
 #   phone("13812345678")      -> "1******5678"  hide at least 6 digits
-#   id_number("11010519491231002X") -> "1***************2X"  first 1 and last 2 only
+#   id_number("32010219800808441X") -> "3***************1X"  first 1 and last 2 only
 #
 # Every function returns a new str and never the input unchanged: if a value is too short to
 # keep anything and still hide enough, all of it is hidden.

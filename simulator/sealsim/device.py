@@ -168,20 +168,6 @@ class Device(DeviceHands, DeviceClockAndMemory):
         self.power_cut()
         self.power_on()
 
-    def maintenance(self, timeout: float = 30) -> None:
-        """What a depot technician does to reach the console of a scanner whose app runs (the
-        app keeps it locked): power off, hold BACK, power on, let go once the screen says
-        maintenance mode. Returns at the friendly REPL's prompt."""
-        self.power_cut()
-        self.hold_key("back")
-        mark = len(self.output)
-        try:
-            self.power_on()
-            mark = self.wait_for("maintenance mode", timeout, since=mark)
-        finally:
-            self.release_key("back")
-        self.wait_for(">>> ", 10, since=mark)
-
     def close(self) -> None:
         with self._cond:
             self.supervisor.powered = False

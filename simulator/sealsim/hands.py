@@ -2,6 +2,7 @@
 and console, the way they would with a board on the bench. A mixin of `Device`.
 
 - keys: hold, release, press (released once the firmware has read it pressed);
+- maintenance mode: power on holding BACK (the app keeps the console locked otherwise);
 - console: type (after whatever a port client such as mpremote already wrote), wait for
   output, run code through the raw REPL as mpremote does.
 """
@@ -28,6 +29,8 @@ class DeviceHands:
     running: bool
     boots: int
     _cond: threading.Condition
+    power_cut: Callable[[], None]
+    power_on: Callable[[], None]
 
     def hold_key(self, key: str) -> None:
         self._key(key).down = True
@@ -56,6 +59,20 @@ class DeviceHands:
         if k is None:
             raise SimDeviceError(f"board {self.board.name} has no key {key!r} (ok, back)")
         return k
+
+    def maintenance(self, timeout: float = 30) -> None:
+        """What a depot technician does to reach the console of a scanner whose app runs (the
+        app keeps it locked): power off, hold BACK, power on, let go once the screen says
+        maintenance mode. Returns at the friendly REPL's prompt."""
+        self.power_cut()
+        self.hold_key("back")
+        mark = len(self.output)
+        try:
+            self.power_on()
+            mark = self.wait_for("maintenance mode", timeout, since=mark)
+        finally:
+            self.release_key("back")
+        self.wait_for(">>> ", 10, since=mark)
 
     def write_console(self, data: bytes) -> None:
         """Type on the console (as a terminal on the USB port would)."""

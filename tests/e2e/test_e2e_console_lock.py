@@ -69,7 +69,7 @@ def test_depot_commands_work_end_to_end_in_maintenance_mode(scanner, upstream, t
     for name in ("badge.key", "config.key"):
         sealscan("codes", "init-key", "--out", str(work / name))
     env = dict(os.environ, SEALSCAN_WIFI_PASS="depot-secret")
-    run = depot("provision", "--port", dev.port, "--device-id", keys.device_id, "--force",
+    run = depot("provision", "--port", dev.port, "--device-id", keys.device_id, "--rekey",
                 "--upstream", str(upstream.dir), "--upstream-url", upstream.url,
                 "--carrier", CARRIER, "--badge-key", str(work / "badge.key"),
                 "--config-key", str(work / "config.key"), "--wifi-ssid", "depot",
