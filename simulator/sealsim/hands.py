@@ -9,6 +9,7 @@ and console, the way they would with a board on the bench. A mixin of `Device`.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -115,7 +116,10 @@ class DeviceHands:
         # The reply follows the last raw-REPL prompt: the banner waited for above may have
         # been a port client's (input is ordered, but its echo can come after `mark`).
         reply = bytes(self.output[mark:end - 2]).rpartition(RAW_BANNER + b">")[2]
-        self.write_console(b"\x02")  # back to the friendly REPL
+        back = len(self.output)
+        self.write_console(b"\x02")  # back to the friendly REPL, and wait until it is there:
+        with contextlib.suppress(SimDeviceError):  # its banner must not come after a power cut
+            self.wait_for(b">>> ", 5, since=back)
         if not reply.startswith(b"OK"):
             raise SimDeviceError(f"{self.name}: raw REPL refused the code: {reply[:200]!r}")
         out, _, err = reply[2:].partition(b"\x04")

@@ -151,3 +151,18 @@ def test_host_typing_never_overtakes_what_a_port_client_wrote(sim_devices):
             assert dev.exec(f"print({i} + 100)").strip() == str(i + 100)
     finally:
         os.close(fd)
+
+
+def test_exec_returns_with_nothing_more_to_come(sim_devices):
+    # exec leaves the raw REPL (Ctrl-B) before it returns; the friendly banner that answers
+    # must be in already, or it lands after whatever the caller does next (a power cut and
+    # the next boot: a test then read the old banner as the new boot's).
+    import time
+
+    dev = sim_devices()
+    dev.wait_for("app ready")
+    for i in range(5):
+        assert dev.exec(f"print({i})").strip() == str(i)
+        mark = len(dev.output)
+        time.sleep(0.3)
+        assert bytes(dev.output[mark:]) == b"", i
