@@ -4,7 +4,6 @@ capture held in it is gone; nothing was ever on flash), then the app comes back.
 console (maintenance mode, issue 14: the app's console is locked) is not reset under it."""
 
 from test_e2e_capture import login
-from test_e2e_console_lock import maintenance
 
 from sealsim.audit import Snapshot, audit
 from sealsim.device import WDT_RESET
@@ -54,7 +53,7 @@ def test_the_depot_console_is_not_reset_under_it(scanner):
     dev.wait_for("session started", 30)  # the app has started its watchdog
     # the depot's way in: maintenance mode (power off, BACK held at power-on); the chip reset
     # stopped the app's watchdog and the app never started, so none runs under the console
-    maintenance(dev)
+    dev.maintenance()
     out = dev.exec("import time\ntime.sleep(12)\nprint('still here')", timeout=30)
     assert "still here" in out
     assert not any("watchdog reset" in e for _, e in dev.events)
