@@ -4,8 +4,6 @@ and searched for record data, including what the filesystem and NVS no longer sh
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 from click.testing import CliRunner
@@ -142,31 +140,6 @@ def test_audit_needs_a_board_and_one_source(device, tmp_path):
 def test_audit_of_a_4mb_dump_is_fast_enough_to_be_a_depot_step(device):
     report = audit_dump(bytes(device.data), device.board)
     assert report.clean and report.scanned_bytes > 4_000_000 - 0x10000 - 0xC000
-
-
-def test_audit_through_the_rom_bootloader_is_the_audit_of_the_flash_file(device, tmp_path):
-    from sealsim.rom import SimulatedChip
-
-    device.write("/scanlog.bin", b"\0" * 5000 + CANARY_ID.encode() + b"\0" * 5000)
-    device.remove("/scanlog.bin")
-    state = tmp_path / "dev"
-    state.mkdir()
-    device.dump(state / "flash.bin")
-    chip = SimulatedChip(str(device.board.path), state)
-    port = chip.start()
-    try:
-        cmd = [sys.executable, "-m", "sealscan", "audit", "--port", port, "--before",
-               "no-reset", "--board", str(device.board.path), "--json"]
-        via_port = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    finally:
-        chip.stop()
-    assert via_port.returncode == 1, via_port.stderr
-    code, via_file, _ = run("--dump", state / "flash.bin", "--board", device.board.path,
-                            "--json")
-    assert code == 1
-    a, b = json.loads(via_port.stdout), json.loads(via_file)
-    assert a.pop("source") == port and b.pop("source") == str(state / "flash.bin")
-    assert a == b and a["findings"]
 
 
 def test_the_windowed_record_search_finds_what_a_whole_search_finds():
