@@ -220,7 +220,7 @@ class App:
             gc.collect()
             t0 = time.ticks_ms()
             try:
-                status, body = await uplink.post_batch(self.addr, cfg.host, cfg.port,
+                status, body, tls_ms = await uplink.post_batch(self.addr, cfg.host, cfg.port,
                                                        self.ctx, b)
             except Exception as e:  # network, TLS, timeout, a broken answer: keep everything
                 log("upload failed:", type(e).__name__)
@@ -239,7 +239,7 @@ class App:
         self.settled(enc, *res)
         self.lease[8] = 1  # the lease check renews it at once
         log("batch of", n, "acked", len(res[0]), "rejected", len(res[1]), "in",
-            time.ticks_diff(time.ticks_ms(), t0), "ms")
+            time.ticks_diff(time.ticks_ms(), t0), "ms, tls", tls_ms, "ms")
         return True
 
     def settled(self, enc, ack, rej, ver):

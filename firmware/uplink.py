@@ -13,6 +13,7 @@
 # A 403's body is read too: it may be a revocation (revoke.py), which the app acts on only if
 # its MAC verifies for this device and session.
 import asyncio
+import time
 
 import tls
 from micropython import const
@@ -36,11 +37,14 @@ def ssl_context(cert_der):
 async def _post(addr, host, port, ctx, b):
     # addr: the address to connect to (resolved beforehand: no DNS here); host: the name the
     # certificate and the Host header carry
+    t0 = time.ticks_ms()
     reader, writer = await asyncio.open_connection(addr, port, ssl=ctx, server_hostname=host)
     try:
         writer.write(b"POST /v1/batches HTTP/1.1\r\nHost: %s\r\n"
                      b"Content-Type: application/cbor\r\nContent-Length: %d\r\n"
                      b"Connection: close\r\n\r\n" % (host.encode(), b.length()))
+        await writer.drain()  # done once the handshake is: nothing is sent before it
+        tls_ms = time.ticks_diff(time.ticks_ms(), t0)  # TCP connect + TLS handshake
         for chunk in b.chunks():
             writer.write(chunk)
             await writer.drain()
@@ -68,11 +72,11 @@ async def _post(addr, host, port, ctx, b):
                 except ValueError:
                     raise UplinkError("bad content-length")
         if status != 200 and status != 403:  # a 403 may be a revocation: revoke.py
-            return status, None
+            return status, None, tls_ms
         if not 0 <= length <= _MAX_ANSWER:
             raise UplinkError("answer length")
         body = await reader.readexactly(length)
-        return status, body
+        return status, body, tls_ms
     finally:
         writer.close()
         try:
@@ -82,7 +86,7 @@ async def _post(addr, host, port, ctx, b):
 
 
 async def post_batch(addr, host, port, ctx, b):
-    """(HTTP status, body or None: a 200's or a 403's); UplinkError/OSError/TimeoutError on
-    failure."""
+    """(HTTP status, body or None: a 200's or a 403's, ms the TCP connect and TLS handshake
+    took); UplinkError/OSError/TimeoutError on failure."""
     return await asyncio.wait_for(_post(addr, host, port, ctx, b), _TIMEOUT_S)
 

@@ -14,7 +14,8 @@ that replace the simulator's projections.
     5. scan        a badge, a TEST identity and a waybill: injected by `scan` (the simulator's
                    scan engine) or shown as QR codes for the operator to scan with the GM65
     6. ack         "record 0 verdict ok" on the console and the record in the upstream's store;
-                   the app's own time for that upload (TLS handshake included)
+                   the app's own times for that upload: all of it, and its TCP connect + TLS
+                   handshake (firmware/uplink.py times them)
     7. numbers     maintenance mode (the operator powers the board on holding BACK; the app
                    does not start, the console opens), then on the board:
                    micropython.mem_info(), esp32.idf_heap_info(esp32.HEAP_DATA), one X25519
@@ -115,8 +116,8 @@ class Console:
 
 
 # Run on the board in maintenance mode (no app, no Wi-Fi: the boot zeroed the free heap, so
-# the TLS handshake is timed by the app itself, in the upload): the numbers the simulator can
-# only project.
+# the TLS handshake is timed by the app itself, in its upload: step 6): the numbers the
+# simulator can only project.
 MEASURE = """\
 import gc, time, micropython
 gc.collect()
@@ -240,8 +241,10 @@ def run(port: str, board: str, work: Path, *, wifi_ssid: str, upstream_host: str
 
         console.wait(r"record 0 verdict ok", timeout, out)
         acked = time.monotonic() - t0
-        m = re.search(r"batch of \d+ acked \d+ rejected \d+ in (\d+) ms", console.text)
+        m = re.search(r"batch of \d+ acked \d+ rejected \d+ in (\d+) ms, tls (\d+) ms",
+                      console.text)
         res.numbers["upload_ms"] = int(m.group(1)) if m else None
+        res.numbers["tls_handshake_ms"] = int(m.group(2)) if m else None
         stats = json.loads(_sealscan("upstream", "stats", "-d", str(up), "--json").stdout)
         mine = [d for d in stats if d.get("device_id") == device_id]
         if not mine or not mine[0].get("records"):
