@@ -216,8 +216,8 @@ async def _t():
     gc.collect()
     with s.batch() as b:
         enc = b.enc
-        st, body = await uplink.post_batch(addr, cfg.host, cfg.port,
-                                           uplink.ssl_context(cfg.tls_cert), b)
+        st, body, _ = await uplink.post_batch(addr, cfg.host, cfg.port,
+                                              uplink.ssl_context(cfg.tls_cert), b)
     ok = 0
     if st == 200:
         ok = 1 if s.settle(enc, body) is not None and len(s.queue) == 0 else 0
