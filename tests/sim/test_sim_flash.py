@@ -202,7 +202,8 @@ def test_audit_through_the_rom_of_a_simulated_device_equals_the_audit_of_its_fil
     dev.exec(PLANTS["deleted file"][0])
     with dev.download_mode() as port:
         via_port = subprocess.run([sys.executable, "-m", "sealscan", "audit", "--port", port,
-                                   "--before", "no-reset", "--board", BOARD, "--json"],
+                                   "--before", "no-reset", "--board", BOARD, "--baud",
+                                   "921600", "--json"],
                                   capture_output=True, text=True, timeout=300)
     assert via_port.returncode == 1, via_port.stderr
     rc, via_file, _ = audit("--dump", dev.state / "flash.bin", "--board", BOARD, "--json")
