@@ -220,8 +220,8 @@ class App:
             gc.collect()
             t0 = time.ticks_ms()
             try:
-                status, body, tls_ms = await uplink.post_batch(self.addr, cfg.host, cfg.port,
-                                                       self.ctx, b)
+                status, body, tls_ms = await uplink.post_batch(self.addr, cfg.host,
+                                                               cfg.port, self.ctx, b)
             except Exception as e:  # network, TLS, timeout, a broken answer: keep everything
                 log("upload failed:", type(e).__name__)
                 if out_of_memory(e):  # mbedTLS found no RAM: say so, it will not pass alone

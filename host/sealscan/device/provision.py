@@ -195,21 +195,18 @@ def check_unregistered(request: ProvisionRequest, entries: Path, rekey: bool,
                        held: bytes | None = None) -> None:
     """AlreadyRegistered unless the id is free (or `rekey` gives a registered id a new key).
     An entry for the id in `entries` is refused too, unless the device on the link holds that
-    id (`held`: provisioned again, e.g. with --force): its stale entry is dropped, so the file
-    stays importable."""
+    id (`held`: provisioned again, e.g. with --force, or a run cut short): keep_entry replaces
+    its stale entry, so the file stays importable."""
     d = request.device_id
     try:
-        lines = Path(entries).read_text(encoding="utf-8").splitlines(keepends=True)
+        lines = Path(entries).read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         lines = []
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{file_problem(entries, e)} (the provisioning entries)") from None
-    keep = [line for line in lines if _entry_id(line) != d]
-    if len(keep) != len(lines):
-        if held != d.encode():
-            raise AlreadyRegistered(f"{entries} has an entry for {d} already: import it "
-                                    "(`sealscan upstream import`) or use another entries file")
-        Path(entries).write_text("".join(keep), encoding="utf-8")
+    if held != d.encode() and any(_entry_id(line) == d for line in lines):
+        raise AlreadyRegistered(f"{entries} has an entry for {d} already: import it "
+                                "(`sealscan upstream import`) or use another entries file")
     reg = request.upstream.registered
     if not rekey and reg is not None and reg(d):
         raise AlreadyRegistered(
@@ -326,7 +323,7 @@ def keep_entry(entries: Path, device_id: str, entry: str) -> None:
         old = entries.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         old = []
-    lines = [ln for ln in old if _entry_device(ln) != device_id]
+    lines = [ln for ln in old if _entry_id(ln) != device_id]
     tmp = entries.with_name(entries.name + ".part")
     with open(tmp, "w", encoding="utf-8") as f:
         f.write("".join(ln + "\n" for ln in [*lines, entry]))
@@ -338,14 +335,6 @@ def keep_entry(entries: Path, device_id: str, entry: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _entry_device(line: str) -> str | None:
-    try:
-        value = json.loads(line)
-    except ValueError:
-        return None
-    return value.get("device_id") if isinstance(value, dict) else None
 
 
 def is_provisioned(link: DeviceLink) -> bool:
